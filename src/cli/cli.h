@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The command-line tool: parses arguments, calls the library, prints. No update logic here. */
+
+#include "json.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Global options of the sysupdate-style verbs (spec sysupdate.md 10.2). */
+struct cli_options {
+        const char *definitions;     /* --definitions=DIR */
+        const char *root;            /* --root=DIR */
+        const char *image;           /* --image=FILE */
+        const char *component;       /* -C, --component=NAME */
+        const char *transfer_source; /* --transfer-source=DIR */
+        enum json_mode json;         /* --json= */
+        int verify;                  /* --verify=BOOL, -1 = per transfer */
+        bool offline;                /* --offline */
+        uint64_t instances_max;      /* -m, 0 = per transfer */
+        bool no_legend;              /* --no-legend */
+        bool sync;                   /* --sync=BOOL, default yes */
+        bool reboot;                 /* --reboot */
+        char **args;                 /* positional arguments after the verb */
+        int n_args;
+};
+
+/* Exit codes. */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+
+/* Each verb returns a process exit code. Verbs with their own option syntax (repart, publish,
+ * bless) get the raw argv starting at the verb. */
+typedef int (*verb_fn)(const struct cli_options *o);
+typedef int (*verb_raw_fn)(int argc, char **argv);
+
+struct verb {
+        const char *name;
+        verb_fn fn;           /* sysupdate-style: global options parsed */
+        verb_raw_fn raw_fn;   /* own option parser */
+        int min_args, max_args;
+        const char *summary;
+};
+
+const struct verb *verb_find(const char *name);
+void help_print(void);
+
+/* Parses argv into o and returns the verb (NULL with a logged error on bad usage). Handles
+ * --help and --version itself (returns NULL with *ret_exit set). */
+const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *ret_exit);
+
+/* Convert the option struct to the library's definition options. */
+struct definitions_options;
+void cli_definitions_options(const struct cli_options *o, struct definitions_options *ret);
+
+int verb_components(const struct cli_options *o);
+int verb_definitions(const struct cli_options *o);

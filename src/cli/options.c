@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cli.h"
+
+#include "definitions.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct verb verbs[] = {
+        /* verbs: add one line per verb here */
+        {}
+};
+
+const struct verb *verb_find(const char *name) {
+        for (size_t i = 0; verbs[i].name; i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
+
+void help_print(void) {
+        printf("abota - immutable A/B appliance images and over-the-air updates\n\n"
+               "Usage: abota [OPTIONS...] VERB [ARGS...]\n\nVerbs:\n");
+        for (size_t i = 0; verbs[i].name; i++)
+                printf("  %-14s %s\n", verbs[i].name, verbs[i].summary);
+        printf("\nOptions (sysupdate-compatible):\n"
+               "  -h --help                 Show this help\n"
+               "     --version              Show the version\n"
+               "     --definitions=DIR      Read transfer definitions only from DIR (a host path)\n"
+               "     --root=DIR             Operate on the system below DIR\n"
+               "     --image=FILE           Operate on the disk image FILE\n"
+               "  -C --component=NAME       Use sysupdate.NAME.d/ instead of sysupdate.d/\n"
+               "     --transfer-source=DIR  Base for PathRelativeTo=explicit sources\n"
+               "     --json=pretty|short|off  JSON output\n"
+               "     --verify=BOOL          Force signature checking of SHA256SUMS on or off\n"
+               "     --offline              Do not fetch manifests from the network\n"
+               "  -m --instances-max=N      Override InstancesMax= of every transfer\n"
+               "     --sync=BOOL            fsync written data (default yes)\n"
+               "     --reboot               Reboot after a successful update\n"
+               "     --no-legend            Omit table headers\n"
+               "\nSee abota(1).\n");
+}
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_DEFINITIONS,
+        ARG_ROOT,
+        ARG_IMAGE,
+        ARG_TRANSFER_SOURCE,
+        ARG_JSON,
+        ARG_VERIFY,
+        ARG_OFFLINE,
+        ARG_SYNC,
+        ARG_REBOOT,
+        ARG_NO_LEGEND,
+};
+
+static int parse_json_mode(const char *s, enum json_mode *ret) {
+        if (streq(s, "pretty"))
+                *ret = JSON_PRETTY;
+        else if (streq(s, "short"))
+                *ret = JSON_SHORT;
+        else if (streq(s, "off"))
+                *ret = JSON_OFF;
+        else
+                return log_error_errno(EINVAL, "--json=%s: expected pretty, short or off", s);
+        return 0;
+}
+
+/* Verbs with their own option parser are dispatched on the first argument that is not an
+ * option, before getopt permutes anything. */
+const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *ret_exit) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "definitions", required_argument, NULL, ARG_DEFINITIONS },
+                { "root", required_argument, NULL, ARG_ROOT },
+                { "image", required_argument, NULL, ARG_IMAGE },
+                { "component", required_argument, NULL, 'C' },
+                { "transfer-source", required_argument, NULL, ARG_TRANSFER_SOURCE },
+                { "json", required_argument, NULL, ARG_JSON },
+                { "verify", required_argument, NULL, ARG_VERIFY },
+                { "offline", no_argument, NULL, ARG_OFFLINE },
+                { "instances-max", required_argument, NULL, 'm' },
+                { "sync", required_argument, NULL, ARG_SYNC },
+                { "reboot", no_argument, NULL, ARG_REBOOT },
+                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                {}
+        };
+
+        *o = (struct cli_options) { .verify = -1, .sync = true };
+        *ret_exit = EXIT_FAIL;
+
+        if (argc > 1 && argv[1][0] != '-') {
+                const struct verb *v = verb_find(argv[1]);
+                if (v && v->raw_fn) {
+                        *ret_exit = v->raw_fn(argc - 1, argv + 1);
+                        return NULL;
+                }
+        }
+
+        int c, r;
+        uint64_t u;
+        while ((c = getopt_long(argc, argv, "hC:m:", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help_print();
+                        *ret_exit = EXIT_OK;
+                        return NULL;
+                case ARG_VERSION:
+                        printf("abota %s\n", ABOTA_VERSION);
+                        *ret_exit = EXIT_OK;
+                        return NULL;
+                case ARG_DEFINITIONS: o->definitions = optarg; break;
+                case ARG_ROOT: o->root = optarg; break;
+                case ARG_IMAGE: o->image = optarg; break;
+                case 'C': o->component = optarg; break;
+                case ARG_TRANSFER_SOURCE: o->transfer_source = optarg; break;
+                case ARG_JSON:
+                        if (parse_json_mode(optarg, &o->json) < 0)
+                                return NULL;
+                        break;
+                case ARG_VERIFY:
+                case ARG_SYNC:
+                        r = parse_boolean(optarg);
+                        if (r < 0) {
+                                log_error("--%s=%s: expected a boolean", c == ARG_VERIFY ? "verify" : "sync", optarg);
+                                return NULL;
+                        }
+                        if (c == ARG_VERIFY)
+                                o->verify = r;
+                        else
+                                o->sync = r;
+                        break;
+                case ARG_OFFLINE: o->offline = true; break;
+                case ARG_REBOOT: o->reboot = true; break;
+                case ARG_NO_LEGEND: o->no_legend = true; break;
+                case 'm':
+                        if (parse_uint64(optarg, 10, &u) < 0 || u == 0) {
+                                log_error("--instances-max=%s: expected a positive number", optarg);
+                                return NULL;
+                        }
+                        o->instances_max = u;
+                        break;
+                default:
+                        return NULL; /* getopt printed the reason */
+                }
+        }
+
+        if (o->definitions && o->component) {
+                log_error("--definitions= and --component= cannot be combined");
+                return NULL;
+        }
+        if (o->root && o->image) {
+                log_error("--root= and --image= cannot be combined");
+                return NULL;
+        }
+
+        if (optind >= argc) {
+                help_print();
+                return NULL;
+        }
+        const struct verb *v = verb_find(argv[optind]);
+        if (!v) {
+                log_error("unknown verb '%s' (see abota --help)", argv[optind]);
+                return NULL;
+        }
+        o->args = argv + optind + 1;
+        o->n_args = argc - optind - 1;
+        if (o->n_args < v->min_args || o->n_args > v->max_args) {
+                log_error("%s: expected %s%d argument(s), got %d", v->name,
+                          v->min_args == v->max_args ? "" : "at most ", v->max_args, o->n_args);
+                return NULL;
+        }
+        return v;
+}
+
+void cli_definitions_options(const struct cli_options *o, struct definitions_options *ret) {
+        *ret = (struct definitions_options) {
+                .root = o->root,
+                .definitions_dir = o->definitions,
+                .component = o->component,
+                .transfer_source = o->transfer_source,
+                .root_mode = o->root || o->image,
+        };
+}

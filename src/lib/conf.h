@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* systemd-style INI files and the conf-files search logic shared by sysupdate.d and repart.d.
+ *
+ * Syntax (systemd conf-parser): '#' or ';' starts a comment line; "[Section]" headers; "Key=Value"
+ * with whitespace around key and value stripped; a trailing backslash continues the line (the
+ * backslash becomes a space, comment lines inside a continuation are skipped); an empty value is
+ * passed through as "" so list settings can reset. Errors are logged as "FILE:LINE: reason". */
+
+#include <stdbool.h>
+
+/* Called for every assignment, in file order. Returning < 0 stops parsing with that error; the
+ * callback logs its own message naming file:line. */
+typedef int (*conf_assign_fn)(const char *file, unsigned line, const char *section, const char *key,
+                              const char *value, void *userdata);
+
+/* Parse one file. Assignments outside any section are an error. */
+int conf_parse_file(const char *path, conf_assign_fn fn, void *userdata);
+
+/* Parse path, then its drop-ins: "NAME.d/ *.conf" (NAME = basename of path) from every directory in
+ * dirs (prefixed with root), merged with the conf-files rules below and applied in basename order. */
+int conf_parse_file_with_dropins(const char *root, const char *const *dirs, const char *path,
+                                 conf_assign_fn fn, void *userdata);
+
+/* The union of files ending in suffix in dirs (highest priority first, each prefixed with root).
+ * A name found in an earlier dir hides the same name in later dirs; a symlink to /dev/null or an
+ * empty file masks it (it is dropped from the result). Sorted by basename. ret is NULL-terminated
+ * and holds full paths. A missing directory is not an error. */
+int conf_files_list(const char *root, const char *const *dirs, const char *suffix, char ***ret);
+
+/* Directory entries named "PREFIX*SUFFIX" that are directories, same precedence rules; used
+ * for sysupdate.NAME.d component discovery. Returns the matching names (not paths), sorted. */
+int conf_dirs_list(const char *root, const char *const *dirs, const char *prefix, const char *suffix,
+                   char ***ret);

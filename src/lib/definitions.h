@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* All transfers and features of one component, found through the sysupdate.d search path
+ * (spec sysupdate.md 1): /etc, /run, /usr/local/lib, /usr/lib, or only --definitions=DIR. */
+
+#include "transfer.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct definitions_options {
+        const char *root;            /* --root / mounted --image; NULL = host */
+        const char *definitions_dir; /* --definitions=DIR: a host path, not under root */
+        const char *component;       /* -C NAME; NULL = default sysupdate.d */
+        const char *transfer_source; /* --transfer-source= */
+        bool root_mode;              /* --root or --image given */
+};
+
+struct definitions {
+        struct transfer **transfers; /* sorted by file name: download and commit order */
+        size_t n_transfers;
+        struct feature **features;
+        size_t n_features;
+        char *os_image_version;      /* IMAGE_VERSION of the root's os-release, or NULL */
+        struct specifier_context *specifiers;
+};
+
+/* Loads everything, computes each transfer's enabled flag. No transfer found → logs
+ * "No transfer definitions found in DIRS." and returns -ENOENT. Any invalid file → -EINVAL. */
+int definitions_load(const struct definitions_options *o, struct definitions **ret);
+void definitions_free(struct definitions *d);
+
+/* The component names (sysupdate.NAME.d) found under root; *ret_default tells whether plain
+ * sysupdate.d exists with at least one transfer. */
+int definitions_list_components(const char *root, bool *ret_default, char ***ret);
+
+/* The four search directories of a component ("sysupdate.d" or "sysupdate.NAME.d"). */
+int definitions_search_dirs(const char *component, char ***ret);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The only process-wide state of the library: set once from the command line. */
+static enum log_level max_level = LOG_NOTICE;
+
+void log_set_max_level(enum log_level level) {
+        max_level = level;
+}
+
+enum log_level log_get_max_level(void) {
+        return max_level;
+}
+
+void log_msgv(enum log_level level, const char *fmt, va_list ap) {
+        if (level > max_level)
+                return;
+        const char *tag = level == LOG_ERR ? "" : level == LOG_WARNING ? "warning: " : "";
+        fprintf(stderr, "abota: %s", tag);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        log_msgv(level, fmt, ap);
+        va_end(ap);
+}
+
+int log_error_errno(int err, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        log_msgv(LOG_ERR, fmt, ap);
+        va_end(ap);
+        if (err == 0)
+                return -EINVAL;
+        return err < 0 ? err : -err;
+}

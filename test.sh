@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs every test: unit (cmocka) and integration (pytest, the real binary on real disk images and a
+# real HTTP server), then both again under ASan+UBSan, then the QEMU end-to-end scenarios.
+# Usage: ./test.sh [--quick]   (--quick skips the sanitizer pass and the e2e scenarios)
+set -euo pipefail
+cd "$(dirname "$0")"
+. tools/lib.sh
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+need_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+
+run_suite() {
+        local dir=$1
+        echo "== unit tests ($dir)"
+        meson test -C "$dir" --print-errorlogs --num-processes 2
+        echo "== integration tests ($dir)"
+        ABOTA="$PWD/$dir/abota" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+}
+
+echo "== build"
+build build
+run_suite build
+
+if [ $quick -eq 0 ]; then
+        echo "== build with ASan+UBSan"
+        build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+        run_suite build-asan
+        unset ASAN_OPTIONS UBSAN_OPTIONS
+        if [ -x tests/e2e/run ]; then
+                need_packages "${E2E_PACKAGES[@]}"
+                echo "== end-to-end (QEMU)"
+                tests/e2e/run
+        fi
+fi
+echo "== all tests passed"

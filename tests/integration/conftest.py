@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Shared fixtures: the abota binary under test (ABOTA, default build/abota) and a runner."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def abota_bin():
+    path = Path(os.environ.get("ABOTA", ROOT / "build" / "abota"))
+    assert path.exists(), f"{path} missing: build first (./test.sh does)"
+    return str(path)
+
+
+class Result:
+    def __init__(self, p):
+        self.returncode = p.returncode
+        self.stdout = p.stdout
+        self.stderr = p.stderr
+
+    def __repr__(self):
+        return f"rc={self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+
+@pytest.fixture
+def abota(abota_bin):
+    """abota(*args, check=True, **kw) runs the binary and returns Result (rc, stdout, stderr)."""
+
+    def run(*args, check=True, timeout=300, **kw):
+        p = subprocess.run([abota_bin, *map(str, args)], capture_output=True, text=True,
+                           timeout=timeout, **kw)
+        r = Result(p)
+        if check:
+            assert p.returncode == 0, repr(r)
+        return r
+
+    return run

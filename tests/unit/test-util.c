@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "util.h"
+
+#include <errno.h>
+
+static void test_paths(void **state) {
+        (void) state;
+        assert_true(path_is_normalized("/"));
+        assert_true(path_is_normalized("/EFI/Linux"));
+        assert_true(path_is_normalized("a/b"));
+        assert_false(path_is_normalized("/EFI//Linux"));
+        assert_false(path_is_normalized("/EFI/Linux/"));
+        assert_false(path_is_normalized("/a/./b"));
+        assert_false(path_is_normalized("/a/../b"));
+        assert_false(path_is_normalized(""));
+        _cleanup_free_ char *j = path_join("/srv/", "/SHA256SUMS");
+        assert_string_equal(j, "/srv/SHA256SUMS");
+        _cleanup_free_ char *r = path_prefix_root("/tmp/root", "/etc/os-release");
+        assert_string_equal(r, "/tmp/root/etc/os-release");
+        _cleanup_free_ char *h = path_prefix_root(NULL, "/etc/os-release");
+        assert_string_equal(h, "/etc/os-release");
+        assert_true(filename_is_valid("a.raw"));
+        assert_false(filename_is_valid(".."));
+        assert_false(filename_is_valid("a/b"));
+}
+
+static void test_strv(void **state) {
+        (void) state;
+        _cleanup_strv_free_ char **l = NULL;
+        assert_int_equal(strv_split_whitespace("  a b\tc  ", &l), 0);
+        assert_int_equal(strv_length(l), 3);
+        assert_string_equal(l[2], "c");
+        assert_true(strv_contains(l, "b"));
+        assert_false(strv_contains(l, "d"));
+        assert_int_equal(strv_extend(&l, "d"), 0);
+        assert_true(strv_contains(l, "d"));
+}
+
+static void test_uuid(void **state) {
+        (void) state;
+        uint8_t id[16], id2[16];
+        char s[37];
+        assert_int_equal(uuid_parse("0FC63DAF-8483-4772-8E79-3D69D8477DE4", id), 0);
+        uuid_format(id, s);
+        assert_string_equal(s, "0fc63daf-8483-4772-8e79-3d69d8477de4");
+        assert_int_equal(uuid_parse("0fc63daf848347728e793d69d8477de4", id2), 0);
+        assert_memory_equal(id, id2, 16);
+        assert_int_equal(uuid_parse("0fc63daf-8483-4772-8e79-3d69d8477de", id), -EINVAL);
+        assert_int_equal(uuid_parse("0fc63daf+8483-4772-8e79-3d69d8477de4", id), -EINVAL);
+        assert_int_equal(uuid_parse("zfc63daf848347728e793d69d8477de4", id), -EINVAL);
+}
+
+static void test_parse(void **state) {
+        (void) state;
+        uint64_t v;
+        assert_int_equal(parse_size("10M", &v), 0);
+        assert_int_equal(v, 10 * 1024 * 1024);
+        assert_int_equal(parse_size("2G", &v), 0);
+        assert_int_equal(v, 2ULL << 30);
+        assert_int_equal(parse_size("4096", &v), 0);
+        assert_int_equal(v, 4096);
+        assert_int_equal(parse_size("1X", &v), -EINVAL);
+        assert_int_equal(parse_size("-1", &v), -EINVAL);
+        assert_int_equal(parse_size("99999999999999999999", &v), -ERANGE);
+        assert_int_equal(parse_boolean("yes"), 1);
+        assert_int_equal(parse_boolean("off"), 0);
+        assert_int_equal(parse_boolean("maybe"), -EINVAL);
+        assert_int_equal(parse_uint64("0444", 8, &v), 0);
+        assert_int_equal(v, 0444);
+        assert_int_equal(parse_uint64("12a", 10, &v), -EINVAL);
+        char buf[16];
+        assert_string_equal(format_bytes(buf, 512), "512 B");
+        assert_string_equal(format_bytes(buf, 3 << 29), "1.5 GiB");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_strv),
+                cmocka_unit_test(test_uuid),
+                cmocka_unit_test(test_parse),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

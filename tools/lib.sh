@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared by demo.sh, test.sh and .ci/run: install missing Debian packages, build.
+
+# What building needs.
+BUILD_PACKAGES=(meson ninja-build pkg-config gcc clang libcurl4-openssl-dev libssl-dev libfdisk-dev
+                zlib1g-dev liblzma-dev libzstd-dev libcmocka-dev)
+# What the tests drive: real mkfs tools, a real HTTP server, gpg, QEMU with OVMF.
+TEST_PACKAGES=(python3 python3-pytest fdisk util-linux e2fsprogs dosfstools mtools squashfs-tools
+               erofs-utils xz-utils zstd gzip curl lighttpd gpg gpgv
+               libclang-rt-14-dev)
+E2E_PACKAGES=(qemu-system-x86 ovmf systemd-boot-efi binutils busybox-static socat cpio kmod)
+
+# Installs the given packages that are not installed yet (apt-get update first, once).
+need_packages() {
+        local missing=() p
+        for p in "$@"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+        done
+        [ ${#missing[@]} -eq 0 ] && return 0
+        echo "Installing Debian packages: ${missing[*]}"
+        local sudo=
+        [ "$(id -u)" -eq 0 ] || sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [MESON-OPTIONS...]: configure once, then compile.
+build() {
+        local dir=$1; shift
+        if [ ! -f "$dir/build.ninja" ]; then
+                meson setup "$dir" "$@" >/dev/null
+        fi
+        meson compile -C "$dir" >/dev/null
+}
