@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Acquire: one streaming pass fetch -> hash -> decompress -> write (spec sysupdate.md 7.2, 9).
+ * Memory stays constant whatever the payload size. Each stage is a small reader/writer with one
+ * job (see acquire-*.c), so later stages (resume, block reuse) plug in without rewriting others. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct acquire_request {
+        const char *url;                 /* http://, https://, file:// or an absolute local path */
+        const uint8_t *expected_sha256;  /* SHA-256 of the bytes as downloaded (before
+                                          * decompression); NULL = no check (local sources) */
+        int fd;                          /* where to write: the disk/image, or a temporary file */
+        uint64_t offset;                 /* byte offset in fd (a partition's start) */
+        uint64_t size_max;               /* UINT64_MAX = unbounded; more decompressed bytes than
+                                          * this fail with -EFBIG ("larger than the slot") */
+        bool sync;                       /* fsync fd before returning success */
+        const char *what;                /* name for progress and errors, e.g. "store_2" */
+        bool progress;                   /* progress line on stderr (only when it is a terminal) */
+};
+
+struct acquire_result {
+        uint64_t downloaded;             /* bytes received */
+        uint64_t written;                /* bytes written after decompression */
+        uint8_t sha256[32];              /* of the downloaded bytes */
+};
+
+/* Runs the pipeline. Every failure logs one line naming the URL (or what) and the reason and
+ * returns -errno: -EBADMSG checksum mismatch or corrupt compressed data, -EFBIG payload larger
+ * than size_max, -EIO/-ECONNREFUSED/-ETIMEDOUT network failures (after retries), -ENOSPC. */
+int acquire_run(const struct acquire_request *r, struct acquire_result *ret);
+
+/* Fetch a small file (SHA256SUMS, its signature) fully into memory, at most max bytes (-EFBIG
+ * beyond). -ENOENT for a 404 or a missing local file, so callers can tell "not there". */
+int acquire_fetch_small(const char *url, size_t max, char **ret, size_t *ret_size);
+
+/* Timeouts (seconds) for network stages; overridable with $ABOTA_CONNECT_TIMEOUT and
+ * $ABOTA_STALL_TIMEOUT (no byte for that long means the server stalled). */
+unsigned acquire_connect_timeout(void);
+unsigned acquire_stall_timeout(void);
