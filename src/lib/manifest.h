@@ -35,5 +35,7 @@ int manifest_check_fresh(const struct manifest *m, time_t now);
 const struct manifest_entry *manifest_find(const struct manifest *m, const char *name);
 
 /* Write entries sorted by name in the strict format "HEX  NAME\n" (as sha256sum writes it, so
- * `sha256sum -c SHA256SUMS` works on the server directory). */
+ * `sha256sum -c SHA256SUMS` works on the server directory). A name the parser would refuse, or
+ * a name listed twice, is logged and returns -EINVAL; write errors return -errno unlogged (the
+ * caller knows the file). */
 int manifest_write(FILE *f, const struct manifest_entry *entries, size_t n);

@@ -226,14 +226,23 @@ const char *format_bytes(char buf[static 16], uint64_t n) {
         return buf;
 }
 
-static int unhex(char c) {
+int unhexchar(char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')
                 return c - 'a' + 10;
         if (c >= 'A' && c <= 'F')
                 return c - 'A' + 10;
-        return -1;
+        return -EINVAL;
+}
+
+void hex_format(const uint8_t *p, size_t n, char *ret) {
+        static const char hex[] = "0123456789abcdef";
+        for (size_t i = 0; i < n; i++) {
+                ret[2 * i] = hex[p[i] >> 4];
+                ret[2 * i + 1] = hex[p[i] & 15];
+        }
+        ret[2 * n] = 0;
 }
 
 int uuid_parse(const char *s, uint8_t ret[16]) {
@@ -248,7 +257,7 @@ int uuid_parse(const char *s, uint8_t ret[16]) {
                                 return -EINVAL;
                         p++;
                 }
-                int a = unhex(p[0]), b = a < 0 ? -1 : unhex(p[1]);
+                int a = unhexchar(p[0]), b = a < 0 ? -1 : unhexchar(p[1]);
                 if (a < 0 || b < 0)
                         return -EINVAL;
                 ret[i] = (uint8_t) (a << 4 | b);

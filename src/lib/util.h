@@ -88,6 +88,11 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 /* Human-readable sizes: "1.5 GiB". buf must hold 16 bytes. */
 const char *format_bytes(char buf[static 16], uint64_t n);
 
+/* Hex digits: the value 0..15 of one digit (either case), or -EINVAL. */
+int unhexchar(char c);
+/* n bytes as 2n lower-case hex digits plus NUL into ret. */
+void hex_format(const uint8_t *p, size_t n, char *ret);
+
 /* UUIDs as 16 raw bytes in textual (big-endian) order. */
 int uuid_parse(const char *s, uint8_t ret[16]); /* with or without dashes, any case */
 void uuid_format(const uint8_t id[16], char ret[static 37]); /* dashed, lower case */
