@@ -33,3 +33,5 @@ struct instance_metadata {
 
 void instance_metadata_init(struct instance_metadata *m);   /* all unset */
 void instance_metadata_done(struct instance_metadata *m);   /* frees version, resets */
+/* For _cleanup_(instance_metadata_donep). */
+void instance_metadata_donep(struct instance_metadata *m);

@@ -245,6 +245,18 @@ void hex_format(const uint8_t *p, size_t n, char *ret) {
         ret[2 * n] = 0;
 }
 
+int hex_parse(const char *s, size_t n, uint8_t *ret) {
+        if (strlen(s) != 2 * n)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                int a = unhexchar(s[2 * i]), b = a < 0 ? -EINVAL : unhexchar(s[2 * i + 1]);
+                if (a < 0 || b < 0)
+                        return -EINVAL;
+                ret[i] = (uint8_t) (a << 4 | b);
+        }
+        return 0;
+}
+
 int uuid_parse(const char *s, uint8_t ret[16]) {
         size_t len = strlen(s);
         bool dashed = len == 36;

@@ -92,6 +92,8 @@ const char *format_bytes(char buf[static 16], uint64_t n);
 int unhexchar(char c);
 /* n bytes as 2n lower-case hex digits plus NUL into ret. */
 void hex_format(const uint8_t *p, size_t n, char *ret);
+/* Exactly 2n hex digits (either case) into n bytes; -EINVAL otherwise. */
+int hex_parse(const char *s, size_t n, uint8_t *ret);
 
 /* UUIDs as 16 raw bytes in textual (big-endian) order. */
 int uuid_parse(const char *s, uint8_t ret[16]); /* with or without dashes, any case */

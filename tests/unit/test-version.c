@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "util.h"
+#include "version.h"
+
+#include <string.h>
+
+/* a is older than b: checked in both directions, and each side equals itself. */
+static void assert_older(const char *a, const char *b) {
+        int ab = version_compare(a, b), ba = version_compare(b, a);
+        if (ab >= 0 || ba <= 0)
+                fail_msg("expected \"%s\" < \"%s\", got compare=%d, reverse=%d", a, b, ab, ba);
+        assert_int_equal(version_compare(a, a), 0);
+        assert_int_equal(version_compare(b, b), 0);
+}
+
+static void assert_same(const char *a, const char *b) {
+        if (version_compare(a, b) != 0 || version_compare(b, a) != 0)
+                fail_msg("expected \"%s\" == \"%s\"", a, b);
+}
+
+/* Each chain is oldest to newest: every adjacent pair, and (ordering is transitive) every later
+ * element too. */
+static void assert_chain(const char *const *chain, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                        assert_older(chain[i], chain[j]);
+}
+
+static void test_canonical_chain(void **state) {
+        (void) state;
+        static const char *const chain[] = {
+                "122.1",   "123~rc1-1", "123",     "123-a",   "123-a.1", "123-1",
+                "123-1.1", "123^post1", "123.a-1", "123.1-1", "123a-1",  "124-1",
+        };
+        assert_chain(chain, ELEMENTSOF(chain));
+}
+
+static void test_numeric(void **state) {
+        (void) state;
+        assert_older("1.9", "1.10");
+        assert_older("9", "10");
+        assert_older("99999999999999999999998", "99999999999999999999999");
+        assert_older("99999999999999999999999", "100000000000000000000000");
+        assert_same("007", "7");
+        assert_same("1.007", "1.7");
+        assert_same("0", "00");
+        assert_older("1.a", "1.1");
+        /* An empty digit run loses even against a run of zeros. */
+        assert_older("1.a", "1.0");
+        assert_older("1.a", "1.00");
+}
+
+static void test_segments(void **state) {
+        (void) state;
+        static const char *const more[] = { "1", "1.0", "1.0.1" };
+        assert_chain(more, ELEMENTSOF(more));
+        assert_older("1.0~rc1", "1.0");
+        assert_older("1.0~rc1", "1.0~rc2");
+        assert_older("1~~", "1~");
+        assert_same("1~rc1", "1~rc1");
+        static const char *const separators[] = { "1-2", "1^2", "1.2", "1a" };
+        assert_chain(separators, ELEMENTSOF(separators));
+}
+
+static void test_alpha(void **state) {
+        (void) state;
+        assert_older("A", "a");
+        assert_older("Z", "a");
+        assert_older("abc", "abcd");
+        assert_older("abcd", "abd");
+        assert_older("abc", "abd");
+        assert_older("1rc", "1rd");
+}
+
+static void test_invisible_separators(void **state) {
+        (void) state;
+        assert_same("123_a", "123a");
+        assert_same("1+2", "1_2");
+        assert_same("_1", "1");
+        assert_same("1,", "1");
+        /* '_' separates segments, it is not removed from inside one. */
+        assert_older("1_2", "12");
+}
+
+static void test_empty(void **state) {
+        (void) state;
+        assert_same("", "");
+        assert_same(NULL, "");
+        assert_same(NULL, NULL);
+        assert_same("_", "");
+        assert_older("", "0");
+        assert_older("", "a");
+        assert_older("", "1.0");
+        assert_older(NULL, "1");
+        /* '~' is older than even the empty string. */
+        assert_older("~", "");
+        assert_older("~1", NULL);
+}
+
+static void test_sort(void **state) {
+        (void) state;
+        const char *list[] = { "2.10", "2.9", "2.9~rc1", "10", "2.9.1", "1", "2.9-1" };
+        for (size_t i = 0; i < ELEMENTSOF(list); i++)
+                for (size_t j = i + 1; j < ELEMENTSOF(list); j++)
+                        if (version_compare(list[i], list[j]) > 0) {
+                                const char *t = list[i];
+                                list[i] = list[j];
+                                list[j] = t;
+                        }
+        static const char *const want[] = { "1", "2.9~rc1", "2.9", "2.9-1", "2.9.1", "2.10", "10" };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                assert_string_equal(list[i], want[i]);
+}
+
+static void test_valid(void **state) {
+        (void) state;
+        assert_true(version_is_valid("1"));
+        assert_true(version_is_valid("47.1~rc2-3^post1"));
+        assert_true(version_is_valid("2026_11_25+abc"));
+        assert_true(version_is_valid("A.b-C"));
+        assert_false(version_is_valid(""));
+        assert_false(version_is_valid(NULL));
+        assert_false(version_is_valid("1,2"));
+        assert_false(version_is_valid("1/2"));
+        assert_false(version_is_valid("1 2"));
+        assert_false(version_is_valid("1@2"));
+        assert_false(version_is_valid("1\n"));
+        assert_false(version_is_valid("\xc3\xa9"));
+
+        char buf[257];
+        memset(buf, '7', sizeof(buf) - 1);
+        buf[256] = 0;
+        assert_false(version_is_valid(buf));
+        buf[255] = 0;
+        assert_true(version_is_valid(buf));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_canonical_chain),
+                cmocka_unit_test(test_numeric),
+                cmocka_unit_test(test_segments),
+                cmocka_unit_test(test_alpha),
+                cmocka_unit_test(test_invisible_separators),
+                cmocka_unit_test(test_empty),
+                cmocka_unit_test(test_sort),
+                cmocka_unit_test(test_valid),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
