@@ -12,6 +12,8 @@
 
 static const struct verb verbs[] = {
         /* verbs: add one line per verb here */
+        { "components", verb_components, NULL, 0, 0, "List the components (sysupdate.NAME.d directories)" },
+        { "definitions", verb_definitions, NULL, 0, 0, "Show the transfers and features as understood" },
         {}
 };
 
@@ -186,5 +188,6 @@ void cli_definitions_options(const struct cli_options *o, struct definitions_opt
                 .component = o->component,
                 .transfer_source = o->transfer_source,
                 .root_mode = o->root || o->image,
+                .image_mode = o->image != NULL,
         };
 }

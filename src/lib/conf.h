@@ -23,6 +23,9 @@ int conf_parse_file(const char *path, conf_assign_fn fn, void *userdata);
 int conf_parse_file_with_dropins(const char *root, const char *const *dirs, const char *path,
                                  conf_assign_fn fn, void *userdata);
 
+/* The drop-in files conf_parse_file_with_dropins() applies to path, in the order it applies them. */
+int conf_dropins_list(const char *root, const char *const *dirs, const char *path, char ***ret);
+
 /* The union of files ending in suffix in dirs (highest priority first, each prefixed with root).
  * A name found in an earlier dir hides the same name in later dirs; a symlink to /dev/null or an
  * empty file masks it (it is dropped from the result). Sorted by basename. ret is NULL-terminated

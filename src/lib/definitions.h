@@ -15,6 +15,7 @@ struct definitions_options {
         const char *component;       /* -C NAME; NULL = default sysupdate.d */
         const char *transfer_source; /* --transfer-source= */
         bool root_mode;              /* --root or --image given */
+        bool image_mode;             /* --image given (Path=auto is allowed then, not with --root) */
 };
 
 struct definitions {

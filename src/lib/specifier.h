@@ -14,6 +14,7 @@ const char *specifier_os_release(const struct specifier_context *c, const char *
 
 /* Expand every %x in s. An unknown specifier returns -EBADMSG (the caller warns, naming file:line,
  * and ignores the setting, as systemd does); -ENOMEM otherwise. Missing os-release fields expand to
- * "". extra: optional additional specifiers "xVALUE" (first char the letter) used by repart's
- * SplitName= (%t %T %U %n); NULL-terminated, may be NULL. */
+ * ""; %m without a machine-id and %b without a boot id return -ENXIO. extra: optional additional
+ * specifiers "xVALUE" (first char the letter) used by repart's SplitName= (%t %T %U %n);
+ * NULL-terminated, may be NULL. */
 int specifier_expand(const struct specifier_context *c, const char *s, char *const *extra, char **ret);

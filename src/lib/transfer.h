@@ -98,6 +98,7 @@ struct transfer_parse_options {
         const char *const *search_dirs;   /* the directories the file came from (for drop-ins) */
         bool have_transfer_source;        /* --transfer-source= given */
         bool root_mode;                   /* --root or --image given (Path=auto rules) */
+        bool image_mode;                  /* --image given: Path=auto means the image's loop device */
 };
 
 /* Parse and validate one transfer file (+ drop-ins). Every error is logged as "FILE:LINE: reason"
