@@ -55,4 +55,13 @@ struct definitions_options;
 void cli_definitions_options(const struct cli_options *o, struct definitions_options *ret);
 
 int verb_components(const struct cli_options *o);
+struct context;
+int cli_context_load(const struct cli_options *o, bool sources, struct context **ret);
+bool cli_reboot_allowed(const struct cli_options *o);
+int verb_list(const struct cli_options *o);
+int verb_check_new(const struct cli_options *o);
+int verb_update(const struct cli_options *o);
+int verb_vacuum(const struct cli_options *o);
+int verb_pending(const struct cli_options *o);
+int verb_reboot(const struct cli_options *o);
 int verb_definitions(const struct cli_options *o);

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The command line's view of the update agent's context, shared by list, check-new, update,
+ * vacuum, pending and reboot. */
+#include "cli.h"
+
+#include "context.h"
+#include "definitions.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+int cli_context_load(const struct cli_options *o, bool sources, struct context **ret) {
+        if (o->image && !o->definitions)
+                return log_error_errno(EINVAL, "--image=%s: the definitions inside the image cannot be read without mounting it; pass --definitions=DIR",
+                                       o->image);
+        struct definitions_options d;
+        cli_definitions_options(o, &d);
+        struct resource_context rc = {
+                .root = o->root,
+                .image = o->image,
+                .transfer_source = o->transfer_source,
+                .verify = o->verify,
+                .offline = o->offline,
+        };
+        return context_load(&d, &rc, sources && !o->offline, ret);
+}
+
+bool cli_reboot_allowed(const struct cli_options *o) {
+        /* The reboot is of this machine, so it only follows from its own root; a test may
+         * replace the command ($ABOTA_REBOOT_COMMAND) and then use --root. */
+        if (o->component || o->image || (o->root && !getenv("ABOTA_REBOOT_COMMAND"))) {
+                log_error("rebooting cannot be combined with --component=, --image= or --root=");
+                return false;
+        }
+        return true;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cli.h"
+
+#include "context.h"
+#include "log.h"
+#include "partition.h"
+#include "resource.h"
+#include "transfer.h"
+#include "updateset.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char *glyph(unsigned f) {
+        if (f & UPDATE_OBSOLETE)
+                return "\u00d7";
+        if ((f & (UPDATE_INSTALLED | UPDATE_NEWEST)) == (UPDATE_INSTALLED | UPDATE_NEWEST))
+                return "\u25cf";
+        if ((f & (UPDATE_AVAILABLE | UPDATE_NEWEST | UPDATE_INSTALLED)) == (UPDATE_AVAILABLE | UPDATE_NEWEST))
+                return "\u21bb";
+        if ((f & (UPDATE_INSTALLED | UPDATE_PROTECTED)) == (UPDATE_INSTALLED | UPDATE_PROTECTED))
+                return "\u25cb";
+        return " ";
+}
+
+static int list_all(const struct cli_options *o, const struct context *c) {
+        const struct update_sets *s = c->sets;
+        if (o->json != JSON_OFF) {
+                struct json_writer w;
+                json_init(&w, stdout, o->json);
+                json_begin_object(&w);
+                json_kv_string(&w, "current", s->newest_installed ? s->newest_installed->version : NULL);
+                json_key(&w, "all");
+                json_begin_array(&w);
+                for (size_t i = 0; i < s->n_sets; i++)
+                        json_string(&w, s->sets[i]->version);
+                json_end_array(&w);
+                json_key(&w, "appstreamUrls");
+                json_begin_array(&w);
+                json_end_array(&w);
+                json_end_object(&w);
+                json_finish(&w);
+                return EXIT_OK;
+        }
+        if (s->n_sets == 0) {
+                log_notice("No updates installed or available.");
+                return EXIT_OK;
+        }
+        size_t width = 7;
+        for (size_t i = 0; i < s->n_sets; i++)
+                if (strlen(s->sets[i]->version) > width)
+                        width = strlen(s->sets[i]->version);
+        if (!o->no_legend)
+                printf("  %-*s INSTALLED AVAILABLE ASSESSMENT\n", (int) width, "VERSION");
+        for (size_t i = 0; i < s->n_sets; i++) {
+                const struct update_set *u = s->sets[i];
+                printf("%s %-*s     %s         %s     %s\n", glyph(u->flags), (int) width, u->version,
+                       u->flags & UPDATE_INSTALLED ? "\u2713" : " ", u->flags & UPDATE_AVAILABLE ? "\u2713" : " ",
+                       update_set_assessment(u->flags));
+        }
+        return EXIT_OK;
+}
+
+enum { COL_TYPE, COL_PATH, COL_PTUUID, COL_PTFLAGS, COL_MTIME, COL_MODE, COL_SIZE, COL_TRIES_DONE,
+       COL_TRIES_LEFT, COL_RO, COL_SHA256, _COL_MAX };
+static const char *const col_names[_COL_MAX] = { "type", "path", "ptuuid", "ptflags", "mtime", "mode", "size",
+                                                 "tries-done", "tries-left", "ro", "sha256" };
+
+static void row_cells(const struct transfer *t, const struct instance *i, char *cells[_COL_MAX]) {
+        const struct instance_metadata *m = &i->metadata;
+        char uuid[37];
+        cells[COL_TYPE] = strdup(resource_type_to_string(t->target.type));
+        cells[COL_PATH] = strdup(i->path);
+        if (i->partition) {
+                uuid_format(i->partition->uuid, uuid);
+                cells[COL_PTUUID] = strdup(uuid);
+                cells[COL_PTFLAGS] = strprintf("0x%" PRIx64, i->partition->flags);
+        }
+        if (m->has_mtime && !i->partition)
+                cells[COL_MTIME] = strprintf("%" PRIu64, m->mtime);
+        if (m->has_mode && !i->partition)
+                cells[COL_MODE] = strprintf("%03o", (unsigned) m->mode);
+        if (m->has_size)
+                cells[COL_SIZE] = strprintf("%" PRIu64, m->size);
+        if (m->has_tries_done)
+                cells[COL_TRIES_DONE] = strprintf("%" PRIu64, m->tries_done);
+        if (m->has_tries_left)
+                cells[COL_TRIES_LEFT] = strprintf("%" PRIu64, m->tries_left);
+        if (m->read_only >= 0)
+                cells[COL_RO] = strdup(m->read_only ? "yes" : "no");
+        if (m->has_sha256) {
+                cells[COL_SHA256] = malloc(65);
+                for (size_t k = 0; cells[COL_SHA256] && k < 32; k++)
+                        sprintf(cells[COL_SHA256] + 2 * k, "%02x", m->sha256[k]);
+        }
+}
+
+static void json_flags(struct json_writer *w, const struct update_set *u) {
+        json_kv_string(w, "version", u->version);
+        json_kv_bool(w, "newest", u->flags & UPDATE_NEWEST);
+        json_kv_bool(w, "available", u->flags & UPDATE_AVAILABLE);
+        json_kv_bool(w, "installed", u->flags & UPDATE_INSTALLED);
+        json_kv_bool(w, "partial", false);
+        json_kv_bool(w, "pending", false);
+        json_kv_bool(w, "obsolete", u->flags & UPDATE_OBSOLETE);
+        json_kv_bool(w, "protected", u->flags & UPDATE_PROTECTED);
+        json_kv_bool(w, "incomplete", u->flags & UPDATE_INCOMPLETE);
+        json_key(w, "changelogUrls");
+        json_begin_array(w);
+        json_end_array(w);
+}
+
+static void print_header(const struct update_set *u) {
+        printf("    Version: %s\n      State: %s\n  Installed: %s%s%s\n  Available: %s\n  Protected: %s\n   Obsolete: %s\n\n",
+               u->version, update_set_assessment(u->flags), u->flags & UPDATE_INSTALLED ? "yes" : "no",
+               u->flags & UPDATE_NEWEST ? " (newest)" : "", u->flags & UPDATE_INCOMPLETE ? " (incomplete)" : "",
+               u->flags & UPDATE_AVAILABLE ? "yes" : "no", u->flags & UPDATE_PROTECTED ? "yes" : "no",
+               u->flags & UPDATE_OBSOLETE ? "yes" : "no");
+}
+
+static int list_version(const struct cli_options *o, const struct context *c, const char *version) {
+        const struct update_set *u = update_sets_find(c->sets, version);
+        if (!u) {
+                log_error("version %s is neither installed nor available", version);
+                return EXIT_FAIL;
+        }
+        /* one row per instance: the installed one, else the one at the source */
+        size_t n = 0;
+        char *(*rows)[_COL_MAX] = calloc(2 * c->n + 1, sizeof(*rows));
+        if (!rows)
+                return EXIT_FAIL;
+        for (size_t k = 0; k < c->n; k++) {
+                const struct instance *i = u->installed[k] ? u->installed[k] : u->available[k];
+                if (i)
+                        row_cells(c->transfers[k], i, rows[n++]);
+        }
+
+        bool shown[_COL_MAX] = {};
+        size_t width[_COL_MAX] = {};
+        for (size_t col = 0; col < _COL_MAX; col++) {
+                width[col] = strlen(col_names[col]);
+                for (size_t r = 0; r < n; r++)
+                        if (rows[r][col]) {
+                                shown[col] = true;
+                                if (strlen(rows[r][col]) > width[col])
+                                        width[col] = strlen(rows[r][col]);
+                        }
+        }
+
+        if (o->json != JSON_OFF) {
+                struct json_writer w;
+                json_init(&w, stdout, o->json);
+                json_begin_object(&w);
+                json_flags(&w, u);
+                json_key(&w, "contents");
+                json_begin_array(&w);
+                for (size_t r = 0; r < n; r++) {
+                        json_begin_object(&w);
+                        for (size_t col = 0; col < _COL_MAX; col++)
+                                json_kv_string(&w, col_names[col], rows[r][col]);
+                        json_end_object(&w);
+                }
+                json_end_array(&w);
+                json_end_object(&w);
+                json_finish(&w);
+        } else {
+                print_header(u);
+                for (size_t col = 0; col < _COL_MAX && !o->no_legend; col++)
+                        if (shown[col]) {
+                                char head[16];
+                                size_t l = 0;
+                                for (; col_names[col][l]; l++)
+                                        head[l] = (char) toupper((unsigned char) col_names[col][l]);
+                                head[l] = 0;
+                                printf("%-*s%s", (int) width[col], head, col + 1 < _COL_MAX ? " " : "");
+                        }
+                if (!o->no_legend)
+                        putchar('\n');
+                for (size_t r = 0; r < n; r++) {
+                        for (size_t col = 0; col < _COL_MAX; col++)
+                                if (shown[col])
+                                        printf("%-*s ", (int) width[col], rows[r][col] ? rows[r][col] : "-");
+                        putchar('\n');
+                }
+        }
+        for (size_t r = 0; r < n; r++)
+                for (size_t col = 0; col < _COL_MAX; col++)
+                        free(rows[r][col]);
+        free(rows);
+        return EXIT_OK;
+}
+
+/* abota list [VERSION] (spec sysupdate.md 10.3) */
+int verb_list(const struct cli_options *o) {
+        struct context *c = NULL;
+        if (cli_context_load(o, true, &c) < 0)
+                return EXIT_FAIL;
+        int r = o->n_args > 0 ? list_version(o, c, o->args[0]) : list_all(o, c);
+        context_free(c);
+        return r;
+}

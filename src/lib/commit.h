@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The commit of one acquired transfer (spec sysupdate.md 7.3): the single step that makes a new
+ * instance visible under its final name. Until it runs, the data sits in an `_empty` slot or in a
+ * ".#sysupdate..." temporary file that no enumeration matches. */
+
+#include "partition.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct transfer;
+
+struct install {
+        const struct transfer *transfer;
+        char *name;                        /* the final label or file name */
+        /* partition target */
+        char *disk;
+        const struct partition_info *slot; /* the `_empty` slot that was written */
+        struct partition_change change;    /* change.label points at name */
+        /* regular-file target */
+        char *temp_path, *final_path;
+        bool committed;
+};
+
+/* Makes the instance visible: rewrites the GPT entry, or renames the temporary file over the
+ * final name and fsyncs the directory. Logs one line on failure. */
+int commit_install(struct install *i, bool sync);
+
+/* Frees; an uncommitted temporary file is removed. */
+void install_done(struct install *i);
+
+/* fsync()s the directory holding path, so a rename or unlink in it is durable. */
+int commit_sync_directory_of(const char *path);
+
+/* Renames src to dst atomically and syncs the directory (when sync is set). */
+int commit_rename(const char *src, const char *dst, bool sync);

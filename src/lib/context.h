@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Everything one run of the update agent knows: the component's definitions, each transfer's
+ * enumerated target (and source) resource, and the update sets built from them. Planning only:
+ * loading a context never writes. */
+
+#include "resource.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct definitions;
+struct definitions_options;
+struct update_sets;
+
+struct context {
+        struct definitions *defs;
+        struct resource_context rc;
+        /* enabled transfers, in commit order, with their resources (parallel arrays) */
+        struct transfer **transfers;
+        struct resource **targets;
+        struct resource **sources;   /* NULL when sources were not loaded (--offline) */
+        size_t n;
+        /* disabled transfers (features switched off): vacuum wipes their instances */
+        struct transfer **disabled;
+        struct resource **disabled_targets;
+        size_t n_disabled;
+        struct update_sets *sets;
+};
+
+int context_load(const struct definitions_options *d, const struct resource_context *rc, bool sources,
+                 struct context **ret);
+void context_free(struct context *c);
+
+/* IMAGE_VERSION of the root's os-release; -ENODATA (logged) when unset. */
+int context_booted_version(const struct context *c, const char **ret);

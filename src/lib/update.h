@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* `update [VERSION]` (spec sysupdate.md 7.1-7.3, classic acquire/commit for partitions): vacuum
+ * with space=1, acquire every transfer into an `_empty` slot or a ".#sysupdate..." temporary
+ * file, sync, then commit in transfer (file name) order. Any failure before the commit leaves
+ * every labelled slot and every visible file as it was. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct context;
+
+struct update_options {
+        const char *version;      /* explicit VERSION, NULL = the candidate */
+        uint64_t instances_max;   /* -m, 0 = per transfer */
+        bool sync;
+        bool progress;            /* progress lines on a terminal */
+};
+
+/* On success *ret_version is the version installed (pointing into c), or NULL when there was
+ * nothing to do (already installed, or no candidate). */
+int update_run(struct context *c, const struct update_options *o, const char **ret_version);

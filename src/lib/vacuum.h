@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Freeing instances so that InstancesMax= holds and, before an update, one slot is free (spec
+ * sysupdate.md 7.5). Files are deleted; partitions are relabelled `_empty`, never deleted,
+ * resized or wiped. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct context;
+struct transfer;
+struct resource;
+
+#define VACUUM_WIPE UINT64_MAX
+
+struct vacuum_request {
+        uint64_t space;               /* instances to make room for; VACUUM_WIPE = remove all */
+        uint64_t instances_max;       /* -m/--instances-max, 0 = the transfer's InstancesMax= */
+        char *const *protected;       /* versions never removed, NULL-terminated (may be NULL) */
+        bool sync;
+};
+
+/* Vacuums one transfer's target; target is updated in place (instances dropped, n_empty
+ * counted up). Adds the number removed to *removed. -ENOSPC (logged, saying what to change)
+ * when the request cannot be met by configuration. */
+int vacuum_transfer(const struct transfer *t, struct resource *target, const struct vacuum_request *q,
+                    size_t *removed);
+
+/* All enabled transfers with q (skipping those that already hold skip_version, if given), then
+ * disabled transfers wiped. Protects every ProtectVersion= of the component and the booted
+ * version (IMAGE_VERSION) in addition to q->protected. */
+int vacuum_context(struct context *c, const struct vacuum_request *q, const char *skip_version,
+                   size_t *ret_removed, size_t *ret_disabled);
