@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The seed appliance the update-agent tests run against: a GPT disk image with an ESP, store_1,
+an _empty slot and a data partition; an ESP directory with appliance_1.efi; os-release with
+IMAGE_VERSION=1; the example definitions pointed at the image and at a real HTTP server."""
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HTTPD = REPO / "tests" / "helpers" / "httpd.py"
+EXAMPLES = REPO / "examples" / "appliance" / "sysupdate.d"
+
+MiB = 1024 * 1024
+SLOT_SIZE = 4 * MiB
+LINUX_GENERIC = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+
+def payload(version, size, salt=b"store"):
+    """Deterministic, incompressible-enough bytes for one version."""
+    out = bytearray()
+    block = 0
+    while len(out) < size:
+        out += hashlib.sha256(b"%s-%s-%d" % (salt, version.encode(), block)).digest() * 64
+        block += 1
+    return bytes(out[:size])
+
+
+def read_partitions(disk):
+    """[(label, start_bytes, size_bytes, type)] from sfdisk --json."""
+    import json
+    out = subprocess.run(["sfdisk", "--json", str(disk)], check=True, capture_output=True, text=True).stdout
+    table = json.loads(out)["partitiontable"]
+    ss = table.get("sectorsize", 512)
+    return [(p.get("name", ""), p["start"] * ss, p["size"] * ss, p["type"]) for p in table["partitions"]]
+
+
+def slot_bytes(disk, label):
+    for name, start, size, _ in read_partitions(disk):
+        if name == label:
+            with open(disk, "rb") as f:
+                f.seek(start)
+                return f.read(size)
+    raise KeyError(label)
+
+
+def gpt_bytes(disk):
+    """The primary and backup GPT areas, to compare tables byte for byte."""
+    with open(disk, "rb") as f:
+        head = f.read(34 * 512)
+        f.seek(-33 * 512, os.SEEK_END)
+        return head + f.read()
+
+
+class Server:
+    """tests/helpers/httpd.py serving a directory; restart() changes its failure mode."""
+
+    def __init__(self, root, workdir):
+        self.root = Path(root)
+        self.workdir = Path(workdir)
+        self.proc = None
+        self.port = None
+
+    def start(self, *options):
+        self.stop()
+        pf = self.workdir / "httpd.port"
+        if pf.exists():
+            pf.unlink()
+        args = [sys.executable, str(HTTPD), "--root", str(self.root), "--port-file", str(pf), *map(str, options)]
+        self.proc = subprocess.Popen(args)
+        for _ in range(200):
+            if pf.exists():
+                break
+            time.sleep(0.02)
+        self.port = int(pf.read_text().strip())
+        return self
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/"
+
+
+def write_manifest(server_dir):
+    lines = []
+    for p in sorted(Path(server_dir).iterdir()):
+        if p.is_file() and not p.name.startswith("SHA256SUMS"):
+            lines.append(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n")
+    (Path(server_dir) / "SHA256SUMS").write_text("".join(lines))
+
+
+class Appliance:
+    """One seeded appliance below tmp: root/, defs/, server/ and the abota arguments for it."""
+
+    def __init__(self, tmp, url="http://127.0.0.1:1/", esp_dir="efi", slot_size=SLOT_SIZE):
+        self.tmp = Path(tmp)
+        self.root = self.tmp / "root"
+        self.defs = self.tmp / "defs"
+        self.server_dir = self.tmp / "server"
+        self.disk = self.root / "disk.raw"
+        self.esp = self.root / esp_dir / "EFI" / "Linux"
+        for d in (self.root / "etc", self.defs, self.server_dir, self.esp):
+            d.mkdir(parents=True, exist_ok=True)
+        (self.root / "etc" / "os-release").write_text('ID=appliance\nIMAGE_ID=appliance\nIMAGE_VERSION=1\n')
+
+        subprocess.run(["truncate", "-s", str(3 * slot_size + 4 * MiB), str(self.disk)], check=True)
+        layout = ("label: gpt\n"
+                  f"size=1MiB, type={ESP_TYPE}, name=esp\n"
+                  f"size={slot_size // 1024}KiB, type={LINUX_GENERIC}, name=store_1\n"
+                  f"size={slot_size // 1024}KiB, type={LINUX_GENERIC}, name=_empty\n"
+                  f"size=1MiB, type={LINUX_GENERIC}, name=data\n")
+        subprocess.run(["sfdisk", "-q", str(self.disk)], input=layout, text=True, check=True,
+                       capture_output=True)
+        self.v1 = payload("1", slot_size // 2)
+        self.write_slot("store_1", self.v1)
+        (self.esp / "appliance_1.efi").write_bytes(payload("1", 64 * 1024, b"efi"))
+        self.set_url(url)
+
+    def write_slot(self, label, data):
+        for name, start, size, _ in read_partitions(self.disk):
+            if name == label:
+                assert len(data) <= size
+                with open(self.disk, "r+b") as f:
+                    f.seek(start)
+                    f.write(data)
+                return
+        raise KeyError(label)
+
+    def set_url(self, url, verify=False):
+        for src in EXAMPLES.iterdir():
+            text = src.read_text()
+            text = text.replace("Path=auto", "Path=/disk.raw").replace("Path=http://localhost/", f"Path={url}")
+            text = text.replace("Verify=no", f"Verify={'yes' if verify else 'no'}")
+            (self.defs / src.name).write_text(text)
+
+    def publish(self, version, store_size=None, efi=True):
+        """Puts version's payloads on the server and rewrites SHA256SUMS."""
+        size = store_size if store_size is not None else SLOT_SIZE // 2 + 4096 * int(version)
+        data = payload(version, size)
+        (self.server_dir / f"appliance_{version}.store.raw").write_bytes(data)
+        if efi:
+            (self.server_dir / f"appliance_{version}.efi").write_bytes(payload(version, 64 * 1024, b"efi"))
+        write_manifest(self.server_dir)
+        return data
+
+    def args(self, *extra):
+        return ["--definitions", str(self.defs), "--root", str(self.root), *extra]
+
+    def snapshot(self):
+        """Everything that must survive a failed update unchanged: GPT, labelled slots, ESP."""
+        labelled = {name: hashlib.sha256(slot_bytes(self.disk, name)).hexdigest()
+                    for name, _, _, _ in read_partitions(self.disk) if name != "_empty"}
+        esp = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(self.esp.iterdir())}
+        return gpt_bytes(self.disk), labelled, esp
+
+    def labels(self):
+        return [name for name, _, _, _ in read_partitions(self.disk)]
+
+    def esp_files(self):
+        return sorted(p.name for p in self.esp.iterdir())

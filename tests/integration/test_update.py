@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The update agent on the seed appliance: list, check-new, update, vacuum, pending, reboot."""
+import json
+
+import pytest
+
+from agent_env import Appliance, Server, payload, read_partitions, slot_bytes
+
+
+@pytest.fixture
+def app(tmp_path):
+    a = Appliance(tmp_path)
+    a.server = Server(a.server_dir, tmp_path).start()
+    a.set_url(a.server.url)
+    a.v2 = a.publish("2")
+    yield a
+    a.server.stop()
+
+
+def test_list_before_update(abota, app):
+    r = abota(*app.args("list"))
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["VERSION", "INSTALLED", "AVAILABLE", "ASSESSMENT"]
+    assert lines[1].split() == ["↻", "2", "✓", "candidate"]
+    assert lines[2].split() == ["●", "1", "✓", "current"]
+    j = json.loads(abota(*app.args("--json=short", "list")).stdout)
+    assert j == {"current": "1", "all": ["2", "1"], "appstreamUrls": []}
+
+
+def test_offline_list_shows_installed_only(abota, app):
+    app.server.stop()
+    j = json.loads(abota(*app.args("--offline", "--json=short", "list")).stdout)
+    assert j["all"] == ["1"]
+
+
+def test_check_new(abota, app):
+    r = abota(*app.args("check-new"))
+    assert r.stdout == "2\n"
+    assert json.loads(abota(*app.args("--json=short", "check-new")).stdout) == {"available": "2"}
+    abota(*app.args("update"))
+    r = abota(*app.args("check-new"), check=False)
+    assert r.returncode == 1 and r.stdout == ""
+    assert json.loads(abota(*app.args("--json=short", "check-new"), check=False).stdout) == {"available": None}
+
+
+def test_update_installs_v2(abota, app):
+    gpt_before = {name: (start, size) for name, start, size, _ in read_partitions(app.disk)}
+    r = abota(*app.args("update"))
+    assert "Successfully installed update '2'" in r.stderr
+
+    parts = read_partitions(app.disk)
+    assert [p[0] for p in parts] == ["esp", "store_1", "store_2", "data"]
+    # written into the former _empty slot, byte for byte, rest of the slot untouched by labels
+    assert parts[2][1:3] == gpt_before["_empty"]
+    assert slot_bytes(app.disk, "store_2")[:len(app.v2)] == app.v2
+    assert slot_bytes(app.disk, "store_1")[:len(app.v1)] == app.v1
+    assert app.esp_files() == ["appliance_1.efi", "appliance_2+3-0.efi"]
+    assert (app.esp / "appliance_2+3-0.efi").read_bytes() == payload("2", 64 * 1024, b"efi")
+    assert (app.esp / "appliance_2+3-0.efi").stat().st_mode & 0o777 == 0o444
+    assert not [p for p in app.esp.iterdir() if p.name.startswith(".#")]
+
+    r = abota(*app.args("list"))
+    rows = [line.split() for line in r.stdout.splitlines()[1:]]
+    assert rows == [["●", "2", "✓", "✓", "current"], ["○", "1", "✓", "protected"]]
+    j = json.loads(abota(*app.args("--json=short", "list", "2")).stdout)
+    assert j["version"] == "2" and j["installed"] and j["available"] and not j["incomplete"]
+    assert sorted(c["type"] for c in j["contents"]) == ["partition", "regular-file"]
+    kernel = [c for c in j["contents"] if c["type"] == "regular-file"][0]
+    assert kernel["tries-left"] == "3" and kernel["tries-done"] == "0" and kernel["mode"] == "444"
+
+
+def test_second_update_does_nothing(abota, app):
+    abota(*app.args("update"))
+    before = app.snapshot()
+    r = abota(*app.args("update"))
+    assert r.stderr == "" and r.stdout == ""
+    assert app.snapshot() == before
+
+
+def test_v3_replaces_oldest_unprotected(abota, app):
+    abota(*app.args("update"))
+    # rebooted into 2: version 1 is now the oldest and unprotected
+    (app.root / "etc" / "os-release").write_text("ID=appliance\nIMAGE_VERSION=2\n")
+    v3 = app.publish("3")
+    abota(*app.args("update"))
+    assert app.labels() == ["esp", "store_3", "store_2", "data"]
+    assert slot_bytes(app.disk, "store_3")[:len(v3)] == v3
+    assert slot_bytes(app.disk, "store_2")[:len(app.v2)] == app.v2
+    assert app.esp_files() == ["appliance_2+3-0.efi", "appliance_3+3-0.efi"]
+
+
+def test_v3_before_reboot_keeps_booted_version(abota, app):
+    # still booted into 1: the running version is never given away, so 2 makes room
+    abota(*app.args("update"))
+    app.publish("3")
+    abota(*app.args("update"))
+    assert app.labels() == ["esp", "store_1", "store_3", "data"]
+    assert slot_bytes(app.disk, "store_1")[:len(app.v1)] == app.v1
+    assert "appliance_1.efi" in app.esp_files()
+
+
+def test_explicit_version_and_unknown_version(abota, app):
+    app.publish("3")
+    r = abota(*app.args("update", "2"))
+    assert "Successfully installed update '2'" in r.stderr
+    assert "store_2" in app.labels()
+    r = abota(*app.args("update", "9"), check=False)
+    assert r.returncode != 0
+    assert r.stderr.strip() == "abota: update '9' not found"
+
+
+def test_vacuum(abota, app):
+    abota(*app.args("update"))
+    (app.root / "etc" / "os-release").write_text("ID=appliance\nIMAGE_VERSION=2\n")
+    j = json.loads(abota(*app.args("--json=short", "vacuum")).stdout)
+    assert j == {"removed": 0, "disabledTransfers": 0}
+    # -m 1: keep one instance per transfer; version 1 goes, the booted 2 stays
+    j = json.loads(abota(*app.args("--json=short", "-m", "1", "vacuum")).stdout)
+    assert j == {"removed": 2, "disabledTransfers": 0}
+    assert app.labels() == ["esp", "_empty", "store_2", "data"]
+    assert app.esp_files() == ["appliance_2+3-0.efi"]
+    # the old data stays where it was: vacuum relabels, it does not wipe
+    with open(app.disk, "rb") as f:
+        _, start, _, _ = read_partitions(app.disk)[1]
+        f.seek(start)
+        assert f.read(len(app.v1)) == app.v1
+
+
+def test_vacuum_removes_temporary_files(abota, app):
+    stale = app.esp / ".#sysupdateappliance_9+3-0.efi0123456789abcdef"
+    stale.write_bytes(b"half")
+    abota(*app.args("vacuum"))
+    assert not stale.exists()
+
+
+def test_update_refuses_instances_max_one(abota, app):
+    before = app.snapshot()
+    r = abota(*app.args("-m", "1", "update"), check=False)
+    assert r.returncode != 0
+    assert len(r.stderr.splitlines()) == 1 and "--instances-max=1" in r.stderr
+    assert app.snapshot() == before
+
+
+def test_single_slot_disk_is_refused_with_advice(abota, app, tmp_path):
+    # relabel the free slot so only one slot of the type is left
+    import subprocess
+    subprocess.run(["sfdisk", "-q", "--part-label", str(app.disk), "3", "other"], check=True,
+                   capture_output=True)
+    before = app.snapshot()
+    r = abota(*app.args("update"), check=False)
+    assert r.returncode != 0
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert "at least two" in r.stderr and "_empty" in r.stderr
+    assert app.snapshot() == before
+
+
+def test_pending_and_reboot(abota, app, tmp_path):
+    marker = tmp_path / "rebooted"
+    env = {"ABOTA_REBOOT_COMMAND": f"touch {marker}", "PATH": "/usr/bin:/bin"}
+    r = abota(*app.args("pending"), check=False, env=env)
+    assert r.returncode == 1
+    abota(*app.args("reboot"), env=env)
+    assert not marker.exists()
+
+    abota(*app.args("update"))
+    r = abota(*app.args("pending"), env=env)
+    assert "Newer version 2 installed" in r.stderr
+    abota(*app.args("reboot"), env=env)
+    assert marker.exists()
+
+
+def test_update_reboot(abota, app, tmp_path):
+    marker = tmp_path / "rebooted"
+    env = {"ABOTA_REBOOT_COMMAND": f"touch {marker}", "PATH": "/usr/bin:/bin"}
+    abota(*app.args("update", "--reboot"), env=env)
+    assert marker.exists()
+    # without the test hook, --root and --reboot do not mix (it would reboot the host)
+    r = abota(*app.args("update", "--reboot"), check=False, env={"PATH": "/usr/bin:/bin"})
+    assert r.returncode != 0 and "--root" in r.stderr
+
+
+def test_pending_without_image_version(abota, app):
+    (app.root / "etc" / "os-release").write_text("ID=appliance\n")
+    r = abota(*app.args("pending"), check=False)
+    assert r.returncode != 0
+    assert "IMAGE_VERSION" in r.stderr
+
+
+def test_image_option(abota, app):
+    # --image: partition targets on the image itself; the ESP inside cannot be reached
+    r = abota("--definitions", app.defs, "--image", app.disk, "list", check=False)
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if not line.startswith("abota: warning:")]
+    assert len(errors) == 1 and "without mounting" in errors[0]
+    (app.defs / "20-kernel.transfer").unlink()
+    j = json.loads(abota("--definitions", app.defs, "--image", app.disk, "--json=short", "list").stdout)
+    assert j["all"] == ["2", "1"]
+    abota("--definitions", app.defs, "--image", app.disk, "update")
+    assert "store_2" in app.labels()
+    r = abota("--image", app.disk, "list", check=False)
+    assert r.returncode != 0 and "--definitions" in r.stderr
+
+
+def test_sync_no_still_installs(abota, app):
+    abota(*app.args("--sync=no", "update"))
+    assert "store_2" in app.labels()
+
+
+def test_component_option(abota, app, tmp_path):
+    comp = app.root / "etc" / "sysupdate.store.d"
+    comp.mkdir(parents=True)
+    (comp / "10-store.transfer").write_text((app.defs / "10-store.transfer").read_text())
+    j = json.loads(abota("--root", app.root, "-C", "store", "--json=short", "list").stdout)
+    assert j["all"] == ["2", "1"]
