@@ -20,6 +20,7 @@ static const struct verb verbs[] = {
         { "reboot", verb_reboot, NULL, 0, 0, "Reboot if a newer version than the booted one is installed" },
         { "components", verb_components, NULL, 0, 0, "List the components (sysupdate.NAME.d directories)" },
         { "definitions", verb_definitions, NULL, 0, 0, "Show the transfers and features as understood" },
+        { "publish", NULL, verb_publish, 0, 0, "Add a version to an update directory, rewrite and sign SHA256SUMS" },
         {}
 };
 

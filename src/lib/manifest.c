@@ -99,16 +99,6 @@ static const char *name_check(const char *name, size_t len) {
         return NULL;
 }
 
-static int parse_sha256_hex(const char *s, uint8_t ret[32]) {
-        for (size_t i = 0; i < 32; i++) {
-                int a = unhexchar(s[2 * i]), b = a < 0 ? -EINVAL : unhexchar(s[2 * i + 1]);
-                if (a < 0 || b < 0)
-                        return -EINVAL;
-                ret[i] = (uint8_t) (a << 4 | b);
-        }
-        return 0;
-}
-
 /* "YYYY-MM-DD" exactly, a real calendar date, as midnight UTC. */
 static int parse_calendar_date(const char *s, time_t *ret) {
         unsigned v[3] = {};
@@ -212,7 +202,10 @@ static int parse_line(struct manifest *m, const char *s, size_t len, size_t line
                 return -ENOMEM;
         m->entries = e;
         e = &m->entries[m->n_entries];
-        (void) parse_sha256_hex(s, e->sha256);
+        char hex[SHA256_HEX_LEN + 1];
+        memcpy(hex, s, SHA256_HEX_LEN);
+        hex[SHA256_HEX_LEN] = 0;
+        (void) hex_parse(hex, 32, e->sha256); /* digits checked above */
         e->name = TAKE_PTR(n);
         m->n_entries++;
         return 0;

@@ -1,0 +1,691 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "publish.h"
+
+#include "gpg.h"
+#include "instance.h"
+#include "log.h"
+#include "manifest.h"
+#include "util.h"
+#include "version.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <lzma.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#define COPY_BUFFER_SIZE (256u * 1024)
+#define TEMP_PREFIX ".#"   /* temporary files: never listed, never served as a version */
+#define MANIFEST_NAME "SHA256SUMS"
+#define SIGNATURE_NAME "SHA256SUMS.gpg"
+
+static const char *const compression_names[_PUBLISH_COMPRESS_MAX] = {
+        [PUBLISH_COMPRESS_NONE] = "none",
+        [PUBLISH_COMPRESS_ZSTD] = "zstd",
+        [PUBLISH_COMPRESS_XZ] = "xz",
+};
+
+const char *publish_compression_to_string(enum publish_compression c) {
+        return c >= 0 && c < _PUBLISH_COMPRESS_MAX ? compression_names[c] : NULL;
+}
+
+int publish_compression_from_string(const char *s, enum publish_compression *ret, int *ret_level) {
+        size_t n = strcspn(s, ":");
+        for (int c = 0; c < _PUBLISH_COMPRESS_MAX; c++) {
+                if (strlen(compression_names[c]) != n || strncmp(s, compression_names[c], n) != 0)
+                        continue;
+                uint64_t level = 0;
+                if (s[n]) {
+                        uint64_t max = c == PUBLISH_COMPRESS_ZSTD ? 19 : c == PUBLISH_COMPRESS_XZ ? 9 : 0;
+                        if (max == 0 || parse_uint64(s + n + 1, 10, &level) < 0 || level > max ||
+                            (c == PUBLISH_COMPRESS_ZSTD && level == 0))
+                                return -EINVAL;
+                }
+                *ret = (enum publish_compression) c;
+                *ret_level = (int) level;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+void publish_result_done(struct publish_result *r) {
+        free(r->version);
+        strv_free(r->added);
+        strv_free(r->removed);
+        strv_free(r->dropped_versions);
+        *r = (struct publish_result) {};
+}
+
+/* A file already in the update directory. */
+struct dir_file {
+        char *name;
+        char *version;  /* NULL when no pattern matches: listed, never removed */
+        bool replaced;  /* a new payload of the same name takes its place */
+        bool removed;   /* belongs to a version dropped by keep */
+};
+
+struct dir_files {
+        struct dir_file *files;
+        size_t n;
+};
+
+static void dir_files_done(struct dir_files *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->files[i].name);
+                free(l->files[i].version);
+        }
+        free(l->files);
+        *l = (struct dir_files) {};
+}
+
+/* Temporary files created so far, removed on failure. */
+struct temp_files {
+        int dir_fd;
+        char **names;
+};
+
+static void temp_files_cleanup(struct temp_files *t) {
+        for (char **n = t->names; n && *n; n++)
+                (void) unlinkat(t->dir_fd, *n, 0);
+        strv_free(t->names);
+        t->names = NULL;
+}
+
+static void temp_files_forget(struct temp_files *t, const char *name) {
+        size_t n = strv_length(t->names);
+        for (size_t i = 0; i < n; i++)
+                if (streq(t->names[i], name)) {
+                        free(t->names[i]);
+                        t->names[i] = t->names[n - 1];
+                        t->names[n - 1] = NULL;
+                        return;
+                }
+}
+
+/* Creates DIR/.#NAME.XXXXXX (mode 0644, readable by the web server); returns fd and name. */
+static int temp_file_create(struct temp_files *t, const char *dir, const char *name, char **ret_name) {
+        _cleanup_free_ char *path = strprintf("%s/" TEMP_PREFIX "%s.XXXXXX", dir, name);
+        if (!path)
+                return -ENOMEM;
+        int fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                return log_error_errno(r, "%s: cannot create a temporary file: %s", dir, strerror(-r));
+        }
+        char *base = strdup(path_basename(path));
+        if (!base || strv_extend(&t->names, base) < 0) {
+                (void) unlink(path);
+                close(fd);
+                free(base);
+                return -ENOMEM;
+        }
+        if (fchmod(fd, 0644) < 0) {
+                int r = -errno;
+                close(fd);
+                free(base);
+                return log_error_errno(r, "%s: cannot set mode: %s", path, strerror(-r));
+        }
+        *ret_name = base;
+        return fd;
+}
+
+static int rename_into_place(struct temp_files *t, const char *dir, const char *temp, const char *name) {
+        if (renameat(t->dir_fd, temp, t->dir_fd, name) < 0) {
+                int r = -errno;
+                return log_error_errno(r, "%s/%s: cannot rename to %s: %s", dir, temp, name, strerror(-r));
+        }
+        temp_files_forget(t, temp);
+        return 0;
+}
+
+/* The output end of a copy: writes everything and hashes what it wrote (the hash sysupdate
+ * checks is that of the bytes as downloaded, i.e. compressed). */
+struct sink {
+        int fd;
+        const char *path;
+        EVP_MD_CTX *sha256;
+};
+
+static int sink_write(struct sink *s, const void *data, size_t n) {
+        if (EVP_DigestUpdate(s->sha256, data, n) != 1)
+                return log_error_errno(EIO, "%s: SHA-256 computation failed", s->path);
+        if (s->fd < 0)
+                return 0; /* hashing only */
+        const uint8_t *p = data;
+        while (n > 0) {
+                ssize_t k = write(s->fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int r = -errno;
+                        return log_error_errno(r, "%s: write failed: %s", s->path, strerror(-r));
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+static ssize_t read_some(int fd, void *buf, size_t n, const char *path) {
+        for (;;) {
+                ssize_t k = read(fd, buf, n);
+                if (k >= 0)
+                        return k;
+                if (errno != EINTR) {
+                        int r = -errno;
+                        return log_error_errno(r, "%s: read failed: %s", path, strerror(-r));
+                }
+        }
+}
+
+static int copy_plain(int in, const char *in_path, struct sink *out, uint8_t *buf) {
+        for (;;) {
+                ssize_t k = read_some(in, buf, COPY_BUFFER_SIZE, in_path);
+                if (k <= 0)
+                        return (int) k;
+                int r = sink_write(out, buf, (size_t) k);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static void zstd_freep(ZSTD_CCtx **c) {
+        ZSTD_freeCCtx(*c);
+}
+
+static int copy_zstd(int in, const char *in_path, uint64_t size, int level, struct sink *out, uint8_t *buf) {
+        _cleanup_(zstd_freep) ZSTD_CCtx *c = ZSTD_createCCtx();
+        if (!c)
+                return -ENOMEM;
+        /* The content size in the frame header lets a client check the slot size up front. */
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level > 0 ? level : 9)) ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)) ||
+            ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(c, size)))
+                return log_error_errno(EINVAL, "%s: cannot set up zstd compression", in_path);
+        size_t out_cap = ZSTD_CStreamOutSize();
+        _cleanup_free_ uint8_t *obuf = malloc(out_cap);
+        if (!obuf)
+                return -ENOMEM;
+        bool done = false;
+        while (!done) {
+                ssize_t k = read_some(in, buf, COPY_BUFFER_SIZE, in_path);
+                if (k < 0)
+                        return (int) k;
+                ZSTD_EndDirective mode = k == 0 ? ZSTD_e_end : ZSTD_e_continue;
+                ZSTD_inBuffer ib = { buf, (size_t) k, 0 };
+                for (;;) {
+                        ZSTD_outBuffer ob = { obuf, out_cap, 0 };
+                        size_t left = ZSTD_compressStream2(c, &ob, &ib, mode);
+                        if (ZSTD_isError(left))
+                                return log_error_errno(EIO, "%s: zstd compression failed: %s", in_path,
+                                                       ZSTD_getErrorName(left));
+                        int r = sink_write(out, obuf, ob.pos);
+                        if (r < 0)
+                                return r;
+                        if (mode == ZSTD_e_end ? left == 0 : ib.pos == ib.size)
+                                break;
+                }
+                done = k == 0;
+        }
+        return 0;
+}
+
+static void lzma_endp(lzma_stream *s) {
+        lzma_end(s);
+}
+
+static int copy_xz(int in, const char *in_path, int level, struct sink *out, uint8_t *buf) {
+        _cleanup_(lzma_endp) lzma_stream s = LZMA_STREAM_INIT;
+        if (lzma_easy_encoder(&s, (uint32_t) (level > 0 ? level : 6), LZMA_CHECK_CRC64) != LZMA_OK)
+                return log_error_errno(ENOMEM, "%s: cannot set up xz compression", in_path);
+        uint8_t obuf[64 * 1024];
+        lzma_action action = LZMA_RUN;
+        for (;;) {
+                if (s.avail_in == 0 && action == LZMA_RUN) {
+                        ssize_t k = read_some(in, buf, COPY_BUFFER_SIZE, in_path);
+                        if (k < 0)
+                                return (int) k;
+                        s.next_in = buf;
+                        s.avail_in = (size_t) k;
+                        if (k == 0)
+                                action = LZMA_FINISH;
+                }
+                s.next_out = obuf;
+                s.avail_out = sizeof(obuf);
+                lzma_ret ret = lzma_code(&s, action);
+                if (ret != LZMA_OK && ret != LZMA_STREAM_END)
+                        return log_error_errno(EIO, "%s: xz compression failed (liblzma error %d)", in_path,
+                                               (int) ret);
+                int r = sink_write(out, obuf, sizeof(obuf) - s.avail_out);
+                if (r < 0)
+                        return r;
+                if (ret == LZMA_STREAM_END)
+                        return 0;
+        }
+}
+
+static void evp_freep(EVP_MD_CTX **c) {
+        EVP_MD_CTX_free(*c);
+}
+
+/* Streams in through the compressor c into out_fd (or nowhere when out_fd < 0) and returns the
+ * SHA-256 of the output. */
+static int stream_hashed(int in, const char *in_path, uint64_t size, enum publish_compression c, int level,
+                         int out_fd, const char *out_path, uint8_t ret_sha256[32]) {
+        _cleanup_(evp_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+                return log_error_errno(ENOMEM, "%s: cannot set up SHA-256", in_path);
+        _cleanup_free_ uint8_t *buf = malloc(COPY_BUFFER_SIZE);
+        if (!buf)
+                return -ENOMEM;
+        struct sink sink = { .fd = out_fd, .path = out_path, .sha256 = ctx };
+        int r;
+        switch (c) {
+        case PUBLISH_COMPRESS_ZSTD:
+                r = copy_zstd(in, in_path, size, level, &sink, buf);
+                break;
+        case PUBLISH_COMPRESS_XZ:
+                r = copy_xz(in, in_path, level, &sink, buf);
+                break;
+        default:
+                r = copy_plain(in, in_path, &sink, buf);
+        }
+        if (r < 0)
+                return r;
+        unsigned len = 0;
+        if (EVP_DigestFinal_ex(ctx, ret_sha256, &len) != 1 || len != 32)
+                return log_error_errno(EIO, "%s: SHA-256 computation failed", in_path);
+        return 0;
+}
+
+/* Copies (and compresses) path into the open temporary file out_fd, fsyncs it, and returns the
+ * SHA-256 of what was written. */
+static int payload_write(const char *path, int out_fd, const char *out_path, const struct publish_options *o,
+                         uint8_t ret_sha256[32]) {
+        _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (in < 0 || fstat(in, &st) < 0) {
+                int r = -errno;
+                return log_error_errno(r, "%s: cannot open: %s", path, strerror(-r));
+        }
+        int r = stream_hashed(in, path, (uint64_t) st.st_size, o->compression, o->level, out_fd, out_path, ret_sha256);
+        if (r < 0)
+                return r;
+        if (fsync(out_fd) < 0) {
+                r = -errno;
+                return log_error_errno(r, "%s: fsync failed: %s", out_path, strerror(-r));
+        }
+        return 0;
+}
+
+static int hash_file_at(int dir_fd, const char *dir, const char *name, uint8_t ret[32]) {
+        _cleanup_free_ char *path = path_join(dir, name);
+        if (!path)
+                return -ENOMEM;
+        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+                int r = -errno;
+                return log_error_errno(r, "%s: cannot open: %s", path, strerror(-r));
+        }
+        return stream_hashed(fd, path, 0, PUBLISH_COMPRESS_NONE, 0, -1, NULL, ret);
+}
+
+/* The version a name carries, NULL (and 0) when no pattern matches. */
+static int name_version(const struct publish_options *o, const char *name, char **ret) {
+        struct instance_metadata m;
+        instance_metadata_init(&m);
+        int r = pattern_match_many(o->patterns, o->n_patterns, name, &m);
+        if (r < 0) {
+                instance_metadata_done(&m);
+                return r;
+        }
+        *ret = r == PATTERN_YES ? TAKE_PTR(m.version) : NULL;
+        instance_metadata_done(&m);
+        return 0;
+}
+
+static bool name_is_reserved(const char *name) {
+        return startswith(name, MANIFEST_NAME) || startswith(name, TEMP_PREFIX);
+}
+
+static int patterns_list(const struct publish_options *o, char **ret) {
+        _cleanup_free_ char *s = strdup("");
+        if (!s)
+                return -ENOMEM;
+        for (size_t i = 0; i < o->n_patterns; i++) {
+                char *t = strprintf("%s%s%s", s, i > 0 ? " " : "", pattern_string(o->patterns[i]));
+                if (!t)
+                        return -ENOMEM;
+                free(s);
+                s = t;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* Checks the new payloads: regular files whose names match a pattern, all of one version. */
+static int check_payloads(const struct publish_options *o, char **ret_version) {
+        _cleanup_free_ char *version = NULL;
+        const char *version_file = NULL;
+        for (size_t i = 0; i < o->n_files; i++) {
+                const char *path = o->files[i], *name = path_basename(path);
+                struct stat st;
+                if (stat(path, &st) < 0) {
+                        int r = -errno;
+                        return log_error_errno(r, "%s: %s", path, strerror(-r));
+                }
+                if (!S_ISREG(st.st_mode))
+                        return log_error_errno(EINVAL, "%s: not a regular file", path);
+                if (!filename_is_valid(name) || name_is_reserved(name))
+                        return log_error_errno(EINVAL, "%s: '%s' cannot be published (reserved name)", path, name);
+                for (size_t j = 0; j < i; j++)
+                        if (streq(path_basename(o->files[j]), name))
+                                return log_error_errno(EINVAL, "%s: same file name as %s", path, o->files[j]);
+                _cleanup_free_ char *v = NULL;
+                int r = name_version(o, name, &v);
+                if (r < 0)
+                        return r;
+                if (!v) {
+                        _cleanup_free_ char *pl = NULL;
+                        if (patterns_list(o, &pl) < 0)
+                                return -ENOMEM;
+                        return log_error_errno(EINVAL, "%s: file name matches none of the patterns: %s", path, pl);
+                }
+                if (version && !streq(version, v))
+                        return log_error_errno(EINVAL, "%s: version %s, but %s has version %s (publish one version at a time)",
+                                               path, v, version_file, version);
+                if (!version) {
+                        version = TAKE_PTR(v);
+                        version_file = path;
+                }
+        }
+        *ret_version = TAKE_PTR(version);
+        return 0;
+}
+
+static int dir_files_load(const struct publish_options *o, int dir_fd, struct dir_files *ret) {
+        int fd = dup(dir_fd);
+        if (fd < 0)
+                return -errno;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        rewinddir(d);
+        int r = 0;
+        struct dirent *de;
+        errno = 0;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' && (!de->d_name[1] || streq(de->d_name, "..")))
+                        continue;
+                if (name_is_reserved(de->d_name))
+                        continue;
+                struct stat st;
+                if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                struct dir_file *f = realloc(ret->files, (ret->n + 1) * sizeof(*f));
+                if (!f) {
+                        r = -ENOMEM;
+                        break;
+                }
+                ret->files = f;
+                f = &ret->files[ret->n];
+                *f = (struct dir_file) { .name = strdup(de->d_name) };
+                if (!f->name) {
+                        r = -ENOMEM;
+                        break;
+                }
+                ret->n++;
+                r = name_version(o, f->name, &f->version);
+                if (r < 0)
+                        break;
+                errno = 0;
+        }
+        if (r == 0 && errno > 0)
+                r = -errno;
+        closedir(d);
+        if (r < 0 && r != -ENOMEM)
+                return log_error_errno(r, "%s: cannot read directory: %s", o->dir, strerror(-r));
+        return r;
+}
+
+static int version_cmp_desc(const void *a, const void *b) {
+        return version_compare(*(char *const *) b, *(char *const *) a);
+}
+
+/* Marks the files of the versions that keep drops. The whole final set is known before
+ * anything is written. */
+static int plan_keep(const struct publish_options *o, const char *version, struct dir_files *l,
+                     struct publish_result *res) {
+        if (o->keep == 0)
+                return 0;
+        _cleanup_strv_free_ char **versions = NULL;
+        if (strv_extend(&versions, version) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n; i++) {
+                if (!l->files[i].version)
+                        continue;
+                bool seen = false;
+                for (char **v = versions; *v && !seen; v++)
+                        seen = version_compare(*v, l->files[i].version) == 0;
+                if (!seen && strv_extend(&versions, l->files[i].version) < 0)
+                        return -ENOMEM;
+        }
+        size_t n = strv_length(versions);
+        if (n <= o->keep)
+                return 0;
+        qsort(versions, n, sizeof(char *), version_cmp_desc);
+        for (size_t k = o->keep; k < n; k++) {
+                if (version_compare(versions[k], version) == 0)
+                        return log_error_errno(EINVAL, "%s: version %s is older than the %" PRIu64
+                                               " newest versions there and --keep=%" PRIu64 " would remove it again",
+                                               o->dir, version, o->keep, o->keep);
+                if (strv_extend(&res->dropped_versions, versions[k]) < 0)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < l->n; i++) {
+                struct dir_file *f = &l->files[i];
+                if (!f->version || f->replaced)
+                        continue;
+                for (char **v = res->dropped_versions; *v; v++)
+                        if (version_compare(*v, f->version) == 0) {
+                                f->removed = true;
+                                if (strv_extend(&res->removed, f->name) < 0)
+                                        return -ENOMEM;
+                                break;
+                        }
+        }
+        return 0;
+}
+
+static int fsync_dir(int dir_fd, const char *dir) {
+        if (fsync(dir_fd) < 0) {
+                int r = -errno;
+                return log_error_errno(r, "%s: fsync failed: %s", dir, strerror(-r));
+        }
+        return 0;
+}
+
+/* Writes entries as SHA256SUMS (+ .gpg), both under temporary names first, then renames. */
+static int manifest_publish(const struct publish_options *o, struct temp_files *t, const struct manifest_entry *entries,
+                            size_t n) {
+        _cleanup_free_ char *tmp = NULL, *sig_tmp = NULL;
+        int fd = temp_file_create(t, o->dir, MANIFEST_NAME, &tmp);
+        if (fd < 0)
+                return fd;
+        _cleanup_free_ char *tmp_path = path_join(o->dir, tmp);
+        FILE *f = fdopen(fd, "w");
+        if (!f || !tmp_path) {
+                close(fd);
+                return -ENOMEM;
+        }
+        int r = manifest_write(f, entries, n);
+        if (r >= 0 && fsync(fileno(f)) < 0)
+                r = -errno;
+        if (fclose(f) != 0 && r >= 0)
+                r = -errno;
+        if (r == -EINVAL)
+                return r; /* a name the manifest cannot carry: logged by manifest_write() */
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot write: %s", tmp_path, strerror(-r));
+
+        if (o->sign) {
+                int sfd = temp_file_create(t, o->dir, SIGNATURE_NAME, &sig_tmp);
+                if (sfd < 0)
+                        return sfd;
+                close(sfd);
+                _cleanup_free_ char *sig_path = path_join(o->dir, sig_tmp);
+                if (!sig_path)
+                        return -ENOMEM;
+                r = gpg_sign_detached(o->gpg_homedir, o->gpg_key, tmp_path, sig_path);
+                if (r < 0)
+                        return r;
+                _cleanup_close_ int s = openat(t->dir_fd, sig_tmp, O_RDONLY | O_CLOEXEC);
+                if (s < 0 || fsync(s) < 0 || fchmod(s, 0644) < 0) {
+                        r = -errno;
+                        return log_error_errno(r, "%s: cannot sync signature: %s", sig_path, strerror(-r));
+                }
+        }
+
+        r = rename_into_place(t, o->dir, tmp, MANIFEST_NAME);
+        if (r < 0)
+                return r;
+        if (sig_tmp)
+                return rename_into_place(t, o->dir, sig_tmp, SIGNATURE_NAME);
+        /* An old signature does not match the new manifest: clients that verify would refuse
+         * every update from now on, and a missing one says so more clearly. */
+        if (unlinkat(t->dir_fd, SIGNATURE_NAME, 0) == 0)
+                log_warning("%s/%s: removed, it does not sign the new manifest (use --sign=gpg)", o->dir,
+                            SIGNATURE_NAME);
+        else if (errno != ENOENT) {
+                r = -errno;
+                return log_error_errno(r, "%s/%s: cannot remove stale signature: %s", o->dir, SIGNATURE_NAME,
+                                       strerror(-r));
+        }
+        return 0;
+}
+
+static void manifest_entries_free(struct manifest_entry *e, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(e[i].name);
+        free(e);
+}
+
+static int publish_files(const struct publish_options *o, int dir_fd, struct dir_files *l, struct publish_result *res) {
+        struct temp_files t = { .dir_fd = dir_fd };
+        size_t n_entries = 0, cap = l->n + o->n_files;
+        struct manifest_entry *entries = calloc(cap ? cap : 1, sizeof(*entries));
+        if (!entries)
+                return -ENOMEM;
+        int r = 0;
+
+        /* Read-only work first: hashes of the files that stay. */
+        for (size_t i = 0; i < l->n && r >= 0; i++) {
+                struct dir_file *f = &l->files[i];
+                if (f->replaced || f->removed)
+                        continue;
+                entries[n_entries].name = strdup(f->name);
+                if (!entries[n_entries].name)
+                        r = -ENOMEM;
+                else
+                        r = hash_file_at(dir_fd, o->dir, f->name, entries[n_entries++].sha256);
+        }
+
+        /* Payloads: temporary name, fsync, rename. */
+        for (size_t i = 0; i < o->n_files && r >= 0; i++) {
+                const char *name = path_basename(o->files[i]);
+                _cleanup_free_ char *tmp = NULL;
+                int fd = temp_file_create(&t, o->dir, name, &tmp);
+                if (fd < 0) {
+                        r = fd;
+                        break;
+                }
+                _cleanup_free_ char *tmp_path = path_join(o->dir, tmp);
+                entries[n_entries].name = strdup(name);
+                if (!entries[n_entries].name)
+                        r = -ENOMEM;
+                else {
+                        struct manifest_entry *e = &entries[n_entries++];
+                        r = tmp_path ? payload_write(o->files[i], fd, tmp_path, o, e->sha256) : -ENOMEM;
+                }
+                close(fd);
+                if (r >= 0)
+                        r = rename_into_place(&t, o->dir, tmp, name);
+                if (r >= 0)
+                        r = strv_extend(&res->added, name);
+        }
+        if (r >= 0)
+                r = fsync_dir(dir_fd, o->dir);
+
+        if (r >= 0)
+                r = manifest_publish(o, &t, entries, n_entries);
+        if (r >= 0)
+                r = fsync_dir(dir_fd, o->dir);
+        temp_files_cleanup(&t);
+        manifest_entries_free(entries, n_entries);
+        if (r < 0)
+                return r;
+        res->n_listed = n_entries;
+        res->signed_ = o->sign;
+
+        /* Only now does no manifest name the old payloads any more. */
+        for (char **n = res->removed; n && *n; n++)
+                if (unlinkat(dir_fd, *n, 0) < 0 && errno != ENOENT) {
+                        r = -errno;
+                        return log_error_errno(r, "%s/%s: cannot remove: %s", o->dir, *n, strerror(-r));
+                }
+        return fsync_dir(dir_fd, o->dir);
+}
+
+int publish(const struct publish_options *o, struct publish_result *ret) {
+        struct publish_result res = {};
+        struct dir_files l = {};
+        int r;
+
+        if (o->n_patterns == 0)
+                return log_error_errno(EINVAL, "no patterns to recognise versions by (use --pattern= or --definitions=)");
+        for (size_t i = 0; i < o->n_patterns; i++)
+                if (pattern_has_slash(o->patterns[i]))
+                        return log_error_errno(EINVAL, "pattern %s: subdirectories are not supported by publish",
+                                               pattern_string(o->patterns[i]));
+        if (o->n_files == 0)
+                return log_error_errno(EINVAL, "no files to publish");
+
+        _cleanup_close_ int dir_fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0) {
+                r = -errno;
+                return log_error_errno(r, "%s: cannot open directory: %s", o->dir, strerror(-r));
+        }
+        /* Two publishers at once would each write a manifest missing the other's files. */
+        if (flock(dir_fd, LOCK_EX | LOCK_NB) < 0) {
+                r = -errno;
+                return log_error_errno(r, "%s: %s", o->dir,
+                                       r == -EWOULDBLOCK ? "another publish is running on this directory" : strerror(-r));
+        }
+
+        r = check_payloads(o, &res.version);
+        if (r >= 0)
+                r = dir_files_load(o, dir_fd, &l);
+        for (size_t i = 0; i < l.n && r >= 0; i++)
+                for (size_t j = 0; j < o->n_files; j++)
+                        if (streq(l.files[i].name, path_basename(o->files[j])))
+                                l.files[i].replaced = true;
+        if (r >= 0)
+                r = plan_keep(o, res.version, &l, &res);
+        if (r >= 0)
+                r = publish_files(o, dir_fd, &l, &res);
+        dir_files_done(&l);
+        if (r < 0) {
+                publish_result_done(&res);
+                return r;
+        }
+        *ret = res;
+        return 0;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* `abota publish`: add one version's payloads to a static update directory (the url-file source
+ * of sysupdate, spec sysupdate.md 5.4 and 9), rewrite its SHA256SUMS, sign it, drop old versions.
+ *
+ * Crash and client safety come from the order of writes: payloads first (temporary name, fsync,
+ * rename), then the manifest and its signature (same), and only then the deletion of payloads
+ * that the new manifest no longer names. A client therefore never reads a manifest naming a
+ * missing file; one that pairs a new manifest with the old signature fails verification and
+ * retries later. */
+
+#include "pattern.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum publish_compression {
+        PUBLISH_COMPRESS_NONE,
+        PUBLISH_COMPRESS_ZSTD,
+        PUBLISH_COMPRESS_XZ,
+        _PUBLISH_COMPRESS_MAX,
+        _PUBLISH_COMPRESS_INVALID = -1,
+};
+
+const char *publish_compression_to_string(enum publish_compression c);
+/* "none", "zstd", "xz", optionally with ":LEVEL" (zstd 1..19, xz 0..9): -EINVAL otherwise. */
+int publish_compression_from_string(const char *s, enum publish_compression *ret, int *ret_level);
+
+struct publish_options {
+        const char *dir;                 /* the update directory, holding many versions */
+        char *const *files;              /* the payloads of one version */
+        size_t n_files;
+        struct pattern *const *patterns; /* recognise versions in file names (no '/') */
+        size_t n_patterns;
+        enum publish_compression compression;
+        int level;                       /* compression level, 0 = the default */
+        uint64_t keep;                   /* keep this many newest versions; 0 = all */
+        bool sign;                       /* write SHA256SUMS.gpg with gpg */
+        const char *gpg_key;             /* --local-user, NULL = gpg's default key */
+        const char *gpg_homedir;         /* NULL = gpg's default */
+};
+
+struct publish_result {
+        char *version;   /* the version published */
+        char **added;    /* names written into dir, NULL-terminated */
+        char **removed;  /* names of older versions deleted by keep */
+        char **dropped_versions;
+        size_t n_listed; /* entries in the new SHA256SUMS */
+        bool signed_;    /* SHA256SUMS.gpg written */
+};
+
+/* Every failure is logged once, naming the file and the reason, and returned as -errno; the
+ * directory is then left as it was, except for payloads already renamed into it (which no
+ * manifest names yet). */
+int publish(const struct publish_options *o, struct publish_result *ret);
+void publish_result_done(struct publish_result *r);

@@ -1,0 +1,258 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""abota publish: payloads, SHA256SUMS, compression, gpg signatures and --keep on a real directory."""
+import fcntl
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+PATTERNS = ["--pattern=appliance_@v.store.raw", "--pattern=appliance_@v.efi"]
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_version(tmp_path, version, size=200_000):
+    """Two payloads of one version: a store image (compressible, with some noise) and a UKI."""
+    src = tmp_path / f"build-{version}"
+    src.mkdir()
+    store = src / f"appliance_{version}.store.raw"
+    store.write_bytes((f"store {version} ".encode() * (size // 10)) + os.urandom(1000))
+    uki = src / f"appliance_{version}.efi"
+    uki.write_bytes(b"MZ" + os.urandom(5000))
+    return [store, uki]
+
+
+def manifest_lines(srv):
+    return (srv / "SHA256SUMS").read_text().splitlines()
+
+
+def sha256sum_check(srv):
+    p = subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=srv, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout
+
+
+def listing(srv):
+    return sorted(p.name for p in srv.iterdir())
+
+
+@pytest.fixture
+def srv(tmp_path):
+    d = tmp_path / "srv"
+    d.mkdir()
+    return d
+
+
+def test_publish_versions_and_keep(abota, tmp_path, srv):
+    v1 = make_version(tmp_path, "1")
+    r = abota("publish", *PATTERNS, srv, *v1)
+    assert "Published version 1" in r.stdout
+    # the exact sha256sum format, sorted by name, over the files as published
+    assert manifest_lines(srv) == [
+        f"{sha256(v1[1])}  appliance_1.efi",
+        f"{sha256(v1[0])}  appliance_1.store.raw",
+    ]
+    assert "appliance_1.store.raw: OK" in sha256sum_check(srv)
+
+    v2 = make_version(tmp_path, "2")
+    abota("publish", *PATTERNS, srv, *v2)
+    assert [line.split("  ")[1] for line in manifest_lines(srv)] == [
+        "appliance_1.efi", "appliance_1.store.raw", "appliance_2.efi", "appliance_2.store.raw"]
+    sha256sum_check(srv)
+
+    # 10 sorts after 2 as a version (not as a string): --keep=2 drops version 1 only
+    v10 = make_version(tmp_path, "10")
+    r = abota("publish", *PATTERNS, "--keep=2", srv, *v10)
+    assert "Removed version(s) 1: appliance_1.efi appliance_1.store.raw" in r.stdout
+    assert listing(srv) == ["SHA256SUMS", "appliance_10.efi", "appliance_10.store.raw",
+                            "appliance_2.efi", "appliance_2.store.raw"]
+    assert len(manifest_lines(srv)) == 4
+    sha256sum_check(srv)
+    assert (srv / "appliance_10.store.raw").read_bytes() == v10[0].read_bytes()
+
+    # an older version than the ones --keep retains is refused, nothing changes
+    before = (srv / "SHA256SUMS").read_bytes()
+    v3 = make_version(tmp_path, "3~rc1")
+    r = abota("publish", *PATTERNS, "--keep=1", srv, *v3, check=False)
+    assert r.returncode != 0
+    assert "version 3~rc1 is older than the 1 newest versions" in r.stderr
+    assert (srv / "SHA256SUMS").read_bytes() == before
+    assert listing(srv) == ["SHA256SUMS", "appliance_10.efi", "appliance_10.store.raw",
+                            "appliance_2.efi", "appliance_2.store.raw"]
+
+
+def test_other_files_listed_never_removed(abota, tmp_path, srv):
+    (srv / "README.txt").write_text("hello\n")
+    (srv / ".#appliance_0.efi.abcdef").write_text("a crashed publish's temporary file\n")
+    (srv / "subdir").mkdir()
+    (srv / "SHA256SUMS.old").write_text("old\n")
+    for v in ("1", "2", "3"):
+        abota("publish", *PATTERNS, "--keep=1", srv, *make_version(tmp_path, v))
+    names = [line.split("  ")[1] for line in manifest_lines(srv)]
+    assert names == ["README.txt", "appliance_3.efi", "appliance_3.store.raw"]
+    assert (srv / "README.txt").exists() and (srv / "subdir").is_dir()
+    assert (srv / ".#appliance_0.efi.abcdef").exists()  # not ours to delete, never listed
+    sha256sum_check(srv)
+    # no temporary files of our own are left behind
+    assert [n for n in listing(srv) if n.startswith(".#")] == [".#appliance_0.efi.abcdef"]
+
+
+@pytest.mark.parametrize("method,decompress", [("zstd", ["zstd", "-dc"]), ("xz", ["xz", "-dc"]),
+                                               ("zstd:1", ["zstd", "-dc"]), ("xz:0", ["xz", "-dc"])])
+def test_compress(abota, tmp_path, srv, method, decompress):
+    v1 = make_version(tmp_path, "1", size=2_000_000)
+    r = abota("publish", *PATTERNS, f"--compress={method}", srv, *v1)
+    assert f"({method.split(':')[0]})" in r.stdout
+    for orig in v1:
+        pub = srv / orig.name  # same name: clients detect compression by magic
+        out = subprocess.run(decompress + [str(pub)], capture_output=True, check=True).stdout
+        assert out == orig.read_bytes()
+    # compressible input got smaller; the manifest lists the compressed bytes
+    assert (srv / v1[0].name).stat().st_size < v1[0].stat().st_size // 5
+    assert f"{sha256(srv / v1[0].name)}  {v1[0].name}" in manifest_lines(srv)
+    sha256sum_check(srv)
+
+
+@pytest.fixture(scope="module")
+def gnupg(tmp_path_factory):
+    """A throwaway signing key; its public half exported as a binary keyring for gpgv."""
+    home = tmp_path_factory.mktemp("gnupg")
+    os.chmod(home, 0o700)
+    keys = {}
+    for name in ("signer", "stranger"):
+        uid = f"{name}@abota.invalid"
+        subprocess.run(["gpg", "--homedir", home, "--batch", "--passphrase", "", "--quick-gen-key",
+                        f"abota {name} <{uid}>", "ed25519", "sign", "never"],
+                       check=True, capture_output=True)
+        ring = home / f"{name}.pgp"
+        ring.write_bytes(subprocess.run(["gpg", "--homedir", home, "--export", uid],
+                                        check=True, capture_output=True).stdout)
+        keys[name] = (uid, ring)
+    yield home, keys
+    subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], capture_output=True)
+
+
+def gpgv(keyring, srv):
+    return subprocess.run(["gpgv", "--keyring", keyring, srv / "SHA256SUMS.gpg", srv / "SHA256SUMS"],
+                          capture_output=True, text=True)
+
+
+def test_sign(abota, tmp_path, srv, gnupg):
+    home, keys = gnupg
+    uid, ring = keys["signer"]
+    r = abota("publish", *PATTERNS, "--sign=gpg", f"--gpg-key={uid}", f"--gpg-homedir={home}", srv,
+              *make_version(tmp_path, "1"))
+    assert "signed as SHA256SUMS.gpg" in r.stdout
+    assert gpgv(ring, srv).returncode == 0
+    assert gpgv(keys["stranger"][1], srv).returncode != 0  # wrong key
+
+    # a new version re-signs the new manifest
+    abota("publish", *PATTERNS, "--sign=gpg", f"--gpg-key={uid}", f"--gpg-homedir={home}", srv,
+          *make_version(tmp_path, "2"))
+    assert gpgv(ring, srv).returncode == 0
+    # tampering with the manifest breaks the signature
+    (srv / "SHA256SUMS").write_text((srv / "SHA256SUMS").read_text().replace("appliance_2.efi", "appliance_9.efi"))
+    assert gpgv(ring, srv).returncode != 0
+
+    # publishing unsigned drops the now stale signature instead of leaving a mismatch
+    r = abota("publish", *PATTERNS, srv, *make_version(tmp_path, "3"))
+    assert "SHA256SUMS.gpg: removed, it does not sign the new manifest" in r.stderr
+    assert not (srv / "SHA256SUMS.gpg").exists()
+
+
+def test_sign_failure_keeps_old_state(abota, tmp_path, srv, gnupg):
+    home, keys = gnupg
+    uid, ring = keys["signer"]
+    abota("publish", *PATTERNS, "--sign=gpg", f"--gpg-key={uid}", f"--gpg-homedir={home}", srv,
+          *make_version(tmp_path, "1"))
+    before = (srv / "SHA256SUMS").read_bytes(), (srv / "SHA256SUMS.gpg").read_bytes()
+    r = abota("publish", *PATTERNS, "--sign=gpg", "--gpg-key=nobody@abota.invalid", f"--gpg-homedir={home}",
+              srv, *make_version(tmp_path, "2"), check=False)
+    assert r.returncode != 0
+    assert "signing with gpg key nobody@abota.invalid failed" in r.stderr
+    assert "No secret key" in r.stderr
+    # the old manifest and signature stay valid; payloads of 2 are present but not listed
+    assert ((srv / "SHA256SUMS").read_bytes(), (srv / "SHA256SUMS.gpg").read_bytes()) == before
+    assert gpgv(ring, srv).returncode == 0
+    assert [n for n in listing(srv) if n.startswith(".#")] == []
+
+
+def test_definitions(abota, tmp_path, srv):
+    defs = tmp_path / "sysupdate.d"
+    defs.mkdir()
+    for prio, suffix, target in (("10", "store.raw", "[Target]\nType=partition\nPath=/dev/null\n"
+                                                      "MatchPattern=store_@v\n"),
+                                 ("20", "efi", "[Target]\nType=regular-file\nPath=/EFI/Linux\n"
+                                               "PathRelativeTo=boot\nMatchPattern=appliance_@v.efi\n")):
+        (defs / f"{prio}-{suffix}.transfer").write_text(
+            f"[Source]\nType=url-file\nPath=http://localhost/\nMatchPattern=appliance_@v.{suffix}\n" + target)
+    abota("publish", f"--definitions={defs}", srv, *make_version(tmp_path, "1"))
+    assert len(manifest_lines(srv)) == 2
+    r = abota("publish", f"--definitions={defs}", "--keep=1", srv, *make_version(tmp_path, "2"))
+    assert "Removed version(s) 1" in r.stdout
+    assert len(manifest_lines(srv)) == 2
+
+
+def test_errors(abota, tmp_path, srv):
+    v1 = make_version(tmp_path, "1")
+    v2 = make_version(tmp_path, "2")
+    stray = tmp_path / "notes.txt"
+    stray.write_text("x")
+
+    def fails(*args):
+        r = abota("publish", *args, check=False)
+        assert r.returncode != 0, r
+        assert r.stderr.count("\n") == 1, r  # one error line
+        return r.stderr
+
+    assert f"{stray}: file name matches none of the patterns: appliance_@v.store.raw appliance_@v.efi" in \
+        fails(*PATTERNS, srv, v1[0], stray)
+    assert f"{v2[1]}: version 2, but {v1[0]} has version 1 (publish one version at a time)" in \
+        fails(*PATTERNS, srv, v1[0], v2[1])
+    assert f"{tmp_path}/missing.efi: No such file or directory" in fails(*PATTERNS, srv, tmp_path / "missing.efi")
+    assert f"{tmp_path}/nodir: cannot open directory: No such file or directory" in \
+        fails(*PATTERNS, tmp_path / "nodir", *v1)
+    assert "--compress=gzip: expected none, zstd[:1-19] or xz[:0-9]" in fails(*PATTERNS, "--compress=gzip", srv, *v1)
+    assert "--compress=zstd:20" in fails(*PATTERNS, "--compress=zstd:20", srv, *v1)
+    assert "--keep=0: expected a positive number" in fails(*PATTERNS, "--keep=0", srv, *v1)
+    assert "give --pattern= or --definitions=" in fails(srv, *v1)
+    assert "--pattern=appliance.efi: no @v field" in fails("--pattern=appliance.efi", srv, *v1)
+    assert "subdirectories are not supported" in fails("--pattern=v@v/appliance.efi", srv, *v1)
+    assert "expected DIR and at least one FILE" in fails(*PATTERNS, srv)
+    sums = tmp_path / "SHA256SUMS"
+    sums.write_text("")
+    assert "reserved name" in fails("--pattern=SHA256SUM@v", srv, sums)
+    # nothing was written by any of these
+    assert listing(srv) == []
+
+
+def test_locked_directory(abota, tmp_path, srv):
+    fd = os.open(srv, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        r = abota("publish", *PATTERNS, srv, *make_version(tmp_path, "1"), check=False)
+        assert r.returncode != 0
+        assert "another publish is running on this directory" in r.stderr
+    finally:
+        os.close(fd)
+    abota("publish", *PATTERNS, srv, *make_version(tmp_path, "1b"))
+
+
+def test_republish_same_version_replaces(abota, tmp_path, srv):
+    v1 = make_version(tmp_path, "1")
+    abota("publish", *PATTERNS, srv, *v1)
+    v1[1].write_bytes(b"MZ fixed build")
+    abota("publish", *PATTERNS, srv, v1[1])
+    assert (srv / "appliance_1.efi").read_bytes() == b"MZ fixed build"
+    assert f"{sha256(v1[1])}  appliance_1.efi" in manifest_lines(srv)
+    assert len(manifest_lines(srv)) == 2
+    sha256sum_check(srv)
+
+
+def test_help(abota):
+    r = abota("publish", "--help")
+    assert "Usage: abota publish" in r.stdout
+    assert "--keep=N" in r.stdout
