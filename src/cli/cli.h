@@ -65,5 +65,6 @@ int verb_vacuum(const struct cli_options *o);
 int verb_pending(const struct cli_options *o);
 int verb_reboot(const struct cli_options *o);
 int verb_definitions(const struct cli_options *o);
+int verb_repart(int argc, char **argv);
 int verb_bless(int argc, char **argv);
 int verb_publish(int argc, char **argv);

@@ -12,6 +12,7 @@
 
 static const struct verb verbs[] = {
         /* verbs: add one line per verb here */
+        { "repart", NULL, verb_repart, 0, 0, "Build or grow a GPT disk image from repart.d definitions" },
         { "bless", NULL, verb_bless, 0, 0, "Mark the booted entry good or bad (boot counting)" },
         { "list", verb_list, NULL, 0, 1, "List installed and available versions, or one version's details" },
         { "check-new", verb_check_new, NULL, 0, 0, "Print the version an update would install" },

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* File systems for new partitions (spec repart-boot.md 1.9): made with the usual mkfs tools into
+ * a scratch file, populated from CopyFiles=/MakeDirectories=, then copied into place. With
+ * SOURCE_DATE_EPOCH set every timestamp is fixed, so the same inputs give the same bytes. */
+
+#include "repart-config.h"
+
+#include <stdint.h>
+
+struct repart_format_request {
+        const char *what;                 /* definition file name, for messages */
+        enum repart_format format;
+        const char *label;                /* partition label; mangled per file system */
+        uint8_t fs_uuid[16];
+        const struct repart_copy *copy_files;
+        size_t n_copy_files;
+        char *const *make_directories;
+        uint64_t size;                    /* writable file systems: exact size; read-only ones:
+                                           * the most they may take (UINT64_MAX: unbounded) */
+        const char *workdir;              /* scratch directory for staging trees */
+};
+
+/* Builds the file system into the regular file output (created). *ret_size = bytes of the
+ * result (for squashfs/erofs the image size, else req->size). -EFBIG (logged) when the content
+ * does not fit; a failing tool is logged with its last output line and returns -EIO. */
+int repart_format_build(const struct repart_format_request *req, const char *output, uint64_t *ret_size);
+
+/* Copies n bytes from in_fd at in_off to out_fd at out_off, skipping holes of the source (the
+ * target range must already read as zeros where the source has holes). */
+int repart_copy_sparse(int in_fd, uint64_t in_off, int out_fd, uint64_t out_off, uint64_t n);
+
+/* The volume label as each file system stores it: vfat upper-case, 11 bytes, reserved characters
+ * replaced by '_'; ext4 16 bytes; swap 15 bytes. Returns a new string. */
+char *repart_format_label(enum repart_format f, const char *label);
+
+/* Removes a directory tree (scratch directories). */
+int repart_rm_rf(const char *path);
