@@ -34,7 +34,8 @@ struct acquire_result {
 int acquire_run(const struct acquire_request *r, struct acquire_result *ret);
 
 /* Fetch a small file (SHA256SUMS, its signature) fully into memory, at most max bytes (-EFBIG
- * beyond). -ENOENT for a 404 or a missing local file, so callers can tell "not there". */
+ * beyond). -ENOENT for a 404 or a missing local file, so callers can tell "not there"; that
+ * case is logged at debug level only, the caller decides whether it is an error. */
 int acquire_fetch_small(const char *url, size_t max, char **ret, size_t *ret_size);
 
 /* Timeouts (seconds) for network stages; overridable with $ABOTA_CONNECT_TIMEOUT and

@@ -484,8 +484,8 @@ static int plan_keep(const struct publish_options *o, const char *version, struc
         qsort(versions, n, sizeof(char *), version_cmp_desc);
         for (size_t k = o->keep; k < n; k++) {
                 if (version_compare(versions[k], version) == 0)
-                        return log_error_errno(EINVAL, "%s: version %s is older than the %" PRIu64
-                                               " newest versions there and --keep=%" PRIu64 " would remove it again",
+                        return log_error_errno(EINVAL, "%s: version %s would not be among the %" PRIu64
+                                               " newest versions, --keep=%" PRIu64 " would remove it right away",
                                                o->dir, version, o->keep, o->keep);
                 if (strv_extend(&res->dropped_versions, versions[k]) < 0)
                         return -ENOMEM;

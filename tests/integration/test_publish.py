@@ -3,6 +3,7 @@
 import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -78,7 +79,7 @@ def test_publish_versions_and_keep(abota, tmp_path, srv):
     v3 = make_version(tmp_path, "3~rc1")
     r = abota("publish", *PATTERNS, "--keep=1", srv, *v3, check=False)
     assert r.returncode != 0
-    assert "version 3~rc1 is older than the 1 newest versions" in r.stderr
+    assert f"{srv}: version 3~rc1 would not be among the 1 newest versions, --keep=1 would remove it right away" in r.stderr
     assert (srv / "SHA256SUMS").read_bytes() == before
     assert listing(srv) == ["SHA256SUMS", "appliance_10.efi", "appliance_10.store.raw",
                             "appliance_2.efi", "appliance_2.store.raw"]
@@ -256,3 +257,35 @@ def test_help(abota):
     r = abota("publish", "--help")
     assert "Usage: abota publish" in r.stdout
     assert "--keep=N" in r.stdout
+
+
+def test_agent_installs_from_published_directory(abota, tmp_path, srv, gnupg):
+    """What publish writes is what the update agent accepts: strict manifest, signature, compression."""
+    home, keys = gnupg
+    uid, ring = keys["signer"]
+    root = tmp_path / "root"
+    (root / "etc/systemd").mkdir(parents=True)
+    (root / "opt/app").mkdir(parents=True)
+    shutil.copy(ring, root / "etc/systemd/import-pubring.pgp")
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "10-app.transfer").write_text(
+        f"[Source]\nType=url-file\nPath=file://{srv}\nMatchPattern=app_@v.raw\n"
+        "[Target]\nType=regular-file\nPath=/opt/app\nMatchPattern=app_@v.raw\n")
+    builds = tmp_path / "builds"
+    builds.mkdir()
+    for v, method in (("1", "xz"), ("2", "zstd")):
+        (builds / f"app_{v}.raw").write_bytes(f"payload {v}\n".encode() * 1000)
+        abota("publish", "--pattern=app_@v.raw", f"--compress={method}", "--sign=gpg", f"--gpg-key={uid}",
+              f"--gpg-homedir={home}", srv, builds / f"app_{v}.raw")
+    r = abota(f"--definitions={defs}", f"--root={root}", "check-new")
+    assert r.stdout.strip() == "2"
+    abota(f"--definitions={defs}", f"--root={root}", "update")
+    assert (root / "opt/app/app_2.raw").read_bytes() == (builds / "app_2.raw").read_bytes()
+
+    # a manifest that no longer matches its signature is refused as a whole
+    (srv / "SHA256SUMS").write_text((srv / "SHA256SUMS").read_text() + (srv / "SHA256SUMS").read_text()[:64]
+                                    + "  app_3.raw\n")
+    r = abota(f"--definitions={defs}", f"--root={root}", "check-new", check=False)
+    assert r.returncode != 0
+    assert "signature verification failed: BAD signature" in r.stderr

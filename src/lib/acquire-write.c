@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Stage (sink): write the payload at a byte offset of the target, never past offset + size_max
+ * (spec sysupdate.md 7.2: partition writes go to the whole disk, bounded by the partition size).
+ * Regular files (image files, temporary files) stay sparse: aligned all-zero blocks are skipped
+ * beyond the end of the file and punched as holes inside it, so what reads back is identical. */
+#include "acquire-stage.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SPARSE_BLOCK 4096U
+
+struct acquire_write {
+        struct acquire_stage stage;
+        const char *name;
+        int fd;
+        uint64_t offset, size_max, written;
+        uint64_t file_size; /* regular files: size as far as we know it */
+        bool regular, sync, punch;
+};
+
+static bool block_is_zero(const uint8_t *p, size_t n) {
+        /* The first bytes decide for almost every non-zero block. */
+        if (n == 0 || p[0] != 0)
+                return n == 0;
+        return memcmp(p, p + 1, n - 1) == 0;
+}
+
+static int write_all(struct acquire_write *w, const uint8_t *p, size_t n, uint64_t at) {
+        while (n > 0) {
+                ssize_t k = pwrite(w->fd, p, n, (off_t) at);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_error_errno(errno, "%s: write at byte %" PRIu64 " failed: %s", w->name, at,
+                                               strerror(errno));
+                }
+                if (k == 0)
+                        return log_error_errno(EIO, "%s: write at byte %" PRIu64 " made no progress", w->name, at);
+                p += k;
+                n -= (size_t) k;
+                at += (uint64_t) k;
+        }
+        if (at > w->file_size)
+                w->file_size = at;
+        return 0;
+}
+
+/* [at, at+n) must read back as zeros. */
+static int write_zeros(struct acquire_write *w, const uint8_t *zeros, size_t n, uint64_t at) {
+        if (at >= w->file_size)
+                return 0; /* past the end: a hole once finish extends the file */
+        uint64_t inside = w->file_size - at < n ? w->file_size - at : n;
+        if (w->punch) {
+                if (fallocate(w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) at, (off_t) inside) == 0)
+                        return 0;
+                if (errno != EOPNOTSUPP && errno != ENOSYS)
+                        return log_error_errno(errno, "%s: punching a hole at byte %" PRIu64 " failed: %s",
+                                               w->name, at, strerror(errno));
+                w->punch = false;
+        }
+        return write_all(w, zeros, inside, at);
+}
+
+static int write_push(struct acquire_stage *s, const void *data, size_t n) {
+        struct acquire_write *w = (struct acquire_write *) s;
+        const uint8_t *p = data;
+        char buf[16];
+        if (n > w->size_max - w->written)
+                return log_error_errno(EFBIG, "%s: payload larger than the slot (%s, %" PRIu64 " bytes)",
+                                       w->name, format_bytes(buf, w->size_max), w->size_max);
+        uint64_t at = w->offset + w->written;
+        w->written += n;
+        if (!w->regular)
+                return write_all(w, p, n, at);
+
+        while (n > 0) {
+                /* Runs of whole aligned blocks that are all zero, or not. */
+                size_t first = SPARSE_BLOCK - (size_t) (at % SPARSE_BLOCK);
+                size_t run = first < n ? first : n;
+                bool zero = run == SPARSE_BLOCK && block_is_zero(p, run);
+                while (run < n) {
+                        size_t b = n - run < SPARSE_BLOCK ? n - run : SPARSE_BLOCK;
+                        if ((b == SPARSE_BLOCK && block_is_zero(p + run, b)) != zero)
+                                break;
+                        run += b;
+                }
+                int r = zero ? write_zeros(w, p, run, at) : write_all(w, p, run, at);
+                if (r < 0)
+                        return r;
+                p += run;
+                at += run;
+                n -= run;
+        }
+        return 0;
+}
+
+static int write_finish(struct acquire_stage *s) {
+        struct acquire_write *w = (struct acquire_write *) s;
+        uint64_t end = w->offset + w->written;
+        if (w->regular && w->file_size < end && ftruncate(w->fd, (off_t) end) < 0)
+                return log_error_errno(errno, "%s: extending to %" PRIu64 " bytes failed: %s", w->name, end,
+                                       strerror(errno));
+        if (w->sync && fsync(w->fd) < 0)
+                return log_error_errno(errno, "%s: fsync failed: %s", w->name, strerror(errno));
+        return 0;
+}
+
+int acquire_write_new(const char *name, int fd, uint64_t offset, uint64_t size_max, bool sync,
+                      struct acquire_write **ret) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "%s: cannot stat target: %s", name, strerror(errno));
+        struct acquire_write *w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->stage = (struct acquire_stage) { .push = write_push, .finish = write_finish };
+        w->name = name;
+        w->fd = fd;
+        w->offset = offset;
+        w->size_max = size_max;
+        w->sync = sync;
+        w->regular = S_ISREG(st.st_mode);
+        w->punch = w->regular;
+        w->file_size = (uint64_t) st.st_size;
+        *ret = w;
+        return 0;
+}
+
+struct acquire_stage *acquire_write_stage(struct acquire_write *w) {
+        return &w->stage;
+}
+
+uint64_t acquire_write_written(const struct acquire_write *w) {
+        return w->written;
+}
+
+void acquire_write_free(struct acquire_write *w) {
+        free(w);
+}

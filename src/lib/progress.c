@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Byte counts, rate and ETA instead of a coarse percentage (spec sysupdate.md 12, #37604). */
+#include "progress.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REDRAW_USEC 200000ULL
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+static void format_duration(char buf[static 16], uint64_t sec) {
+        if (sec >= 100ULL * 3600)
+                snprintf(buf, 16, ">99h");
+        else if (sec >= 3600)
+                snprintf(buf, 16, "%" PRIu64 ":%02" PRIu64 ":%02" PRIu64, sec / 3600, sec / 60 % 60, sec % 60);
+        else
+                snprintf(buf, 16, "%" PRIu64 ":%02" PRIu64, sec / 60, sec % 60);
+}
+
+void progress_format(char *buf, size_t size, const char *what, uint64_t done, uint64_t total,
+                     uint64_t elapsed_usec) {
+        char d[16], t[16], rate[16], eta[16];
+        /* Bytes per second; below 1/10 s the estimate is noise. */
+        uint64_t bps = elapsed_usec >= 100000 ? (uint64_t) ((double) done * 1e6 / (double) elapsed_usec) : 0;
+        format_bytes(d, done);
+        int n;
+        if (total > 0) {
+                unsigned pct = done >= total ? 100 : (unsigned) (done * 100.0 / (double) total);
+                n = snprintf(buf, size, "%s  %s / %s  %u%%", what, d, format_bytes(t, total), pct);
+        } else
+                n = snprintf(buf, size, "%s  %s", what, d);
+        if (n < 0 || (size_t) n >= size)
+                return;
+        if (bps == 0) {
+                snprintf(buf + n, size - (size_t) n, "  -/s");
+                return;
+        }
+        format_bytes(rate, bps);
+        if (total > done) {
+                format_duration(eta, (total - done + bps - 1) / bps);
+                snprintf(buf + n, size - (size_t) n, "  %s/s  ETA %s", rate, eta);
+        } else
+                snprintf(buf + n, size - (size_t) n, "  %s/s", rate);
+}
+
+static void draw(struct progress *p, uint64_t now) {
+        char line[256];
+        progress_format(line, sizeof(line), p->what, p->done, p->total, now - p->start_usec);
+        /* \r back to column 0, \e[K clears what a longer previous line left behind. */
+        fprintf(stderr, "\r%s\x1b[K", line);
+        fflush(stderr);
+        p->last_draw_usec = now;
+        p->drawn = true;
+}
+
+void progress_start(struct progress *p, const char *what, bool want) {
+        *p = (struct progress) {
+                .what = what,
+                .enabled = want && isatty(STDERR_FILENO),
+                .start_usec = now_usec(),
+        };
+}
+
+void progress_set_total(struct progress *p, uint64_t total) {
+        p->total = total;
+}
+
+void progress_update(struct progress *p, uint64_t done) {
+        p->done = done;
+        if (!p->enabled)
+                return;
+        uint64_t now = now_usec();
+        if (!p->drawn || now - p->last_draw_usec >= REDRAW_USEC)
+                draw(p, now);
+}
+
+void progress_end(struct progress *p) {
+        if (!p->enabled)
+                return;
+        draw(p, now_usec());
+        fputc('\n', stderr);
+        p->enabled = false;
+}

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A small, misbehaving-on-demand HTTP server for tests (unit tests in C and pytest alike).
+
+Serves the files below --root on 127.0.0.1 (GET and HEAD, single byte ranges "bytes=N-" and
+"bytes=N-M" answered with 206 unless --no-range). The port is chosen by the kernel and written to
+--port-file (atomically: the file appears complete or not at all), so tests can start it with
+Popen and poll for the file. Runs until SIGTERM/SIGINT.
+
+    python3 tests/helpers/httpd.py --root DIR --port-file F [options]
+
+Failure modes (each applies to every GET, or only to the first K ones with --fail-count K):
+    --fail-status 404|500|...  answer with that status and a short body instead of the file
+    --stall-after N            send the headers and N body bytes, then go silent (keep the socket)
+    --truncate-after N         promise the full Content-Length, send N body bytes, close
+Other options:
+    --throttle BPS             send at most BPS body bytes per second (all requests)
+    --no-range                 ignore Range headers (answer 200 with the whole file)
+    --log FILE                 append one line per request: "GET /path STATUS RANGE|-"
+                               (lets a test count requests, e.g. that a 404 was not retried)
+
+Example (pytest):
+    p = subprocess.Popen([sys.executable, HTTPD, "--root", d, "--port-file", pf, "--fail-count", "1",
+                          "--fail-status", "500"])
+    ... wait for pf, url = f"http://127.0.0.1:{open(pf).read().strip()}/file" ...
+    p.terminate(); p.wait()
+"""
+import argparse
+import http.server
+import os
+import posixpath
+import re
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+
+CHUNK = 64 * 1024
+
+
+class Config:
+    def __init__(self, args):
+        self.root = os.path.realpath(args.root)
+        self.fail_status = args.fail_status
+        self.stall_after = args.stall_after
+        self.truncate_after = args.truncate_after
+        self.fail_count = args.fail_count
+        self.throttle = args.throttle
+        self.range = not args.no_range
+        self.log = args.log
+        self.lock = threading.Lock()
+        self.gets = 0
+
+    def next_get_fails(self):
+        """True if this GET gets the configured failure (counting GETs for --fail-count)."""
+        with self.lock:
+            self.gets += 1
+            return self.fail_count is None or self.gets <= self.fail_count
+
+    def record(self, line):
+        if self.log:
+            with self.lock, open(self.log, "a") as f:
+                f.write(line + "\n")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "abota-test-httpd/1"
+    config = None  # set in main()
+
+    def log_message(self, fmt, *args):  # keep test output quiet
+        pass
+
+    def translate(self):
+        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        path = posixpath.normpath(path).lstrip("/")
+        full = os.path.realpath(os.path.join(self.config.root, path))
+        if full != self.config.root and not full.startswith(self.config.root + os.sep):
+            return None
+        return full
+
+    def send_simple(self, status, text, rng="-"):
+        body = (text + "\n").encode()
+        # Logged before answering, so a client that reads the log right after its request
+        # always finds the line.
+        self.config.record(f"{self.command} {self.path} {status} {rng}")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def parse_range(self, size):
+        h = self.headers.get("Range")
+        if not h or not self.config.range:
+            return None
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", h.strip())
+        if not m:
+            return None
+        start = int(m.group(1))
+        end = int(m.group(2)) if m.group(2) else size - 1
+        if start >= size or end < start:
+            return "unsatisfiable"
+        return start, min(end, size - 1)
+
+    def do_HEAD(self):
+        self.serve()
+
+    def do_GET(self):
+        self.serve()
+
+    def serve(self):
+        c = self.config
+        rng_text = self.headers.get("Range", "-")
+        failing = self.command == "GET" and c.next_get_fails()
+        if failing and c.fail_status:
+            self.send_simple(c.fail_status, f"failing on purpose with {c.fail_status}", rng_text)
+            return
+        path = self.translate()
+        if not path or not os.path.isfile(path):
+            self.send_simple(404, "not found", rng_text)
+            return
+        size = os.path.getsize(path)
+        rng = self.parse_range(size)
+        if rng == "unsatisfiable":
+            c.record(f"{self.command} {self.path} 416 {rng_text}")
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        start, end = rng if rng else (0, size - 1)
+        length = end - start + 1 if size > 0 else 0
+        status = 206 if rng else 200
+        c.record(f"{self.command} {self.path} {status} {rng_text}")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes" if c.range else "none")
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        limit = length
+        if failing and c.stall_after is not None:
+            limit = min(limit, c.stall_after)
+        if failing and c.truncate_after is not None:
+            limit = min(limit, c.truncate_after)
+        self.send_body(path, start, limit)
+        if limit < length:
+            if failing and c.stall_after is not None:
+                self.stall()
+            self.close_connection = True
+
+    def send_body(self, path, start, count):
+        began = time.monotonic()
+        sent = 0
+        with open(path, "rb") as f:
+            f.seek(start)
+            while sent < count:
+                data = f.read(min(CHUNK, count - sent))
+                if not data:
+                    break
+                try:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                sent += len(data)
+                if self.config.throttle:
+                    due = began + sent / self.config.throttle
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+
+    def stall(self):
+        """Silent until the client gives up (its socket closes) or an hour passes."""
+        self.connection.settimeout(0.1)
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline:
+            try:
+                if self.connection.recv(1) == b"":
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--fail-status", type=int)
+    ap.add_argument("--stall-after", type=int)
+    ap.add_argument("--truncate-after", type=int)
+    ap.add_argument("--fail-count", type=int)
+    ap.add_argument("--throttle", type=int)
+    ap.add_argument("--no-range", action="store_true")
+    ap.add_argument("--log")
+    args = ap.parse_args()
+
+    Handler.config = Config(args)
+    server = Server(("127.0.0.1", 0), Handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(f"{server.server_address[1]}\n")
+    os.rename(tmp, args.port_file)
+    try:
+        server.serve_forever(poll_interval=0.1)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "manifest.h"
+#include "pattern.h"
+#include "publish.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+static char base[] = "/tmp/abota-test-publish-XXXXXX";
+
+static int setup(void **state) {
+        (void) state;
+        return mkdtemp(base) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        (void) state;
+        _cleanup_free_ char *cmd = strprintf("rm -rf %s", base);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *write_payload(const char *dir, const char *name, const char *text) {
+        char *path = strprintf("%s/%s", dir, name);
+        assert_non_null(path);
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        return path;
+}
+
+static struct manifest *load_manifest(const char *dir) {
+        _cleanup_free_ char *path = path_join(dir, "SHA256SUMS"), *data = NULL, *reason = NULL;
+        size_t size;
+        assert_int_equal(read_full_file(path, MANIFEST_SIZE_MAX, &data, &size), 0);
+        struct manifest *m = NULL;
+        assert_int_equal(manifest_parse(data, size, &m, &reason), 0);
+        return m;
+}
+
+static void test_compression_names(void **state) {
+        (void) state;
+        enum publish_compression c;
+        int level = -1;
+        assert_int_equal(publish_compression_from_string("none", &c, &level), 0);
+        assert_int_equal(c, PUBLISH_COMPRESS_NONE);
+        assert_int_equal(level, 0);
+        assert_int_equal(publish_compression_from_string("zstd", &c, &level), 0);
+        assert_int_equal(c, PUBLISH_COMPRESS_ZSTD);
+        assert_int_equal(publish_compression_from_string("zstd:19", &c, &level), 0);
+        assert_int_equal(level, 19);
+        assert_int_equal(publish_compression_from_string("xz:0", &c, &level), 0);
+        assert_int_equal(c, PUBLISH_COMPRESS_XZ);
+        assert_int_equal(level, 0);
+        assert_int_equal(publish_compression_from_string("zstd:0", &c, &level), -EINVAL);
+        assert_int_equal(publish_compression_from_string("zstd:20", &c, &level), -EINVAL);
+        assert_int_equal(publish_compression_from_string("xz:10", &c, &level), -EINVAL);
+        assert_int_equal(publish_compression_from_string("none:1", &c, &level), -EINVAL);
+        assert_int_equal(publish_compression_from_string("zst", &c, &level), -EINVAL);
+        assert_int_equal(publish_compression_from_string("gzip", &c, &level), -EINVAL);
+        assert_string_equal(publish_compression_to_string(PUBLISH_COMPRESS_XZ), "xz");
+}
+
+/* The manifest written is the one the strict parser accepts, and keep drops whole versions in
+ * version order (1.10 is newer than 1.9). */
+static void test_publish_keep(void **state) {
+        (void) state;
+        _cleanup_free_ char *dir = path_join(base, "srv"), *src = path_join(base, "src");
+        assert_int_equal(mkdir(dir, 0755), 0);
+        assert_int_equal(mkdir(src, 0755), 0);
+        struct pattern *p[2];
+        const char *reason;
+        assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
+        assert_int_equal(pattern_compile("os_@v.efi", &p[1], &reason), 0);
+
+        static const char *const versions[] = { "1.9", "1.10", "1.8" };
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *raw_name = strprintf("os_%s.raw", versions[i]);
+                _cleanup_free_ char *efi_name = strprintf("os_%s.efi", versions[i]);
+                char *files[2] = { write_payload(src, raw_name, "raw"), write_payload(src, efi_name, "efi") };
+                struct publish_options o = {
+                        .dir = dir, .files = files, .n_files = 2, .patterns = p, .n_patterns = 2, .keep = 1,
+                };
+                struct publish_result res = {};
+                assert_int_equal(publish(&o, &res), 0);
+                assert_string_equal(res.version, versions[i]);
+                assert_int_equal(strv_length(res.added), 2);
+                assert_int_equal(res.n_listed, 2);
+                if (i == 0)
+                        assert_null(res.removed);
+                else {
+                        assert_int_equal(strv_length(res.removed), 2);
+                        assert_true(strv_contains(res.removed, "os_1.9.raw"));
+                        assert_true(strv_contains(res.dropped_versions, "1.9"));
+                }
+                publish_result_done(&res);
+                free(files[0]);
+                free(files[1]);
+        }
+        struct manifest *m = load_manifest(dir);
+        assert_int_equal(m->n_entries, 2);
+        assert_string_equal(m->entries[0].name, "os_1.10.efi");
+        assert_string_equal(m->entries[1].name, "os_1.10.raw");
+        manifest_free(m);
+
+        /* an older version would be dropped again at once: refused, nothing written */
+        _cleanup_free_ char *old = write_payload(src, "os_1.8.raw", "old");
+        char *files[1] = { old };
+        struct publish_options o = { .dir = dir, .files = files, .n_files = 1, .patterns = p, .n_patterns = 2, .keep = 1 };
+        struct publish_result res = {};
+        assert_int_equal(publish(&o, &res), -EINVAL);
+        _cleanup_free_ char *stale = path_join(dir, "os_1.8.raw");
+        struct stat st;
+        assert_int_equal(stat(stale, &st), -1);
+        pattern_free(p[0]);
+        pattern_free(p[1]);
+}
+
+static void test_publish_rejects(void **state) {
+        (void) state;
+        _cleanup_free_ char *dir = path_join(base, "srv2"), *src = path_join(base, "src2");
+        assert_int_equal(mkdir(dir, 0755), 0);
+        assert_int_equal(mkdir(src, 0755), 0);
+        struct pattern *p[1];
+        const char *reason;
+        assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
+        _cleanup_free_ char *a = write_payload(src, "os_1.raw", "a"), *b = write_payload(src, "os_2.raw", "b");
+        _cleanup_free_ char *c = write_payload(src, "other.raw", "c");
+        struct publish_result res = {};
+
+        char *mixed[2] = { a, b };
+        struct publish_options o = { .dir = dir, .files = mixed, .n_files = 2, .patterns = p, .n_patterns = 1 };
+        assert_int_equal(publish(&o, &res), -EINVAL);
+        char *nomatch[1] = { c };
+        o.files = nomatch, o.n_files = 1;
+        assert_int_equal(publish(&o, &res), -EINVAL);
+        o.n_patterns = 0;
+        assert_int_equal(publish(&o, &res), -EINVAL);
+        o.n_patterns = 1;
+        o.dir = "/nonexistent/abota";
+        o.files = mixed;
+        assert_int_equal(publish(&o, &res), -ENOENT);
+
+        /* nothing reached the directory */
+        _cleanup_free_ char *sums = path_join(dir, "SHA256SUMS");
+        struct stat st;
+        assert_int_equal(stat(sums, &st), -1);
+        pattern_free(p[0]);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_compression_names),
+                cmocka_unit_test(test_publish_keep),
+                cmocka_unit_test(test_publish_rejects),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
