@@ -58,7 +58,7 @@ static int parse_line(const char *path, unsigned line, char *l, char **section, 
 
 static int parse_buffer(const char *path, char *buf, size_t size, conf_assign_fn fn, void *userdata) {
         _cleanup_free_ char *section = NULL, *cont = NULL;
-        size_t cont_len = 0;
+        size_t cont_len = 0, cont_cap = 0;
         unsigned line = 0, cont_line = 0;
 
         if (memchr(buf, 0, size))
@@ -85,12 +85,18 @@ static int parse_buffer(const char *path, char *buf, size_t size, conf_assign_fn
                         if (cont_len + n + 2 > CONF_LINE_MAX)
                                 return log_error_errno(E2BIG, "%s:%u: line longer than %u bytes", path,
                                                        cont ? cont_line : line, CONF_LINE_MAX);
-                        char *c = realloc(cont, cont_len + n + 2);
-                        if (!c)
-                                return -ENOMEM;
-                        if (!cont)
+                        if (!cont) {
                                 cont_line = line;
-                        cont = c;
+                                cont_cap = 0;
+                        }
+                        if (cont_len + n + 2 > cont_cap) {
+                                size_t cap = (cont_len + n + 2) * 2;
+                                char *c = realloc(cont, cap);
+                                if (!c)
+                                        return -ENOMEM;
+                                cont = c;
+                                cont_cap = cap;
+                        }
                         memcpy(cont + cont_len, l, n);
                         cont_len += n;
                         if (continues)

@@ -104,6 +104,48 @@ static char *dirs_describe(const char *root, const char *const *dirs) {
         return s;
 }
 
+static void definitions_freep(struct definitions **d) {
+        definitions_free(*d);
+}
+
+static int load_features(const char *root, const struct transfer_parse_options *po, struct definitions *d) {
+        _cleanup_strv_free_ char **files = NULL;
+        int r = conf_files_list(root, po->search_dirs, ".feature", &files);
+        if (r < 0)
+                return r;
+        d->features = calloc(strv_length(files) + 1, sizeof(struct feature *));
+        if (!d->features)
+                return -ENOMEM;
+        for (size_t i = 0; files[i]; i++) {
+                r = feature_load(files[i], po, &d->features[d->n_features]);
+                if (r < 0)
+                        return r;
+                d->n_features++;
+        }
+        return 0;
+}
+
+static int load_transfers(const char *root, const struct transfer_parse_options *po, struct definitions *d) {
+        _cleanup_strv_free_ char **files = NULL;
+        int r = list_transfer_files(root, po->search_dirs, &files);
+        if (r < 0)
+                return r;
+        if (!files[0]) {
+                _cleanup_free_ char *where = dirs_describe(root, po->search_dirs);
+                return log_error_errno(ENOENT, "No transfer definitions found in %s.", where ? where : "the search path");
+        }
+        d->transfers = calloc(strv_length(files) + 1, sizeof(struct transfer *));
+        if (!d->transfers)
+                return -ENOMEM;
+        for (size_t i = 0; files[i]; i++) {
+                r = transfer_load(files[i], po, &d->transfers[d->n_transfers]);
+                if (r < 0)
+                        return r;
+                d->n_transfers++;
+        }
+        return 0;
+}
+
 int definitions_load(const struct definitions_options *o, struct definitions **ret) {
         _cleanup_strv_free_ char **dirs = NULL;
         int r;
@@ -119,17 +161,15 @@ int definitions_load(const struct definitions_options *o, struct definitions **r
                         return r;
         }
 
-        struct definitions *d = calloc(1, sizeof(*d));
+        _cleanup_(definitions_freep) struct definitions *d = calloc(1, sizeof(*d));
         if (!d)
                 return -ENOMEM;
         r = specifier_context_new(o->root, &d->specifiers);
         if (r < 0)
-                goto fail;
+                return r;
         const char *iv = specifier_os_release(d->specifiers, "IMAGE_VERSION");
-        if (!isempty(iv) && !(d->os_image_version = strdup(iv))) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        if (!isempty(iv) && !(d->os_image_version = strdup(iv)))
+                return -ENOMEM;
 
         struct transfer_parse_options po = {
                 .specifiers = d->specifiers,
@@ -139,50 +179,17 @@ int definitions_load(const struct definitions_options *o, struct definitions **r
                 .root_mode = o->root_mode,
                 .image_mode = o->image_mode,
         };
-
-        _cleanup_strv_free_ char **features = NULL, **transfers = NULL;
-        r = conf_files_list(conf_root, po.search_dirs, ".feature", &features);
+        r = load_features(conf_root, &po, d);
         if (r < 0)
-                goto fail;
-        d->features = calloc(strv_length(features) + 1, sizeof(struct feature *));
-        if (!d->features) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        for (size_t i = 0; features[i]; i++) {
-                r = feature_load(features[i], &po, &d->features[d->n_features]);
-                if (r < 0)
-                        goto fail;
-                d->n_features++;
-        }
-
-        r = list_transfer_files(conf_root, po.search_dirs, &transfers);
+                return r;
+        r = load_transfers(conf_root, &po, d);
         if (r < 0)
-                goto fail;
-        if (!transfers[0]) {
-                _cleanup_free_ char *where = dirs_describe(conf_root, po.search_dirs);
-                r = log_error_errno(ENOENT, "No transfer definitions found in %s.", where ? where : "the search path");
-                goto fail;
-        }
-        d->transfers = calloc(strv_length(transfers) + 1, sizeof(struct transfer *));
-        if (!d->transfers) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        for (size_t i = 0; transfers[i]; i++) {
-                r = transfer_load(transfers[i], &po, &d->transfers[d->n_transfers]);
-                if (r < 0)
-                        goto fail;
-                d->n_transfers++;
-        }
+                return r;
         for (size_t i = 0; i < d->n_transfers; i++)
                 d->transfers[i]->enabled = transfer_is_enabled(d, d->transfers[i]);
 
-        *ret = d;
+        *ret = TAKE_PTR(d);
         return 0;
-fail:
-        definitions_free(d);
-        return r;
 }
 
 int definitions_list_components(const char *root, bool *ret_default, char ***ret) {

@@ -363,13 +363,17 @@ static int parse_version_key(struct parser *p, const char *file, unsigned line, 
                 *field = NULL;
                 return 0;
         }
+        /* A bound that cannot be applied must not be silently dropped: fatal (issue acceptance),
+         * with one message, so no expand() warning first. */
         _cleanup_free_ char *e = NULL;
-        int r = expand(p, file, line, key, value, &e);
-        if (r < 0)
+        int r = specifier_expand(p->o ? p->o->specifiers : NULL, value, NULL, &e);
+        if (r == -ENOMEM)
                 return r;
-        /* A bound that cannot be applied must not be silently dropped: fatal (issue acceptance). */
-        if (r > 0 || !version_is_valid(e))
-                return fail_at(file, line, "%s=%s: not a valid version", key, r > 0 ? value : e);
+        if (r < 0)
+                return fail_at(file, line, "%s=%s: unknown or unavailable %%-specifier", key, value);
+        if (!version_is_valid(e))
+                return streq(e, value) ? fail_at(file, line, "%s=%s: not a valid version", key, value)
+                                       : fail_at(file, line, "%s=%s: '%s' is not a valid version", key, value, e);
         free(*field);
         *field = TAKE_PTR(e);
         return 0;
