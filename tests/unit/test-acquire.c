@@ -542,16 +542,42 @@ static void make_www(struct fixture *f, size_t size, uint8_t zst_sha[32]) {
         file_sha256(zst, zst_sha);
 }
 
+/* acquire_fetch() of url into a counting sink with 10 ms retry delays; its stderr into *ret_err. */
+static int fetch_counting(struct fixture *f, const char *url, unsigned retries, struct counting_sink *sink,
+                          char **ret_err) {
+        struct acquire_fetch_options o;
+        struct capture c;
+        uint64_t n;
+        *sink = (struct counting_sink) { .stage = { .push = counting_push, .finish = counting_finish } };
+        acquire_fetch_options_default(&o);
+        o.retries = retries;
+        o.retry_delay_ms = 10;
+        capture_begin(f, &c);
+        int r = acquire_fetch(&o, url, &sink->stage, &n);
+        *ret_err = capture_end(&c);
+        assert_int_equal(n, sink->total);
+        return r;
+}
+
+/* acquire_run() of www/NAME from httpd into a new file, which must then equal www/image.raw;
+ * returns the number of requests the server saw. */
+static size_t acquire_http_ok(struct fixture *f, const char *name, const uint8_t *sha,
+                              struct acquire_result *res) {
+        _cleanup_free_ char *url = httpd_url(f, name), *dst = in_dir(f, "slot");
+        _cleanup_free_ char *raw = in_dir(f, "www/image.raw"), *log = NULL;
+        assert_int_equal(acquire_to(url, sha, dst, UINT64_MAX, res), 0);
+        assert_files_equal(raw, dst);
+        log = httpd_log(f);
+        return count_lines(log);
+}
+
 static void test_http_ok(void **state) {
         struct fixture *f = *state;
         uint8_t sha[32];
         make_www(f, 1024 * 1024 + 5, sha);
         httpd_start(f, NULL);
-        _cleanup_free_ char *url = httpd_url(f, "image.raw.zst"), *dst = in_dir(f, "slot");
-        _cleanup_free_ char *raw = in_dir(f, "www/image.raw");
         struct acquire_result res;
-        assert_int_equal(acquire_to(url, sha, dst, UINT64_MAX, &res), 0);
-        assert_files_equal(raw, dst);
+        assert_int_equal(acquire_http_ok(f, "image.raw.zst", sha, &res), 1);
         assert_memory_equal(res.sha256, sha, 32);
 
         _cleanup_free_ char *data = NULL, *small = httpd_url(f, "image.raw");
@@ -584,62 +610,41 @@ static void test_http_404_not_retried(void **state) {
 static void test_http_500_retried_then_ok(void **state) {
         struct fixture *f = *state;
         uint8_t sha[32];
+        struct acquire_result res;
         make_www(f, 200000, sha);
         /* The first two GETs fail: the third attempt succeeds. */
         httpd_start(f, "--fail-status", "500", "--fail-count", "2", NULL);
-        _cleanup_free_ char *url = httpd_url(f, "image.raw.zst"), *dst = in_dir(f, "slot");
-        _cleanup_free_ char *raw = in_dir(f, "www/image.raw");
-        struct acquire_result res;
-        assert_int_equal(acquire_to(url, sha, dst, UINT64_MAX, &res), 0);
-        assert_files_equal(raw, dst);
+        assert_int_equal(acquire_http_ok(f, "image.raw.zst", sha, &res), 3);
         _cleanup_free_ char *log = httpd_log(f);
-        assert_int_equal(count_lines(log), 3);
         assert_non_null(strstr(log, " 500 "));
 }
 
 static void test_http_500_gives_up(void **state) {
         struct fixture *f = *state;
         uint8_t sha[32];
+        struct counting_sink sink;
         make_www(f, 1000, sha);
         httpd_start(f, "--fail-status", "500", NULL);
-        _cleanup_free_ char *url = httpd_url(f, "image.raw");
-        struct counting_sink sink = { .stage = { .push = counting_push, .finish = counting_finish } };
-        struct acquire_fetch_options o;
-        uint64_t n;
-        acquire_fetch_options_default(&o);
-        o.retry_delay_ms = 10;
-        struct capture c;
-        capture_begin(f, &c);
-        int r = acquire_fetch(&o, url, &sink.stage, &n);
-        _cleanup_free_ char *err = capture_end(&c);
-        assert_int_equal(r, -EIO);
+        _cleanup_free_ char *url = httpd_url(f, "image.raw"), *err = NULL, *log = NULL;
+        assert_int_equal(fetch_counting(f, url, 3, &sink, &err), -EIO);
         assert_non_null(strstr(err, "server error (HTTP 500), giving up"));
         assert_int_equal(sink.total, 0); /* error pages never reach the pipeline */
-        _cleanup_free_ char *log = httpd_log(f);
-        assert_int_equal(count_lines(log), 1 + o.retries);
+        log = httpd_log(f);
+        assert_int_equal(count_lines(log), 4);
 }
 
 static void test_http_stall(void **state) {
         struct fixture *f = *state;
         uint8_t sha[32];
+        struct counting_sink sink;
         make_www(f, 300000, sha);
         /* Without Range support every attempt stalls at the same byte: no progress, give up. */
         httpd_start(f, "--stall-after", "70000", "--no-range", NULL);
-        _cleanup_free_ char *url = httpd_url(f, "image.raw");
-        struct counting_sink sink = { .stage = { .push = counting_push, .finish = counting_finish } };
-        struct acquire_fetch_options o;
-        uint64_t n;
-        acquire_fetch_options_default(&o);
-        assert_int_equal(o.stall_timeout_sec, 1); /* from $ABOTA_STALL_TIMEOUT */
-        o.retries = 1;
-        o.retry_delay_ms = 10;
-        struct capture c;
+        assert_int_equal(acquire_stall_timeout(), 1); /* from $ABOTA_STALL_TIMEOUT */
+        _cleanup_free_ char *url = httpd_url(f, "image.raw"), *err = NULL, *log = NULL;
         uint64_t t0 = mono_ms();
-        capture_begin(f, &c);
-        int r = acquire_fetch(&o, url, &sink.stage, &n);
-        _cleanup_free_ char *err = capture_end(&c);
+        assert_int_equal(fetch_counting(f, url, 1, &sink, &err), -ETIMEDOUT);
         uint64_t ms = mono_ms() - t0;
-        assert_int_equal(r, -ETIMEDOUT);
         _cleanup_free_ char *want = strprintf("abota: %s: server stalled, no data for 1 s, giving up\n", url);
         assert_string_equal(err, want);
         /* Two attempts of about one second each, not the 60 s default. */
@@ -647,82 +652,66 @@ static void test_http_stall(void **state) {
         assert_true(ms >= 1900 && ms < 6000);
         /* The second attempt asked for the rest; what the server sent again was not pushed twice. */
         assert_int_equal(sink.total, 70000);
-        _cleanup_free_ char *log = httpd_log(f);
+        log = httpd_log(f);
         assert_non_null(strstr(log, "200 bytes=70000-"));
 }
 
 static void test_http_resume_after_stall(void **state) {
         struct fixture *f = *state;
         uint8_t sha[32];
+        struct acquire_result res;
         make_www(f, 1024 * 1024, sha);
         httpd_start(f, "--stall-after", "300000", "--fail-count", "1", NULL);
-        _cleanup_free_ char *url = httpd_url(f, "image.raw.zst"), *dst = in_dir(f, "slot");
-        _cleanup_free_ char *raw = in_dir(f, "www/image.raw");
-        struct acquire_result res;
-        assert_int_equal(acquire_to(url, sha, dst, UINT64_MAX, &res), 0);
-        assert_files_equal(raw, dst);
+        assert_int_equal(acquire_http_ok(f, "image.raw.zst", sha, &res), 2);
         assert_memory_equal(res.sha256, sha, 32);
         _cleanup_free_ char *log = httpd_log(f);
-        assert_int_equal(count_lines(log), 2);
         assert_non_null(strstr(log, "206 bytes=300000-"));
 }
 
 static void test_http_truncated_without_range(void **state) {
         struct fixture *f = *state;
         uint8_t sha[32];
+        struct acquire_result res;
+        struct stat st;
         make_www(f, 1024 * 1024, sha);
         /* Server closes early once and ignores Range: the retry skips what was delivered. */
         httpd_start(f, "--truncate-after", "250000", "--fail-count", "1", "--no-range", NULL);
-        _cleanup_free_ char *url = httpd_url(f, "image.raw.zst"), *dst = in_dir(f, "slot");
-        _cleanup_free_ char *raw = in_dir(f, "www/image.raw");
-        struct acquire_result res;
-        assert_int_equal(acquire_to(url, sha, dst, UINT64_MAX, &res), 0);
-        assert_files_equal(raw, dst);
-        struct stat st;
-        _cleanup_free_ char *zst = in_dir(f, "www/image.raw.zst");
+        assert_int_equal(acquire_http_ok(f, "image.raw.zst", sha, &res), 2);
+        _cleanup_free_ char *zst = in_dir(f, "www/image.raw.zst"), *log = httpd_log(f);
         assert_int_equal(stat(zst, &st), 0);
         assert_int_equal(res.downloaded, (uint64_t) st.st_size);
-        _cleanup_free_ char *log = httpd_log(f);
-        assert_int_equal(count_lines(log), 2);
         assert_null(strstr(log, " 206 "));
 }
 
 static void test_http_truncated_always(void **state) {
         struct fixture *f = *state;
         uint8_t sha[32];
+        struct counting_sink sink;
         make_www(f, 200000, sha);
         httpd_start(f, "--truncate-after", "1000", "--no-range", NULL);
-        _cleanup_free_ char *url = httpd_url(f, "image.raw");
-        struct counting_sink sink = { .stage = { .push = counting_push, .finish = counting_finish } };
-        struct acquire_fetch_options o;
-        uint64_t n;
-        acquire_fetch_options_default(&o);
-        o.retry_delay_ms = 10;
-        assert_int_equal(acquire_fetch(&o, url, &sink.stage, &n), -EIO);
+        _cleanup_free_ char *url = httpd_url(f, "image.raw"), *err = NULL, *log = NULL;
+        assert_int_equal(fetch_counting(f, url, 2, &sink, &err), -EIO);
+        assert_non_null(strstr(err, "transfer interrupted after 1000 bytes"));
         assert_int_equal(sink.total, 1000);
-        _cleanup_free_ char *log = httpd_log(f);
-        assert_int_equal(count_lines(log), 1 + o.retries);
+        log = httpd_log(f);
+        assert_int_equal(count_lines(log), 3);
 }
 
 static void test_http_slow_is_not_stalled(void **state) {
         struct fixture *f = *state;
         uint8_t sha[32];
-        make_www(f, 200000, sha);
-        /* About 1.5 s at 150 kB/s with a stall timeout of 1 s: slow but steady must pass. */
-        httpd_start(f, "--throttle", "150000", NULL);
-        _cleanup_free_ char *url = httpd_url(f, "image.raw"), *dst = in_dir(f, "slot");
-        _cleanup_free_ char *raw = in_dir(f, "www/image.raw");
         struct acquire_result res;
+        make_www(f, 200000, sha);
+        /* About 1.3 s at 150 kB/s with a stall timeout of 1 s: slow but steady must pass. */
+        httpd_start(f, "--throttle", "150000", NULL);
         uint64_t t0 = mono_ms();
-        assert_int_equal(acquire_to(url, NULL, dst, UINT64_MAX, &res), 0);
+        assert_int_equal(acquire_http_ok(f, "image.raw", NULL, &res), 1);
         assert_true(mono_ms() - t0 >= 1000);
-        assert_files_equal(raw, dst);
-        _cleanup_free_ char *log = httpd_log(f);
-        assert_int_equal(count_lines(log), 1);
 }
 
 static void test_http_connection_refused(void **state) {
         struct fixture *f = *state;
+        struct counting_sink sink;
         /* A port that was just free: nothing listens there. */
         int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -730,17 +719,8 @@ static void test_http_connection_refused(void **state) {
         assert_int_equal(bind(s, (struct sockaddr *) &a, sizeof(a)), 0);
         assert_int_equal(getsockname(s, (struct sockaddr *) &a, &len), 0);
         close(s);
-        _cleanup_free_ char *url = strprintf("http://127.0.0.1:%u/x", ntohs(a.sin_port));
-        struct counting_sink sink = { .stage = { .push = counting_push, .finish = counting_finish } };
-        struct acquire_fetch_options o;
-        uint64_t n;
-        acquire_fetch_options_default(&o);
-        o.retry_delay_ms = 10;
-        struct capture c;
-        capture_begin(f, &c);
-        int r = acquire_fetch(&o, url, &sink.stage, &n);
-        _cleanup_free_ char *err = capture_end(&c);
-        assert_int_equal(r, -ECONNREFUSED);
+        _cleanup_free_ char *url = strprintf("http://127.0.0.1:%u/x", ntohs(a.sin_port)), *err = NULL;
+        assert_int_equal(fetch_counting(f, url, 1, &sink, &err), -ECONNREFUSED);
         assert_non_null(strstr(err, "cannot connect"));
         assert_non_null(strstr(err, url));
 }
