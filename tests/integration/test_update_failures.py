@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Bad input never harms the device: each failure exits non-zero with one clear stderr line and
+leaves the partition table, every labelled slot and the ESP byte-identical (a free _empty slot
+may hold scraps, never a label)."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from agent_env import MiB, SLOT_SIZE, Appliance, Server, write_manifest
+
+
+@pytest.fixture
+def app(tmp_path):
+    a = Appliance(tmp_path)
+    a.server = Server(a.server_dir, tmp_path).start()
+    a.set_url(a.server.url)
+    a.v2 = a.publish("2")
+    yield a
+    a.server.stop()
+
+
+def fails_cleanly(abota, app, *extra, env=None, contains=None):
+    before = app.snapshot()
+    run_env = dict(os.environ, ABOTA_STALL_TIMEOUT="1", ABOTA_CONNECT_TIMEOUT="2", **(env or {}))
+    r = abota(*app.args(*extra, "update"), check=False, env=run_env, timeout=120)
+    assert r.returncode != 0, repr(r)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, repr(r)
+    assert lines[0].startswith("abota: ")
+    if contains:
+        assert contains in lines[0], repr(r)
+    assert app.snapshot() == before
+    assert app.labels() == ["esp", "store_1", "_empty", "data"]
+    assert not [p for p in app.esp.iterdir() if p.name.startswith(".#")]
+    return lines[0]
+
+
+def test_corrupted_payload(abota, app):
+    p = app.server_dir / "appliance_2.store.raw"
+    data = bytearray(p.read_bytes())
+    data[12345] ^= 0xFF
+    p.write_bytes(bytes(data))
+    fails_cleanly(abota, app, contains="checksum mismatch")
+
+
+def test_truncated_payload(abota, app):
+    p = app.server_dir / "appliance_2.store.raw"
+    p.write_bytes(p.read_bytes()[:100000])
+    fails_cleanly(abota, app, contains="appliance_2.store.raw")
+
+
+def test_corrupted_kernel_after_store_was_written(abota, app):
+    # the store slot is written completely before the kernel fails: it must stay unlabelled
+    p = app.server_dir / "appliance_2.efi"
+    p.write_bytes(b"x" + p.read_bytes()[1:])
+    fails_cleanly(abota, app, contains="appliance_2.efi")
+
+
+def test_payload_missing_404(abota, app):
+    (app.server_dir / "appliance_2.store.raw").unlink()
+    fails_cleanly(abota, app, contains="not found")
+
+
+def test_server_error_500(abota, app):
+    app.server.start("--fail-status", "500")
+    app.set_url(app.server.url)
+    fails_cleanly(abota, app, contains="500")
+
+
+def test_server_down(abota, app):
+    app.server.stop()
+    fails_cleanly(abota, app, contains="127.0.0.1")
+
+
+def test_server_stalls(abota, app):
+    # the server answers and then goes silent without closing: given up after the stall timeout
+    # and its retries, not hanging forever
+    app.server.start("--stall-after", "0")
+    app.set_url(app.server.url)
+    start = time.monotonic()
+    fails_cleanly(abota, app, contains="SHA256SUMS")
+    assert time.monotonic() - start < 60
+
+
+HOSTILE = {
+    "nul": b"\0" * 10,
+    "bad-hex": b"zz" * 32 + b"  appliance_2.store.raw\n",
+    "path-escape": b"a" * 64 + b"  ../../etc/passwd\n",
+    "absolute": b"a" * 64 + b"  /etc/passwd\n",
+    "no-newline": b"a" * 64 + b"  appliance_2.store.raw",
+    "control-char": b"a" * 64 + b"  appliance_2\x1b[2J.store.raw\n",
+    "huge": b"a" * (5 * MiB),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_hostile_manifest(abota, app, kind):
+    (app.server_dir / "SHA256SUMS").write_bytes(HOSTILE[kind])
+    fails_cleanly(abota, app, contains="SHA256SUMS")
+
+
+def test_manifest_hash_disagrees_with_name(abota, app):
+    # a name carrying @h must agree with its listed hash, else the whole manifest is refused
+    for f in app.defs.iterdir():
+        f.write_text(f.read_text().replace("MatchPattern=appliance_@v.store.raw",
+                                           "MatchPattern=appliance_@v_@h.store.raw"))
+    (app.server_dir / ("appliance_3_" + "0" * 64 + ".store.raw")).write_bytes(b"three")
+    write_manifest(app.server_dir)
+    fails_cleanly(abota, app, contains="hash")
+
+
+def test_payload_larger_than_every_free_slot(abota, app):
+    app.publish("2", store_size=SLOT_SIZE + 4096)
+    fails_cleanly(abota, app, contains="larger than")
+
+
+@pytest.fixture
+def small_esp(app):
+    """The ESP as a small tmpfs, nearly full."""
+    esp_root = app.root / "efi"
+    saved = {p.name: p.read_bytes() for p in app.esp.iterdir()}
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(esp_root)], check=True)
+    try:
+        app.esp.mkdir(parents=True)
+        for name, data in saved.items():
+            (app.esp / name).write_bytes(data)
+        (esp_root / "filler").write_bytes(b"f" * (40 * 1024))
+        yield esp_root
+    finally:
+        subprocess.run(["umount", str(esp_root)], check=True)
+
+
+def test_full_esp(abota, app, small_esp):
+    line = fails_cleanly(abota, app)
+    assert "No space left on device" in line or "ENOSPC" in line or "space" in line
+
+
+def make_key(home):
+    home.mkdir(mode=0o700)
+    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--passphrase", "", "--quick-gen-key",
+                    "abota test <test@example.invalid>", "ed25519", "sign", "never"],
+                   check=True, capture_output=True)
+    return home
+
+
+def sign(home, data_file):
+    sig = data_file.with_name(data_file.name + ".gpg")
+    if sig.exists():
+        sig.unlink()
+    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--detach-sign", "-o", str(sig), str(data_file)],
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def signed(app, tmp_path):
+    """A trusted key in ROOT/etc/systemd/import-pubring.pgp, a signed manifest, Verify=yes."""
+    trusted = make_key(tmp_path / "trusted")
+    keyring = app.root / "etc" / "systemd" / "import-pubring.pgp"
+    keyring.parent.mkdir(parents=True)
+    keyring.write_bytes(subprocess.run(["gpg", "--batch", "--homedir", str(trusted), "--export"],
+                                       check=True, capture_output=True).stdout)
+    sign(trusted, app.server_dir / "SHA256SUMS")
+    app.set_url(app.server.url, verify=True)
+    return trusted
+
+
+def test_signed_manifest_verifies(abota, app, signed):
+    abota(*app.args("update"))
+    assert "store_2" in app.labels()
+
+
+def test_missing_signature(abota, app, signed):
+    (app.server_dir / "SHA256SUMS.gpg").unlink()
+    fails_cleanly(abota, app, contains="SHA256SUMS.gpg")
+
+
+def test_signature_by_unknown_key(abota, app, signed, tmp_path):
+    sign(make_key(tmp_path / "intruder"), app.server_dir / "SHA256SUMS")
+    fails_cleanly(abota, app, contains="signature")
+
+
+def test_manifest_changed_after_signing(abota, app, signed):
+    app.publish("3")  # rewrites SHA256SUMS, the old signature no longer matches
+    fails_cleanly(abota, app, contains="signature")
+
+
+def test_verify_no_overrides(abota, app, signed):
+    (app.server_dir / "SHA256SUMS.gpg").unlink()
+    abota(*app.args("--verify=no", "update"))
+    assert "store_2" in app.labels()
+
+
+def test_missing_keyring(abota, app, signed):
+    (app.root / "etc" / "systemd" / "import-pubring.pgp").unlink()
+    fails_cleanly(abota, app, contains="keyring")
