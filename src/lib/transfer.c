@@ -523,6 +523,30 @@ static int parse_instances_max(struct parser *p, const char *file, unsigned line
         return 0;
 }
 
+/* Drops "//", "/./" and a trailing "/" (spec 2.3: CurrentSymlink= is simplified). ".." is kept:
+ * it cannot be resolved without the file system. */
+static void path_simplify_inplace(char *s) {
+        char *o = s;
+        bool absolute = *s == '/';
+        for (const char *p = s; *p;) {
+                while (*p == '/')
+                        p++;
+                size_t n = strcspn(p, "/");
+                if (n == 0)
+                        break;
+                if (!(n == 1 && p[0] == '.')) {
+                        if (o > s || absolute)
+                                *o++ = '/';
+                        memmove(o, p, n);
+                        o += n;
+                }
+                p += n;
+        }
+        if (o == s && absolute)
+                *o++ = '/';
+        *o = 0;
+}
+
 static int assign_target(struct parser *p, const char *file, unsigned line, const char *key, const char *value) {
         struct transfer *t = p->t;
         struct resource_config *c = &t->target;
@@ -598,6 +622,7 @@ static int assign_target(struct parser *p, const char *file, unsigned line, cons
                 if (r != 0)
                         return r < 0 ? r : 0;
                 p->current_symlink = (struct where) { file, line };
+                path_simplify_inplace(e);
                 free(t->current_symlink);
                 t->current_symlink = TAKE_PTR(e);
                 return 0;

@@ -93,7 +93,7 @@ static void test_kernel_file(void **state) {
                               "[Source]\nType=url-file\nPath=http://localhost/\nMatchPattern=appliance_@v.efi\n"
                               "[Target]\nType=regular-file\nPath=/EFI/Linux\nPathRelativeTo=boot\n"
                               "MatchPattern=appliance_@v+@l-@d.efi \\\n  appliance_@v+@l.efi appliance_@v.efi\n"
-                              "Mode=0444\nTriesLeft=3\nInstancesMax=2\nCurrentSymlink=current.efi\n",
+                              "Mode=0444\nTriesLeft=3\nInstancesMax=2\nCurrentSymlink=.//links/./current.efi/\n",
                               &t),
                          0);
         assert_int_equal(strv_length(t->protect_versions), 2);
@@ -112,7 +112,7 @@ static void test_kernel_file(void **state) {
         assert_true(t->has_tries_left);
         assert_int_equal(t->tries_left, 3);
         assert_false(t->has_tries_done);
-        assert_string_equal(t->current_symlink, "current.efi");
+        assert_string_equal(t->current_symlink, "links/current.efi");
         transfer_free(t);
 }
 
@@ -198,7 +198,6 @@ static void expect_invalid(const char *name, const char *content) {
 
 static void test_invalid(void **state) {
         (void) state;
-        const char *target = "[Target]\nPath=/var/lib/os\n";
         expect_invalid("e1", "[Source]\nPath=http://x/\nMatchPattern=a_@v\n[Target]\nPath=/x\n");
         expect_invalid("e2", "[Source]\nType=partition\nPath=/dev/vda\nMatchPattern=a_@v\n[Target]\nPath=/x\n");
         expect_invalid("e3", "[Source]\nType=floppy\n");
@@ -211,6 +210,10 @@ static void test_invalid(void **state) {
         expect_invalid("e10", URL_SOURCE "[Target]\nType=partition\nPath=/dev/vda\nPathRelativeTo=esp\n");
         expect_invalid("e11", URL_SOURCE "[Target]\nType=regular-file\nPath=auto\n");
         expect_invalid("e12", URL_SOURCE "[Target]\nType=partition\nPath=auto\nCurrentSymlink=rel\n");
+        struct transfer *t;
+        assert_int_equal(load("symlink", URL_SOURCE "[Target]\nType=partition\nPath=auto\nCurrentSymlink=//run//./os/\n", &t), 0);
+        assert_string_equal(t->current_symlink, "/run/os");
+        transfer_free(t);
         expect_invalid("e13", "[Source]\nType=url-file\nPath=/not/a/url\nMatchPattern=a_@v\n[Target]\nPath=/x\n");
         expect_invalid("e14", "[Source]\nType=regular-file\nPath=/src\n[Target]\nPath=/x\n");
         expect_invalid("e15", URL_SOURCE "[Target]\nType=partition\nPath=/dev/vda\nMatchPattern=a_@v/b\n");
@@ -225,7 +228,6 @@ static void test_invalid(void **state) {
         expect_invalid("e24", URL_SOURCE "[Target]\nPath=/x\nMatchPattern=a*_@v\n");
         expect_invalid("e25", "[Source]\nType=url-file\nPath=http://x/\nPathRelativeTo=boot\nMatchPattern=a_@v\n[Target]\nPath=/x\n");
         expect_invalid("e26", URL_SOURCE);
-        (void) target;
 }
 
 static void test_modes(void **state) {
