@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* conf_parse_file() on arbitrary bytes (through a memfd). Invariants on every assignment handed to
+ * the callback: inside a named section, a non-empty key without '=', no line breaks, no
+ * surrounding blanks, line numbers within the file and never going backwards. */
+#include "fuzz.h"
+
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <sys/mman.h>
+
+struct seen {
+        const char *path;
+        unsigned max_line;
+        unsigned last_line;
+        size_t n;
+};
+
+static bool blank_edges(const char *s) {
+        size_t n = strlen(s);
+        return n > 0 && (isspace((unsigned char) s[0]) || isspace((unsigned char) s[n - 1]));
+}
+
+static int on_assignment(const char *file, unsigned line, const char *section, const char *key,
+                         const char *value, void *userdata) {
+        struct seen *seen = userdata;
+        FUZZ_ASSERT(streq(file, seen->path), "%s", file);
+        FUZZ_ASSERT(line >= 1 && line <= seen->max_line, "line %u of %u", line, seen->max_line);
+        FUZZ_ASSERT(line >= seen->last_line, "line %u after %u", line, seen->last_line);
+        FUZZ_ASSERT(section && *section && !strchr(section, '\n'), "line %u", line);
+        FUZZ_ASSERT(key && *key && !strchr(key, '=') && !strchr(key, '\n') && !blank_edges(key),
+                    "line %u: key \"%s\"", line, key);
+        FUZZ_ASSERT(value && !strchr(value, '\n') && !blank_edges(value), "line %u: value \"%s\"", line,
+                    value);
+        seen->last_line = line;
+        seen->n++;
+        return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        log_set_max_level((enum log_level) 0);
+
+        _cleanup_close_ int fd = memfd_create("fuzz-conf", MFD_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        if (size > 0 && write(fd, data, size) != (ssize_t) size)
+                return 0;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+
+        struct seen seen = { .path = path, .max_line = 1 };
+        for (size_t i = 0; i < size; i++)
+                seen.max_line += data[i] == '\n';
+
+        int r = conf_parse_file(path, on_assignment, &seen);
+        FUZZ_ASSERT(r == 0 || r == -EBADMSG || r == -E2BIG || r == -ENOMEM || r == -EFBIG, "%d", r);
+        if (r == 0 && memchr(data, '=', size) == NULL)
+                FUZZ_ASSERT(seen.n == 0, "%zu assignments without any '='", seen.n);
+        return 0;
+}
