@@ -3,6 +3,7 @@
 
 #include "definitions.h"
 #include "log.h"
+#include "manifest.h"
 #include "pattern.h"
 #include "publish.h"
 #include "util.h"
@@ -11,6 +12,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 
 static void publish_help(void) {
         printf("Usage: abota publish [OPTIONS...] DIR FILE...\n\n"
@@ -25,6 +27,8 @@ static void publish_help(void) {
                "     --compress=none|zstd|xz[:LEVEL]  Compress payloads (same file name: clients\n"
                "                           detect compression by magic); zstd 1-19 (default 9),\n"
                "                           xz 0-9 (default 6)\n"
+               "     --best-before=YYYY-MM-DD  Add a BEST-BEFORE marker: clients refuse the\n"
+               "                           manifest after that day (give it on every publish)\n"
                "     --sign=gpg            Sign SHA256SUMS with gpg as SHA256SUMS.gpg\n"
                "     --gpg-key=ID          Key to sign with (default: gpg's default key)\n"
                "     --gpg-homedir=DIR     GnuPG home directory of the signing key\n");
@@ -66,11 +70,13 @@ static void print_result(const struct publish_options *o, const struct publish_r
                         printf(" %s", *n);
                 printf("\n");
         }
-        printf("SHA256SUMS lists %zu file(s)%s\n", res->n_listed, res->signed_ ? ", signed as SHA256SUMS.gpg" : "");
+        printf("SHA256SUMS lists %zu file(s)%s%s%s\n", res->n_listed, o->best_before ? ", best before " : "",
+               o->best_before ? o->best_before : "", res->signed_ ? ", signed as SHA256SUMS.gpg" : "");
 }
 
 int verb_publish(int argc, char **argv) {
-        enum { ARG_PATTERN = 0x100, ARG_DEFINITIONS, ARG_KEEP, ARG_COMPRESS, ARG_SIGN, ARG_GPG_KEY, ARG_GPG_HOMEDIR };
+        enum { ARG_PATTERN = 0x100, ARG_DEFINITIONS, ARG_KEEP, ARG_COMPRESS, ARG_SIGN, ARG_GPG_KEY, ARG_GPG_HOMEDIR,
+               ARG_BEST_BEFORE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "pattern", required_argument, NULL, ARG_PATTERN },
@@ -80,6 +86,7 @@ int verb_publish(int argc, char **argv) {
                 { "sign", required_argument, NULL, ARG_SIGN },
                 { "gpg-key", required_argument, NULL, ARG_GPG_KEY },
                 { "gpg-homedir", required_argument, NULL, ARG_GPG_HOMEDIR },
+                { "best-before", required_argument, NULL, ARG_BEST_BEFORE },
                 {}
         };
         struct publish_options o = {};
@@ -134,6 +141,20 @@ int verb_publish(int argc, char **argv) {
                         break;
                 case ARG_GPG_KEY: o.gpg_key = optarg; break;
                 case ARG_GPG_HOMEDIR: o.gpg_homedir = optarg; break;
+                case ARG_BEST_BEFORE: {
+                        time_t t;
+                        if (manifest_parse_date(optarg, &t) < 0) {
+                                log_error("--best-before=%s: expected a date YYYY-MM-DD", optarg);
+                                goto finish;
+                        }
+                        /* a marker already in the past makes every client refuse the manifest */
+                        if (t < time(NULL)) {
+                                log_error("--best-before=%s: the date has passed, clients would refuse the manifest", optarg);
+                                goto finish;
+                        }
+                        o.best_before = optarg;
+                        break;
+                }
                 default: goto finish; /* getopt printed the reason */
                 }
         }

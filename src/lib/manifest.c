@@ -99,8 +99,7 @@ static const char *name_check(const char *name, size_t len) {
         return NULL;
 }
 
-/* "YYYY-MM-DD" exactly, a real calendar date, as midnight UTC. */
-static int parse_calendar_date(const char *s, time_t *ret) {
+int manifest_parse_date(const char *s, time_t *ret) {
         unsigned v[3] = {};
         static const unsigned digits[3] = { 4, 2, 2 };
         const char *p = s;
@@ -150,7 +149,7 @@ static int reason_set(char **ret_reason, size_t line, const char *fmt, ...) {
 static int append_best_before(struct manifest *m, const char *name, const char *hex, size_t line) {
         const char *date = name + strlen(BEST_BEFORE_PREFIX);
         time_t t;
-        if (parse_calendar_date(date, &t) < 0) {
+        if (manifest_parse_date(date, &t) < 0) {
                 log_warning("SHA256SUMS line %zu: cannot parse best-before date '%s', ignoring.", line, date);
                 return 0;
         }
@@ -208,6 +207,18 @@ static int parse_line(struct manifest *m, const char *s, size_t len, size_t line
         (void) hex_parse(hex, 32, e->sha256); /* digits checked above */
         e->name = TAKE_PTR(n);
         m->n_entries++;
+        return 0;
+}
+
+int manifest_best_before_entry(const char *date, struct manifest_entry *ret) {
+        time_t t;
+        if (manifest_parse_date(date, &t) < 0)
+                return -EINVAL;
+        char *name = strprintf(BEST_BEFORE_PREFIX "%s", date);
+        if (!name)
+                return -ENOMEM;
+        *ret = (struct manifest_entry) { .name = name };
+        (void) hex_parse(empty_sha256_hex, 32, ret->sha256);
         return 0;
 }
 

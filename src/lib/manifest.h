@@ -32,6 +32,12 @@ void manifest_free(struct manifest *m);
 /* -ESTALE if any best-before date is before now (unless SYSTEMD_SYSUPDATE_VERIFY_FRESHNESS=0). */
 int manifest_check_fresh(const struct manifest *m, time_t now);
 
+/* "YYYY-MM-DD" exactly, a real calendar day, as midnight UTC; -EINVAL otherwise. */
+int manifest_parse_date(const char *s, time_t *ret);
+/* The marker entry "BEST-BEFORE-<date>" with the SHA-256 of an empty file, for manifest_write();
+ * ret->name is malloc'ed. -EINVAL when date is not a valid "YYYY-MM-DD". */
+int manifest_best_before_entry(const char *date, struct manifest_entry *ret);
+
 const struct manifest_entry *manifest_find(const struct manifest *m, const char *name);
 
 /* Write entries sorted by name in the strict format "HEX  NAME\n" (as sha256sum writes it, so

@@ -580,11 +580,19 @@ static void manifest_entries_free(struct manifest_entry *e, size_t n) {
 
 static int publish_files(const struct publish_options *o, int dir_fd, struct dir_files *l, struct publish_result *res) {
         struct temp_files t = { .dir_fd = dir_fd };
-        size_t n_entries = 0, cap = l->n + o->n_files;
-        struct manifest_entry *entries = calloc(cap ? cap : 1, sizeof(*entries));
+        size_t n_entries = 0, cap = l->n + o->n_files + 1;
+        struct manifest_entry *entries = calloc(cap, sizeof(*entries));
         if (!entries)
                 return -ENOMEM;
         int r = 0;
+
+        if (o->best_before) {
+                r = manifest_best_before_entry(o->best_before, &entries[n_entries]);
+                if (r == -EINVAL)
+                        r = log_error_errno(r, "best-before date '%s': expected YYYY-MM-DD", o->best_before);
+                else if (r >= 0)
+                        n_entries++;
+        }
 
         /* Read-only work first: hashes of the files that stay. */
         for (size_t i = 0; i < l->n && r >= 0; i++) {
@@ -632,7 +640,7 @@ static int publish_files(const struct publish_options *o, int dir_fd, struct dir
         manifest_entries_free(entries, n_entries);
         if (r < 0)
                 return r;
-        res->n_listed = n_entries;
+        res->n_listed = n_entries - (o->best_before ? 1 : 0);
         res->signed_ = o->sign;
 
         /* Only now does no manifest name the old payloads any more. */

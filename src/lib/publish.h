@@ -37,6 +37,7 @@ struct publish_options {
         enum publish_compression compression;
         int level;                       /* compression level, 0 = the default */
         uint64_t keep;                   /* keep this many newest versions; 0 = all */
+        const char *best_before;         /* "YYYY-MM-DD": add a BEST-BEFORE marker, NULL = none */
         bool sign;                       /* write SHA256SUMS.gpg with gpg */
         const char *gpg_key;             /* --local-user, NULL = gpg's default key */
         const char *gpg_homedir;         /* NULL = gpg's default */

@@ -181,6 +181,30 @@ def test_sign_failure_keeps_old_state(abota, tmp_path, srv, gnupg):
     assert [n for n in listing(srv) if n.startswith(".#")] == []
 
 
+def test_best_before(abota, tmp_path, srv):
+    r = abota("publish", *PATTERNS, "--best-before=2099-12-31", srv, *make_version(tmp_path, "1"))
+    assert "SHA256SUMS lists 2 file(s), best before 2099-12-31" in r.stdout
+    empty = hashlib.sha256(b"").hexdigest()
+    assert manifest_lines(srv)[0] == f"{empty}  BEST-BEFORE-2099-12-31"
+    # sha256sum needs --ignore-missing for the marker line, which names no file
+    p = subprocess.run(["sha256sum", "--strict", "--ignore-missing", "-c", "SHA256SUMS"], cwd=srv,
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.count(": OK") == 2, p.stdout + p.stderr
+
+    def fails(date, reason):
+        r = abota("publish", *PATTERNS, f"--best-before={date}", srv, *make_version(tmp_path, date), check=False)
+        assert r.returncode != 0
+        assert f"--best-before={date}: {reason}" in r.stderr
+
+    fails("2020-01-01", "the date has passed, clients would refuse the manifest")
+    fails("2099-02-30", "expected a date YYYY-MM-DD")
+    fails("tomorrow", "expected a date YYYY-MM-DD")
+    # without the option the next manifest has no marker
+    abota("publish", *PATTERNS, srv, *make_version(tmp_path, "2"))
+    assert not any("BEST-BEFORE" in line for line in manifest_lines(srv))
+    sha256sum_check(srv)
+
+
 def test_definitions(abota, tmp_path, srv):
     defs = tmp_path / "sysupdate.d"
     defs.mkdir()
@@ -277,7 +301,7 @@ def test_agent_installs_from_published_directory(abota, tmp_path, srv, gnupg):
     for v, method in (("1", "xz"), ("2", "zstd")):
         (builds / f"app_{v}.raw").write_bytes(f"payload {v}\n".encode() * 1000)
         abota("publish", "--pattern=app_@v.raw", f"--compress={method}", "--sign=gpg", f"--gpg-key={uid}",
-              f"--gpg-homedir={home}", srv, builds / f"app_{v}.raw")
+              f"--gpg-homedir={home}", "--best-before=2099-01-01", srv, builds / f"app_{v}.raw")
     r = abota(f"--definitions={defs}", f"--root={root}", "check-new")
     assert r.stdout.strip() == "2"
     abota(f"--definitions={defs}", f"--root={root}", "update")

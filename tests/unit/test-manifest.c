@@ -177,6 +177,28 @@ static void test_best_before(void **state) {
         unsetenv("SYSTEMD_SYSUPDATE_VERIFY_FRESHNESS");
         manifest_free(m);
 
+        /* the writer's marker entry is what the parser takes as a marker */
+        struct manifest_entry marker;
+        assert_int_equal(manifest_best_before_entry("2030-01-02", &marker), 0);
+        assert_string_equal(marker.name, "BEST-BEFORE-2030-01-02");
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        assert_int_equal(manifest_write(f, &marker, 1), 0);
+        fclose(f);
+        assert_string_equal(buf, EMPTY "  BEST-BEFORE-2030-01-02\n");
+        free(buf);
+        free(marker.name);
+        assert_int_equal(manifest_best_before_entry("2030-1-2", &marker), -EINVAL);
+        assert_int_equal(manifest_best_before_entry("2030-01-02 ", &marker), -EINVAL);
+        assert_int_equal(manifest_best_before_entry("2023-02-29", &marker), -EINVAL);
+        assert_int_equal(manifest_best_before_entry("2030-13-01", &marker), -EINVAL);
+        assert_int_equal(manifest_best_before_entry("2030-04-31", &marker), -EINVAL);
+        time_t t;
+        assert_int_equal(manifest_parse_date("2000-02-29", &t), 0); /* divisible by 400: leap */
+        assert_int_equal(t, 951782400);
+        assert_int_equal(manifest_parse_date("1900-02-29", &t), -EINVAL);
+
         m = expect_accept(EMPTY "  BEST-BEFORE-2024-02-29\n");
         assert_int_equal(m->n_best_before, 1);
         assert_int_equal(m->best_before[0], 1709164800);
