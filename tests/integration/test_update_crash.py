@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Crash safety: the agent is killed with SIGKILL at many points of acquire and commit. After each
+kill the booted version is intact, nothing carries the new version's name unless its content is
+complete and verified, and a rerun of `update` succeeds.
+
+Two ways to pick the points: timed kills from outside while a throttled server feeds the
+download, and exact kills at the Nth data-changing system call (write, pwrite, fsync, rename,
+unlink, ...) by a small LD_PRELOAD shim built here, which covers the commit steps too, down to
+the moment between libfdisk's writes of the backup and the primary GPT."""
+import hashlib
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from agent_env import Appliance, Server, payload, read_partitions, slot_bytes
+
+SHIM = r"""
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static long counter, kill_at = -1;
+static const char *count_file;
+
+__attribute__((constructor)) static void init(void) {
+        const char *k = getenv("CRASH_KILL_AT");
+        kill_at = k ? atol(k) : -1;
+        count_file = getenv("CRASH_COUNT_FILE");
+}
+
+__attribute__((destructor)) static void done(void) {
+        if (count_file) {
+                FILE *f = fopen(count_file, "w");
+                if (f) {
+                        fprintf(f, "%ld\n", counter);
+                        fclose(f);
+                }
+        }
+}
+
+static void step(void) {
+        if (++counter == kill_at)
+                raise(SIGKILL);
+}
+
+#define WRAP(ret, name, params, args, fdarg)                                  \
+        ret name params {                                                     \
+                static ret (*real) params;                                    \
+                if (!real)                                                    \
+                        real = (ret (*) params) dlsym(RTLD_NEXT, #name);      \
+                if ((fdarg) > 2)                                              \
+                        step();                                               \
+                return real args;                                             \
+        }
+
+WRAP(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n), fd)
+WRAP(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o), fd)
+WRAP(ssize_t, pwrite64, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o), fd)
+WRAP(int, fsync, (int fd), (fd), fd)
+WRAP(int, fdatasync, (int fd), (fd), fd)
+WRAP(int, rename, (const char *a, const char *b), (a, b), 3)
+WRAP(int, renameat, (int d1, const char *a, int d2, const char *b), (d1, a, d2, b), 3)
+WRAP(int, unlink, (const char *p), (p), 3)
+WRAP(int, unlinkat, (int d, const char *p, int f), (d, p, f), 3)
+"""
+
+
+@pytest.fixture(scope="module")
+def shim(tmp_path_factory):
+    d = tmp_path_factory.mktemp("shim")
+    (d / "shim.c").write_text(SHIM)
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(d / "shim.so"), str(d / "shim.c"), "-ldl"],
+                   check=True)
+    return d / "shim.so"
+
+
+@pytest.fixture
+def app(tmp_path):
+    a = Appliance(tmp_path)
+    a.server = Server(a.server_dir, tmp_path)
+    a.v2 = a.publish("2")
+    a.efi2 = payload("2", 64 * 1024, b"efi")
+    a.booted = (slot_bytes(a.disk, "store_1"), (a.esp / "appliance_1.efi").read_bytes())
+    yield a
+    a.server.stop()
+
+
+def check_after_crash(app):
+    """The invariants that must hold whatever the moment of the kill."""
+    labels = app.labels()
+    assert labels[0] == "esp" and labels[3] == "data"
+    assert "store_1" in labels, labels
+    assert slot_bytes(app.disk, "store_1") == app.booted[0]
+    assert (app.esp / "appliance_1.efi").read_bytes() == app.booted[1]
+    assert set(labels[1:3]) <= {"store_1", "store_2", "_empty"}
+    if "store_2" in labels:
+        assert slot_bytes(app.disk, "store_2")[:len(app.v2)] == app.v2
+    visible = [p.name for p in app.esp.iterdir() if not p.name.startswith(".#")]
+    assert set(visible) <= {"appliance_1.efi", "appliance_2+3-0.efi"}, visible
+    if "appliance_2+3-0.efi" in visible:
+        assert (app.esp / "appliance_2+3-0.efi").read_bytes() == app.efi2
+        # the boot entry is committed last: its data is there before it
+        assert "store_2" in labels
+
+
+def check_rerun(abota, app):
+    abota(*app.args("update"))
+    assert sorted(app.labels()[1:3]) == ["store_1", "store_2"]
+    assert slot_bytes(app.disk, "store_2")[:len(app.v2)] == app.v2
+    assert sorted(p.name for p in app.esp.iterdir()) == ["appliance_1.efi", "appliance_2+3-0.efi"]
+    r = abota(*app.args("list"))
+    assert [line.split()[:2] for line in r.stdout.splitlines()[1:]] == [["●", "2"], ["○", "1"]]
+
+
+def fresh(app, tmp_path):
+    """Back to the seed state (the same Appliance directory)."""
+    a = Appliance(tmp_path)
+    a.server = app.server
+    a.set_url(app.server.url)
+    a.v2, a.efi2 = app.v2, app.efi2
+    a.booted = (slot_bytes(a.disk, "store_1"), (a.esp / "appliance_1.efi").read_bytes())
+    return a
+
+
+def shim_env(abota_bin, shim, **extra):
+    env = dict(os.environ, LD_PRELOAD=str(shim), **extra)
+    # sanitizer builds insist on coming first; the shim only wraps libc calls
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+    return env
+
+
+def test_kill_at_system_calls(abota, abota_bin, app, shim, tmp_path):
+    app.server.start()
+    app.set_url(app.server.url)
+    count_file = tmp_path / "count"
+    # a clean run through the shim counts the data-changing calls of one update
+    probe = fresh(app, tmp_path / "probe")
+    r = subprocess.run([abota_bin, *probe.args("update")], capture_output=True, text=True,
+                       env=shim_env(abota_bin, shim, CRASH_COUNT_FILE=str(count_file)))
+    assert r.returncode == 0, r.stderr
+    total = int(count_file.read_text())
+    assert total >= 20, total
+
+    # 16 points spread over the run plus each of the last 10 calls (the commit)
+    points = sorted(set([1 + i * (total - 1) // 15 for i in range(16)] + list(range(max(1, total - 9), total + 1))))
+    assert len(points) >= 20
+    for n in points:
+        a = fresh(app, tmp_path / f"kill-{n}")
+        r = subprocess.run([abota_bin, *a.args("update")], capture_output=True, text=True,
+                           env=shim_env(abota_bin, shim, CRASH_KILL_AT=str(n)))
+        assert r.returncode == -signal.SIGKILL, (n, r.returncode, r.stderr)
+        check_after_crash(a)
+        check_rerun(abota, a)
+
+
+def test_kill_during_throttled_download(abota, abota_bin, app, tmp_path):
+    # about 2 MiB at 1 MiB/s: kills spread over the download of the store payload
+    app.server.start("--throttle", str(1024 * 1024))
+    app.set_url(app.server.url)
+    for i, delay in enumerate([0.05, 0.2, 0.4, 0.7, 1.0, 1.3, 1.6, 1.9, 2.2]):
+        a = fresh(app, tmp_path / f"timed-{i}")
+        p = subprocess.Popen([abota_bin, *a.args("update")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        check_after_crash(a)
+        check_rerun(abota, a)
+
+
+def test_kill_rerun_after_partial_commit_repairs(abota, abota_bin, app, shim, tmp_path):
+    """Killed right after the store label was written: version 2 is installed but incomplete;
+    `list` says so and the next update adds only the missing kernel."""
+    app.server.start()
+    app.set_url(app.server.url)
+    count_file = tmp_path / "count"
+    probe = fresh(app, tmp_path / "probe")
+    subprocess.run([abota_bin, *probe.args("update")], capture_output=True, check=True,
+                   env=shim_env(abota_bin, shim, CRASH_COUNT_FILE=str(count_file)))
+    total = int(count_file.read_text())
+    # find the last kill point at which store_2 is labelled but the kernel is not installed
+    for n in range(total, 0, -1):
+        a = fresh(app, tmp_path / f"partial-{n}")
+        subprocess.run([abota_bin, *a.args("update")], capture_output=True,
+                       env=shim_env(abota_bin, shim, CRASH_KILL_AT=str(n)))
+        if "store_2" in a.labels() and not (a.esp / "appliance_2+3-0.efi").exists():
+            break
+    else:
+        pytest.fail("no kill point between the two commits")
+    check_after_crash(a)
+    r = abota(*a.args("list"))
+    assert r.stdout.splitlines()[1].split() == ["●", "2", "✓", "✓", "current+incomplete"]
+    store = hashlib.sha256(slot_bytes(a.disk, "store_2")).hexdigest()
+    check_rerun(abota, a)
+    assert hashlib.sha256(slot_bytes(a.disk, "store_2")).hexdigest() == store
+    assert [name for name, _, _, _ in read_partitions(a.disk)].count("store_2") == 1
