@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Builds the demo appliance from Debian packages without installing them on the host
+# (apt-get download into out/debs + dpkg-deb -x): bookworm's kernel, busybox-static, systemd-boot's
+# loader and UKI stub, plus abota from the meson build directory with its shared libraries.
+#
+# Usage: examples/appliance/build.sh
+# Environment: ABOTA=path/to/abota (default build/abota); OUT=dir (default examples/appliance/out);
+#   IMAGE_BUILDER=repart|sfdisk (default: repart when abota has the verb): how disk.raw is made,
+#   with abota repart from repart.d/, or with sfdisk + mkfs.vfat + mtools + dd.
+# Output in $OUT (gitignored):
+#   disk.raw                        factory image: esp (vfat) | store_1 (squashfs) | _empty | data (ext4)
+#   payloads/appliance_N.store.raw  store of version N (N = 1, 2, 3; v3 fails its health check)
+#   payloads/appliance_N.efi        UKI of version N, command line root=PARTLABEL=store_N
+#
+# Each version's UKI names its own store partition, so a boot entry pins its slot. The system is
+# two small stages: the UKI's initrd (busybox, kernel modules, initrd/init) mounts the store and
+# switch_roots into it; the store (busybox, abota, rootfs/) runs rootfs/sbin/init.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=${OUT:-$here/out}
+abota=${ABOTA:-$top/build/abota}
+versions=(1 2 3)
+broken_version=3
+
+# Partition sizes (MiB). Slots hold a store squashfs; both slots must have the same size.
+esp_size=64
+slot_size=64
+data_size=32
+
+# Kernel modules the appliance needs (their dependencies are added from modules.dep).
+modules=(virtio_pci virtio_blk virtio_net squashfs nls_cp437 nls_ascii vfat efivarfs crc32c_generic ext4)
+
+linux_type=0FC63DAF-8483-4772-8E79-3D69D8477DE4
+esp_type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+
+log() { echo "build: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ -x "$abota" ] || die "$abota missing: build abota first (meson setup build && meson compile -C build)"
+mkdir -p "$out/debs" "$out/x" "$out/work" "$out/payloads"
+
+# fetch PACKAGE: download the .deb once (kept in out/debs) and extract it to out/x/PACKAGE.
+fetch() {
+        local pkg=$1 deb
+        deb=$(ls "$out/debs/${pkg}"_*.deb 2>/dev/null | head -n1 || true)
+        if [ -z "$deb" ]; then
+                log "downloading $pkg"
+                (cd "$out/debs" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >/dev/null) ||
+                        die "apt-get download $pkg failed (apt-get update?)"
+                deb=$(ls "$out/debs/${pkg}"_*.deb | head -n1)
+        fi
+        if [ ! -e "$out/x/$pkg/.done" ] || [ "$deb" -nt "$out/x/$pkg/.done" ]; then
+                rm -rf "$out/x/$pkg"
+                dpkg-deb -x "$deb" "$out/x/$pkg"
+                touch "$out/x/$pkg/.done"
+        fi
+}
+
+kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
+[ -n "$kernel_pkg" ] || kernel_pkg=$(ls "$out/debs" | sed -n 's/^\(linux-image-[0-9][^_]*-amd64\)_.*/\1/p' | head -n1)
+[ -n "$kernel_pkg" ] || die "cannot resolve linux-image-amd64 (apt-get update?)"
+fetch "$kernel_pkg"
+fetch busybox-static
+fetch systemd-boot-efi
+
+kdir=$out/x/$kernel_pkg
+kver=$(ls "$kdir/lib/modules")
+vmlinuz=$kdir/boot/vmlinuz-$kver
+busybox=$out/x/busybox-static/bin/busybox
+sdboot=$out/x/systemd-boot-efi/usr/lib/systemd/boot/efi/systemd-bootx64.efi
+stub=$out/x/systemd-boot-efi/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+[ -f "$kdir/lib/modules/$kver/modules.dep" ] || depmod -b "$kdir" "$kver"
+
+# ---- initrd: busybox, modules (dependencies first), init ----
+module_order=()
+add_module() { # PATH relative to lib/modules/KVER, dependencies first
+        local m=$1 d
+        for d in $(sed -n "s|^$m: *||p" "$kdir/lib/modules/$kver/modules.dep"); do
+                add_module "$d"
+        done
+        [[ " ${module_order[*]} " == *" $m "* ]] || module_order+=("$m")
+}
+for name in "${modules[@]}"; do
+        if grep -q "/$name.ko$" "$kdir/lib/modules/$kver/modules.builtin"; then
+                continue
+        fi
+        path=$(sed -n "s|^\(.*/$name\.ko\):.*|\1|p" "$kdir/lib/modules/$kver/modules.dep")
+        [ -n "$path" ] || die "kernel module $name not found in $kver"
+        add_module "$path"
+done
+
+initrd_dir=$out/work/initrd
+rm -rf "$initrd_dir"
+mkdir -p "$initrd_dir"/{bin,dev,lib/modules}
+cp "$busybox" "$initrd_dir/bin/busybox"
+cp "$here/initrd/init" "$initrd_dir/init"
+mknod "$initrd_dir/dev/console" c 5 1
+for m in "${module_order[@]}"; do
+        mkdir -p "$initrd_dir/lib/modules/$(dirname "$m")"
+        cp "$kdir/lib/modules/$kver/$m" "$initrd_dir/lib/modules/$m"
+        echo "$m"
+done >"$initrd_dir/lib/modules/modules.load"
+(cd "$initrd_dir" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9) >"$out/work/initrd.cpio.gz"
+log "initrd: ${#module_order[@]} modules, $(stat -c %s "$out/work/initrd.cpio.gz") bytes"
+
+# ---- the store (root file system) of one version ----
+os_release() { # VERSION
+        cat <<EOF
+NAME="abota appliance"
+ID=appliance
+PRETTY_NAME="abota appliance $1"
+IMAGE_ID=appliance
+IMAGE_VERSION=$1
+EOF
+}
+
+# copy_with_libs BINARY DESTROOT: the binary's shared libraries (ldd) at their host paths.
+copy_libs() {
+        local bin=$1 root=$2 lib
+        for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+                mkdir -p "$root$(dirname "$lib")"
+                cp -L "$lib" "$root$lib"
+        done
+}
+
+make_store() { # VERSION OUTPUT
+        local v=$1 rootfs=$out/work/rootfs-$1 applet
+        rm -rf "$rootfs"
+        mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,usr/lib/sysupdate.d,etc,proc,sys,dev,run,tmp,efi,var}
+        cp -a "$here/rootfs/." "$rootfs/"
+        cp "$busybox" "$rootfs/bin/busybox"
+        for applet in $("$busybox" --list-full); do
+                [ -e "$rootfs/$applet" ] || ln -s /bin/busybox "$rootfs/$applet"
+        done
+        objcopy --strip-unneeded "$abota" "$rootfs/usr/bin/abota"
+        copy_libs "$abota" "$rootfs"
+        os_release "$v" >"$rootfs/usr/lib/os-release"
+        ln -s ../usr/lib/os-release "$rootfs/etc/os-release"
+        # The guest reaches the update server through QEMU's guestfwd at 10.0.2.100:80.
+        for t in "$here"/sysupdate.d/*.transfer; do
+                sed 's|http://localhost/|http://10.0.2.100/|' "$t" >"$rootfs/usr/lib/sysupdate.d/$(basename "$t")"
+        done
+        if [ "$v" = "$broken_version" ]; then
+                printf '#!/bin/sh\n# SPDX-License-Identifier: LGPL-2.1-or-later\necho "health: version %s is broken on purpose"\nexit 1\n' \
+                        "$v" >"$rootfs/usr/lib/abota/health.d/50-broken"
+                chmod 0755 "$rootfs/usr/lib/abota/health.d/50-broken"
+        fi
+        rm -f "$2"
+        mksquashfs "$rootfs" "$2" -noappend -all-root -comp zstd -quiet >/dev/null
+}
+
+# ---- the UKI: objcopy onto the 252 stub (spec repart-boot.md 5.2) ----
+make_uki() { # VERSION OUTPUT
+        local v=$1 w=$out/work/uki-$1 end addr name file size
+        mkdir -p "$w"
+        os_release "$v" >"$w/osrel"
+        printf 'console=ttyS0,115200 root=PARTLABEL=store_%s ro quiet loglevel=3 panic=5' "$v" >"$w/cmdline"
+        # First free address: the end of the stub's last section, 4 KiB aligned; each added section
+        # starts at the next 4 KiB boundary, in ascending order (the 252 stub requires it).
+        end=0
+        while read -r _ _ size vma _; do
+                (( 0x$vma + 0x$size > end )) && end=$(( 0x$vma + 0x$size ))
+        done < <(objdump -h "$stub" | grep -E '^ +[0-9]+ ')
+        addr=$(( (end + 4095) / 4096 * 4096 ))
+        local args=()
+        for name in osrel cmdline initrd linux; do
+                case $name in
+                osrel | cmdline) file=$w/$name ;;
+                initrd) file=$out/work/initrd.cpio.gz ;;
+                linux) file=$vmlinuz ;;
+                esac
+                size=$(stat -c %s "$file")
+                args+=(--add-section ".$name=$file" --change-section-vma ".$name=$(printf 0x%x $addr)")
+                if [ $name = linux ]; then
+                        args+=(--set-section-flags ".$name=code,readonly")
+                else
+                        args+=(--set-section-flags ".$name=data,readonly")
+                fi
+                addr=$(( (addr + size + 4095) / 4096 * 4096 ))
+        done
+        objcopy "${args[@]}" "$stub" "$2"
+}
+
+for v in "${versions[@]}"; do
+        make_store "$v" "$out/payloads/appliance_$v.store.raw"
+        make_uki "$v" "$out/payloads/appliance_$v.efi"
+        log "version $v: store $(stat -c %s "$out/payloads/appliance_$v.store.raw") bytes, UKI $(stat -c %s "$out/payloads/appliance_$v.efi") bytes"
+done
+[ "$(stat -c %s "$out/payloads/appliance_1.store.raw")" -le $((slot_size * 1024 * 1024)) ] || die "store larger than a slot"
+
+# ---- the factory disk image with version 1 ----
+w=$out/work
+disk=$out/disk.raw
+rm -f "$disk"
+# The ESP's content: systemd-boot on the removable path and as itself, the factory UKI.
+esp_tree=$w/image-root/esp
+rm -rf "$w/image-root"
+mkdir -p "$esp_tree/EFI/BOOT" "$esp_tree/EFI/systemd" "$esp_tree/EFI/Linux" "$esp_tree/loader"
+cp "$sdboot" "$esp_tree/EFI/BOOT/BOOTX64.EFI"
+cp "$sdboot" "$esp_tree/EFI/systemd/systemd-bootx64.efi"
+# A short timeout shows the menu briefly; no "default": with boot counting the loader must be free
+# to skip bad entries (spec repart-boot.md 4.5).
+printf 'timeout 1\neditor no\n' >"$esp_tree/loader/loader.conf"
+cp "$out/payloads/appliance_1.efi" "$esp_tree/EFI/Linux/appliance_1.efi"
+
+builder=${IMAGE_BUILDER:-}
+if [ -z "$builder" ]; then
+        builder=sfdisk
+        "$abota" --help | grep -q '^  repart ' && builder=repart
+fi
+
+if [ "$builder" = repart ]; then
+        # repart.d/ reads the staged tree: /esp (CopyFiles), /store.raw (CopyBlocks) and the
+        # os-release that gives %A (the factory version) for the store_%A label.
+        mkdir -p "$w/image-root/etc"
+        os_release 1 >"$w/image-root/etc/os-release"
+        ln "$out/payloads/appliance_1.store.raw" "$w/image-root/store.raw"
+        "$abota" repart --definitions="$here/repart.d" --root="$w/image-root" --empty=create \
+                --size=auto --seed=0b7a1c3e-2f4d-4b8a-9c6e-5d1f2a3b4c5d --dry-run=no --json=off "$disk" >/dev/null
+else
+        rm -f "$w/esp.img" "$w/data.img"
+        truncate -s ${esp_size}M "$w/esp.img"
+        mkfs.vfat -F 32 -n ESP "$w/esp.img" >/dev/null
+        mcopy -s -i "$w/esp.img" "$esp_tree/EFI" "$esp_tree/loader" ::/
+        truncate -s ${data_size}M "$w/data.img"
+        mkfs.ext4 -q -L data "$w/data.img"
+        truncate -s $(( 2 + esp_size + 2 * slot_size + data_size ))M "$disk"
+        sfdisk -q "$disk" <<EOF
+label: gpt
+first-lba: 2048
+size=${esp_size}MiB, type=$esp_type, name=esp
+size=${slot_size}MiB, type=$linux_type, name=store_1
+size=${slot_size}MiB, type=$linux_type, name=_empty
+size=${data_size}MiB, type=$linux_type, name=data
+EOF
+        write_partition() { # NUMBER IMAGE
+                local start
+                start=$(sfdisk --dump "$disk" | sed -n "s|^$disk$1 : start= *\([0-9]*\),.*|\1|p")
+                dd if="$2" of="$disk" bs=512 seek="$start" conv=notrunc,sparse status=none
+        }
+        write_partition 1 "$w/esp.img"
+        write_partition 2 "$out/payloads/appliance_1.store.raw"
+        write_partition 4 "$w/data.img"
+fi
+log "disk image ($builder): $disk ($(( $(stat -c %s "$disk") / 1024 / 1024 )) MiB), kernel $kver"
