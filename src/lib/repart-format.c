@@ -327,8 +327,15 @@ int repart_format_build(const struct repart_format_request *req, const char *out
                 r = create_sized(req->what, output, size);
                 if (r < 0)
                         break;
-                char *argv[] = { "mkfs.vfat", "-i", volid, "-n", label, "-F", "32", (char *) output, NULL };
-                r = run_tool(req->what, argv);
+                /* mkfs.fat 4.2 stamps the volume label entry with the current time and ignores
+                 * SOURCE_DATE_EPOCH; --invariant fixes it (and keeps the -i volume id). */
+                uint64_t epoch;
+                bool fixed = source_date_epoch(&epoch);
+                /* --invariant first: a later -i must win over its constant volume id */
+                char *argv[] = { "mkfs.vfat", "--invariant", "-i", volid, "-n", label, "-F", "32", (char *) output, NULL };
+                if (!fixed)
+                        argv[1] = argv[0];
+                r = run_tool(req->what, fixed ? argv : argv + 1);
                 if (r >= 0 && root)
                         r = vfat_populate(req, output, root);
                 break;

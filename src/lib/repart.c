@@ -267,7 +267,15 @@ static int ensure_workdir(struct context *c) {
                 free(t);
                 return log_error_errno(r, "%s: cannot create a scratch directory: %s", dir, strerror(-r));
         }
-        c->workdir = t;
+        /* Absolute, because tools are run from other directories. */
+        c->workdir = realpath(t, NULL);
+        if (!c->workdir) {
+                int r = -errno;
+                (void) rmdir(t);
+                free(t);
+                return r;
+        }
+        free(t);
         return 0;
 }
 
@@ -559,6 +567,12 @@ static int fill_result(struct context *c, struct repart_result *res) {
                 if (r < 0)
                         return r;
         }
+        for (size_t i = 0; i < res->n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (res->partitions[i].split_path && streq_ptr(res->partitions[i].split_path, res->partitions[j].split_path))
+                                return log_error_errno(EEXIST, "%s, %s: both split into %s, set distinct SplitName=",
+                                                       res->partitions[j].file, res->partitions[i].file,
+                                                       res->partitions[i].split_path);
         /* table order */
         for (size_t i = 1; i < res->n; i++)
                 for (size_t j = i; j > 0 && res->partitions[j - 1].partno > res->partitions[j].partno; j--) {
