@@ -33,7 +33,11 @@ def sfdisk_table(image: Path):
 
 def assert_same_gpt(a: Path, b: Path):
     """Protective MBR, headers and entry arrays (first 34 and last 33 sectors) byte-identical."""
-    assert_same_gpt(a, b)
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        assert fa.read(34 * 512) == fb.read(34 * 512)
+        fa.seek(-33 * 512, 2)
+        fb.seek(-33 * 512, 2)
+        assert fa.read() == fb.read()
 
 
 def systemd_repart(*args):
