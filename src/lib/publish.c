@@ -353,6 +353,18 @@ static bool name_is_reserved(const char *name) {
         return startswith(name, MANIFEST_NAME) || startswith(name, TEMP_PREFIX);
 }
 
+/* The names temp_file_create() makes: TEMP_PREFIX NAME ".XXXXXX" (mkostemp's six characters). */
+static bool is_leftover_temp(const char *name) {
+        const char *rest = startswith(name, TEMP_PREFIX);
+        size_t n = rest ? strlen(rest) : 0;
+        if (n < 8 || rest[n - 7] != '.')
+                return false;
+        for (size_t i = n - 6; i < n; i++)
+                if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", rest[i]))
+                        return false;
+        return true;
+}
+
 static int patterns_list(const struct publish_options *o, char **ret) {
         _cleanup_free_ char *s = strdup("");
         if (!s)
@@ -425,6 +437,12 @@ static int dir_files_load(const struct publish_options *o, int dir_fd, struct di
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.' && (!de->d_name[1] || streq(de->d_name, "..")))
                         continue;
+                if (is_leftover_temp(de->d_name)) {
+                        /* We hold the lock, so no publish is writing it: a crash left it. */
+                        if (unlinkat(dir_fd, de->d_name, 0) == 0)
+                                log_notice("%s/%s: removed leftover temporary file", o->dir, de->d_name);
+                        continue;
+                }
                 if (name_is_reserved(de->d_name))
                         continue;
                 struct stat st;

@@ -87,18 +87,20 @@ def test_publish_versions_and_keep(abota, tmp_path, srv):
 
 def test_other_files_listed_never_removed(abota, tmp_path, srv):
     (srv / "README.txt").write_text("hello\n")
-    (srv / ".#appliance_0.efi.abcdef").write_text("a crashed publish's temporary file\n")
+    (srv / ".#appliance_0.efi.abcXYZ").write_text("a crashed publish's temporary file\n")
+    (srv / ".#notes").write_text("someone else's file of another form\n")
     (srv / "subdir").mkdir()
     (srv / "SHA256SUMS.old").write_text("old\n")
     for v in ("1", "2", "3"):
-        abota("publish", *PATTERNS, "--keep=1", srv, *make_version(tmp_path, v))
+        r = abota("publish", *PATTERNS, "--keep=1", srv, *make_version(tmp_path, v))
+        assert ("removed leftover temporary file" in r.stderr) == (v == "1")
     names = [line.split("  ")[1] for line in manifest_lines(srv)]
     assert names == ["README.txt", "appliance_3.efi", "appliance_3.store.raw"]
     assert (srv / "README.txt").exists() and (srv / "subdir").is_dir()
-    assert (srv / ".#appliance_0.efi.abcdef").exists()  # not ours to delete, never listed
     sha256sum_check(srv)
-    # no temporary files of our own are left behind
-    assert [n for n in listing(srv) if n.startswith(".#")] == [".#appliance_0.efi.abcdef"]
+    # what a crashed publish left is removed under the lock; other dot files are never listed
+    assert not (srv / ".#appliance_0.efi.abcXYZ").exists()
+    assert [n for n in listing(srv) if n.startswith(".#")] == [".#notes"]
 
 
 @pytest.mark.parametrize("method,decompress", [("zstd", ["zstd", "-dc"]), ("xz", ["xz", "-dc"]),
