@@ -23,6 +23,11 @@ struct acquire_write {
         const char *name;
         int fd;
         uint64_t offset, size_max, written;
+        /* libcurl hands over 16 KiB at a time: gather whole buffers, so there are fewer writes
+         * and zero blocks are found across chunk boundaries. */
+        uint8_t *buf;
+        size_t buffered;
+        uint64_t flushed;          /* bytes of the payload already passed to the disk */
         uint64_t file_size; /* regular files: size as far as we know it */
         bool regular, sync, punch;
 };
@@ -70,15 +75,10 @@ static int write_zeros(struct acquire_write *w, const uint8_t *zeros, size_t n, 
         return write_all(w, zeros, inside, at);
 }
 
-static int write_push(struct acquire_stage *s, const void *data, size_t n) {
-        struct acquire_write *w = (struct acquire_write *) s;
-        const uint8_t *p = data;
-        char buf[16];
-        if (n > w->size_max - w->written)
-                return log_error_errno(EFBIG, "%s: payload larger than the slot (%s, %" PRIu64 " bytes)",
-                                       w->name, format_bytes(buf, w->size_max), w->size_max);
-        uint64_t at = w->offset + w->written;
-        w->written += n;
+/* Writes n payload bytes at the current flush position. */
+static int write_out(struct acquire_write *w, const uint8_t *p, size_t n) {
+        uint64_t at = w->offset + w->flushed;
+        w->flushed += n;
         if (!w->regular)
                 return write_all(w, p, n, at);
 
@@ -103,9 +103,44 @@ static int write_push(struct acquire_stage *s, const void *data, size_t n) {
         return 0;
 }
 
+static int write_flush(struct acquire_write *w) {
+        size_t n = w->buffered;
+        w->buffered = 0;
+        return n > 0 ? write_out(w, w->buf, n) : 0;
+}
+
+static int write_push(struct acquire_stage *s, const void *data, size_t n) {
+        struct acquire_write *w = (struct acquire_write *) s;
+        const uint8_t *p = data;
+        char buf[16];
+        /* Refused before a byte of it is written: nothing lands past offset + size_max. */
+        if (n > w->size_max - w->written)
+                return log_error_errno(EFBIG, "%s: payload larger than the slot (%s, %" PRIu64 " bytes)",
+                                       w->name, format_bytes(buf, w->size_max), w->size_max);
+        w->written += n;
+        if (w->buffered == 0 && n >= ACQUIRE_BUFFER_SIZE)
+                return write_out(w, p, n); /* already a big piece: no copy */
+        while (n > 0) {
+                size_t k = ACQUIRE_BUFFER_SIZE - w->buffered < n ? ACQUIRE_BUFFER_SIZE - w->buffered : n;
+                memcpy(w->buf + w->buffered, p, k);
+                w->buffered += k;
+                p += k;
+                n -= k;
+                if (w->buffered == ACQUIRE_BUFFER_SIZE) {
+                        int r = write_flush(w);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
 static int write_finish(struct acquire_stage *s) {
         struct acquire_write *w = (struct acquire_write *) s;
         uint64_t end = w->offset + w->written;
+        int r = write_flush(w);
+        if (r < 0)
+                return r;
         if (w->regular && w->file_size < end && ftruncate(w->fd, (off_t) end) < 0)
                 return log_error_errno(errno, "%s: extending to %" PRIu64 " bytes failed: %s", w->name, end,
                                        strerror(errno));
@@ -122,6 +157,11 @@ int acquire_write_new(const char *name, int fd, uint64_t offset, uint64_t size_m
         struct acquire_write *w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
+        w->buf = malloc(ACQUIRE_BUFFER_SIZE);
+        if (!w->buf) {
+                free(w);
+                return -ENOMEM;
+        }
         w->stage = (struct acquire_stage) { .push = write_push, .finish = write_finish };
         w->name = name;
         w->fd = fd;
@@ -144,5 +184,8 @@ uint64_t acquire_write_written(const struct acquire_write *w) {
 }
 
 void acquire_write_free(struct acquire_write *w) {
+        if (!w)
+                return;
+        free(w->buf);
         free(w);
 }
