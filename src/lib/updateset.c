@@ -145,7 +145,9 @@ static int discover(struct update_sets *s, struct transfer *const *transfers, st
                                  !(u->flags & UPDATE_OBSOLETE))
                                 s->candidate = u;
                 }
-                first = false;
+                /* A version above MaxVersion= does not stop the next one from being the newest. */
+                if (installed || !(f & UPDATE_OBSOLETE))
+                        first = false;
         }
         return 0;
 }

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "pattern.h"
+#include "resource.h"
+#include "transfer.h"
+#include "tmpdir.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+
+static void touch(const char *rel, mode_t mode) {
+        _cleanup_free_ char *p = path_join(tmpdir, rel);
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "x", 1), 1);
+        close(fd);
+        assert_int_equal(chmod(p, mode), 0);
+}
+
+static void mkdir_rel(const char *rel) {
+        _cleanup_free_ char *p = path_join(tmpdir, rel);
+        assert_int_equal(mkdir(p, 0755), 0);
+}
+
+/* A regular-file -> regular-file transfer over a directory with the given patterns. */
+static void transfer_init(struct transfer *t, const char *path, const char *const *patterns) {
+        memset(t, 0, sizeof(*t));
+        t->id = (char *) "test";
+        t->file = (char *) "test.transfer";
+        t->no_auto = t->growfs = t->read_only = -1;
+        t->source.type = t->target.type = RESOURCE_REGULAR_FILE;
+        t->source.path = t->target.path = (char *) path;
+        for (size_t i = 0; patterns[i]; i++) {
+                const char *reason = NULL;
+                t->source.patterns = realloc(t->source.patterns, (i + 1) * sizeof(struct pattern *));
+                assert_int_equal(pattern_compile(patterns[i], &t->source.patterns[i], &reason), 0);
+                t->source.n_patterns = i + 1;
+        }
+        t->target.patterns = t->source.patterns;
+        t->target.n_patterns = t->source.n_patterns;
+}
+
+static void transfer_done(struct transfer *t) {
+        for (size_t i = 0; i < t->source.n_patterns; i++)
+                pattern_free(t->source.patterns[i]);
+        free(t->source.patterns);
+}
+
+static void test_directory(void **state) {
+        (void) state;
+        touch("app_1.efi", 0644);
+        touch("app_10.efi", 0444);
+        touch("app_2+3-0.efi", 0644);
+        touch("app_2.efi", 0644);         /* same version as the boot-counted name */
+        touch(".#sysupdateapp_5.efi0123456789abcdef", 0600);
+        touch("other.txt", 0644);
+        touch("app_3.efi.tmp", 0644);     /* no prefix matches */
+        mkdir_rel("app_7.efi");           /* not a regular file */
+
+        struct transfer t;
+        transfer_init(&t, tmpdir, (const char *const[]) { "app_@v+@l-@d.efi", "app_@v.efi", NULL });
+        struct resource_context ctx = { .verify = -1 };
+        struct resource *r = NULL;
+        assert_int_equal(resource_load(&t, true, &ctx, &r), 0);
+        assert_int_equal(r->n_instances, 3);
+        assert_string_equal(r->instances[0]->metadata.version, "10");
+        assert_string_equal(r->instances[1]->name, "app_2+3-0.efi"); /* '+' sorts before '.' */
+        assert_true(r->instances[1]->metadata.has_tries_left);
+        assert_int_equal(r->instances[1]->metadata.tries_left, 3);
+        assert_string_equal(r->instances[2]->metadata.version, "1");
+        assert_true(r->instances[0]->metadata.has_mode);
+        assert_int_equal(r->instances[0]->metadata.mode, 0444);
+        assert_true(r->instances[0]->metadata.has_mtime);
+        _cleanup_free_ char *p = path_join(tmpdir, "app_10.efi");
+        assert_string_equal(r->instances[0]->path, p);
+
+        assert_ptr_equal(resource_find(r, "2"), r->instances[1]);
+        assert_ptr_equal(resource_find(r, "1"), r->instances[2]);
+        assert_ptr_equal(resource_find(r, "10"), r->instances[0]);
+        assert_null(resource_find(r, "3"));
+        assert_null(resource_find(r, "11"));
+        resource_free(r);
+
+        /* a missing directory has no instances */
+        _cleanup_free_ char *missing = path_join(tmpdir, "nope");
+        t.target.path = missing;
+        assert_int_equal(resource_load(&t, true, &ctx, &r), 0);
+        assert_int_equal(r->n_instances, 0);
+        resource_free(r);
+        transfer_done(&t);
+}
+
+static void test_boot_dirs(void **state) {
+        (void) state;
+        char *p = NULL;
+        _cleanup_free_ char *root = path_join(tmpdir, "root");
+        assert_int_equal(mkdir(root, 0755), 0);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), -ENOENT);
+
+        mkdir_rel("root/boot");
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_BOOT, &p), 0);
+        assert_true(endswith(p, "/root/boot"));
+        free(p);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_XBOOTLDR, &p), -ENOENT);
+
+        mkdir_rel("root/efi");
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), 0);
+        assert_true(endswith(p, "/root/efi"));
+        free(p);
+        /* with an ESP on /efi, /boot is the XBOOTLDR and "boot" prefers it */
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_BOOT, &p), 0);
+        assert_true(endswith(p, "/root/boot"));
+        free(p);
+}
+
+static void test_resolve(void **state) {
+        (void) state;
+        struct transfer t;
+        transfer_init(&t, "/EFI/Linux", (const char *const[]) { "app_@v.efi", NULL });
+        t.target.path_relative_to = PATH_RELATIVE_TO_ESP;
+        _cleanup_free_ char *root = path_join(tmpdir, "root");
+        struct resource_context ctx = { .root = root, .verify = -1 };
+        char *p = NULL;
+        assert_int_equal(resource_resolve(&t, true, &ctx, &p), 0);
+        _cleanup_free_ char *want = path_join(root, "efi/EFI/Linux");
+        assert_string_equal(p, want);
+        free(p);
+
+        /* with --image the ESP inside the image cannot be reached */
+        struct resource_context img = { .image = "/tmp/disk.raw", .verify = -1 };
+        assert_int_equal(resource_resolve(&t, true, &img, &p), -EOPNOTSUPP);
+
+        /* partitions: --image is the disk; a directory under --root is refused */
+        t.target.type = RESOURCE_PARTITION;
+        t.target.path = (char *) "/";
+        assert_int_equal(resource_resolve(&t, true, &img, &p), 0);
+        assert_string_equal(p, "/tmp/disk.raw");
+        free(p);
+        assert_int_equal(resource_resolve(&t, true, &ctx, &p), -EPERM);
+        t.target.path = (char *) "/missing.raw";
+        assert_int_equal(resource_resolve(&t, true, &ctx, &p), -ENOENT);
+        t.target.path_auto = true;
+        assert_int_equal(resource_resolve(&t, true, &ctx, &p), -EINVAL);
+
+        /* explicit sources need --transfer-source */
+        t.source.path_relative_to = PATH_RELATIVE_TO_EXPLICIT;
+        t.source.path = (char *) "/v";
+        assert_int_equal(resource_resolve(&t, false, &ctx, &p), -EINVAL);
+        ctx.transfer_source = "/srv/updates";
+        assert_int_equal(resource_resolve(&t, false, &ctx, &p), 0);
+        assert_string_equal(p, "/srv/updates/v");
+        free(p);
+        transfer_done(&t);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_directory),
+                cmocka_unit_test(test_boot_dirs),
+                cmocka_unit_test(test_resolve),
+        };
+        return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
+}
