@@ -315,3 +315,37 @@ def test_agent_installs_from_published_directory(abota, tmp_path, srv, gnupg):
     r = abota(f"--definitions={defs}", f"--root={root}", "check-new", check=False)
     assert r.returncode != 0
     assert "signature verification failed: BAD signature" in r.stderr
+
+
+def test_write_order(abota_bin, tmp_path, srv, gnupg):
+    """Payloads land before the manifest naming them; old payloads go only after a manifest that no
+    longer names them (followed with strace: renames, unlinks and fsyncs in order)."""
+    home, keys = gnupg
+    uid, ring = keys["signer"]
+    sign = ["--sign=gpg", f"--gpg-key={uid}", f"--gpg-homedir={home}"]
+    subprocess.run([abota_bin, "publish", *PATTERNS, *sign, srv, *make_version(tmp_path, "1")], check=True,
+                   capture_output=True)
+    trace = tmp_path / "trace"
+    subprocess.run(["strace", "-o", trace, "-e", "trace=rename,renameat,renameat2,unlink,unlinkat,fsync",
+                    abota_bin, "publish", *PATTERNS, *sign, "--keep=1", srv, *make_version(tmp_path, "2")],
+                   check=True, capture_output=True)
+    events = []
+    for line in trace.read_text().splitlines():
+        if line.startswith("fsync("):
+            events.append("fsync")
+        elif line.startswith("renameat("):
+            events.append("rename " + line.split('"')[3])
+        elif line.startswith("unlinkat(") and "= 0" in line:
+            events.append("unlink " + line.split('"')[1])
+    i = events.index
+    for payload in ("appliance_2.store.raw", "appliance_2.efi"):
+        assert events[i(f"rename {payload}") - 1] == "fsync"  # data on disk before the name appears
+        assert i(f"rename {payload}") < i("rename SHA256SUMS")
+    assert "fsync" in events[i("rename appliance_2.efi"):i("rename SHA256SUMS")]  # the directory
+    assert i("rename SHA256SUMS") < i("rename SHA256SUMS.gpg")
+    for old in ("appliance_1.store.raw", "appliance_1.efi"):
+        assert i("rename SHA256SUMS.gpg") < i(f"unlink {old}")
+        assert "fsync" in events[i("rename SHA256SUMS.gpg"):i(f"unlink {old}")]
+    assert events[-1] == "fsync"
+    assert gpgv(ring, srv).returncode == 0
+    sha256sum_check(srv)
