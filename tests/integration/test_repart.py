@@ -295,6 +295,28 @@ def test_first_boot_growth(abota, tmp_path, tree, esp_tree):
     assert [p["activity"] for p in json.loads(r.stdout)] == ["unchanged"] * 4
 
 
+def test_foreign_partitions_and_gaps(abota, tmp_path):
+    """Partitions no definition claims stay; new ones go into the smallest gap that fits them,
+    as systemd-repart 252 places them."""
+    defs = write_defs(tmp_path / "defs", {"10-a.conf": "Type=root\nSizeMinBytes=30M\nSizeMaxBytes=30M",
+                                          "20-b.conf": "Type=swap\nSizeMinBytes=4M\nSizeMaxBytes=4M"})
+    a, b = tmp_path / "a.raw", tmp_path / "b.raw"
+    for f in (a, b):
+        f.write_bytes(b"")
+        os.truncate(f, 100 * MiB)
+        subprocess.run(["sfdisk", "-q", str(f)], check=True, text=True,
+                       input="label: gpt\nlabel-id: 11111111-2222-4333-8444-555555555555\n"
+                             "start=2048, size=20480, type=linux, uuid=11111111-2222-4333-8444-000000000001\n"
+                             "start=30720, size=20480, type=linux, uuid=11111111-2222-4333-8444-000000000002\n")
+    r = abota("repart", f"--definitions={defs}", f"--seed={SEED}", "--dry-run=no", "--json=short", a)
+    systemd_repart(f"--definitions={defs}", f"--seed={SEED}", "--dry-run=no", b)
+    assert sfdisk_table(a) == sfdisk_table(b)
+    j = json.loads(r.stdout)
+    assert [(p["file"], p["activity"]) for p in j] == [(None, "unchanged"), (None, "unchanged"),
+                                                       ("20-b.conf", "create"), ("10-a.conf", "create")]
+    assert j[2]["offset"] == 11 * MiB
+
+
 def test_empty_modes(abota, tmp_path):
     defs = write_defs(tmp_path / "defs", {"10-root.conf": "Type=root"})
     img = tmp_path / "blank.raw"
