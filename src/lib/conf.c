@@ -2,6 +2,7 @@
 #include "conf.h"
 
 #include "log.h"
+#include "specifier.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -310,4 +311,75 @@ int conf_dirs_list(const char *root, const char *const *dirs, const char *prefix
         if (r < 0)
                 return r;
         return entries_to_strv(e, n, false, ret);
+}
+
+int conf_value_expand(const struct specifier_context *c, const char *file, unsigned line, const char *key,
+                      const char *value, char **ret) {
+        int r = specifier_expand(c, value, NULL, ret);
+        if (r == -EBADMSG) {
+                log_warning("%s:%u: %s=%s: unknown or incomplete %%-specifier, ignoring", file, line, key, value);
+                return 1;
+        }
+        if (r == -ENXIO) {
+                log_warning("%s:%u: %s=%s: %%m/%%b value not available, ignoring", file, line, key, value);
+                return 1;
+        }
+        return r;
+}
+
+bool conf_is_http_url(const char *s) {
+        const char *rest = startswith(s, "https://");
+        if (!rest)
+                rest = startswith(s, "http://");
+        return rest && *rest && !strpbrk(s, " \t\n");
+}
+
+int conf_value_url(const struct specifier_context *c, const char *file, unsigned line, const char *key,
+                   const char *value, char **ret) {
+        _cleanup_free_ char *e = NULL;
+        int r = conf_value_expand(c, file, line, key, value, &e);
+        if (r != 0)
+                return r;
+        if (!conf_is_http_url(e)) {
+                log_warning("%s:%u: %s=%s is not an http(s) URL, ignoring", file, line, key, e);
+                return 1;
+        }
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+int conf_value_tristate(const char *file, unsigned line, const char *key, const char *value, int *ret) {
+        if (isempty(value)) {
+                *ret = -1;
+                return 0;
+        }
+        int b = parse_boolean(value);
+        if (b < 0) {
+                log_warning("%s:%u: %s=%s is not a boolean, ignoring", file, line, key, value);
+                return 1;
+        }
+        *ret = b;
+        return 0;
+}
+
+int conf_value_bool(const char *file, unsigned line, const char *key, const char *value, bool *ret) {
+        int b = -1;
+        int r = conf_value_tristate(file, line, key, value, &b);
+        if (r == 0 && b >= 0)
+                *ret = b;
+        return r;
+}
+
+int conf_value_uint64(const char *file, unsigned line, const char *key, const char *value, bool *has,
+                      uint64_t *ret) {
+        if (isempty(value)) {
+                *has = false;
+                return 0;
+        }
+        if (parse_uint64(value, 10, ret) < 0) {
+                log_warning("%s:%u: %s=%s is not an unsigned integer, ignoring", file, line, key, value);
+                return 1;
+        }
+        *has = true;
+        return 0;
 }

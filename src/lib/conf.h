@@ -9,6 +9,7 @@
  * passed through as "" so list settings can reset. Errors are logged as "FILE:LINE: reason". */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Called for every assignment, in file order. Returning < 0 stops parsing with that error; the
  * callback logs its own message naming file:line. */
@@ -36,3 +37,18 @@ int conf_files_list(const char *root, const char *const *dirs, const char *suffi
  * for sysupdate.NAME.d component discovery. Returns the matching names (not paths), sorted. */
 int conf_dirs_list(const char *root, const char *const *dirs, const char *prefix, const char *suffix,
                    char ***ret);
+
+/* Typed values, with systemd's rule that a value which fails to parse is ignored with a warning
+ * naming FILE:LINE (callers decide which settings are fatal instead). They return 0 when *ret was
+ * set, 1 when the setting was ignored (warning logged), or -ENOMEM. An empty value resets: the
+ * tristate to -1, the number to unset; the boolean keeps its value. */
+struct specifier_context;
+int conf_value_expand(const struct specifier_context *c, const char *file, unsigned line, const char *key,
+                      const char *value, char **ret); /* %-specifiers; unknown ones warn */
+int conf_value_url(const struct specifier_context *c, const char *file, unsigned line, const char *key,
+                   const char *value, char **ret);    /* expanded, must be http:// or https:// */
+int conf_value_bool(const char *file, unsigned line, const char *key, const char *value, bool *ret);
+int conf_value_tristate(const char *file, unsigned line, const char *key, const char *value, int *ret);
+int conf_value_uint64(const char *file, unsigned line, const char *key, const char *value, bool *has,
+                      uint64_t *ret);
+bool conf_is_http_url(const char *s);

@@ -87,17 +87,6 @@ void transfer_free(struct transfer *t) {
         free(t);
 }
 
-void feature_free(struct feature *f) {
-        if (!f)
-                return;
-        free(f->id);
-        free(f->file);
-        free(f->description);
-        free(f->documentation);
-        free(f->appstream);
-        free(f);
-}
-
 /* Where a setting was made, for whole-transfer checks that run after parsing. */
 struct where {
         const char *file;
@@ -107,11 +96,19 @@ struct where {
 struct parser {
         const struct transfer_parse_options *o;
         struct transfer *t;
-        struct feature *f;
         struct where source_type, target_type, source_path, target_path, source_relto, target_relto,
                 target_patterns, current_symlink;
         bool partition_type_set, instances_max_set;
 };
+
+/* A typed value that was ignored (1: warned already) still counts as a known key. */
+static int handled(int r) {
+        return r < 0 ? r : 0;
+}
+
+static const struct specifier_context *specifiers(const struct parser *p) {
+        return p->o ? p->o->specifiers : NULL;
+}
 
 /* Logs "FILE:LINE: reason" (or "FILE: reason" without a line) and returns -EINVAL. */
 static int fail_at(const char *file, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -137,22 +134,6 @@ static int fail_where(const struct where *w, const char *fallback_file, const ch
                 msg = NULL;
         va_end(ap);
         return fail_at(w->file ? w->file : fallback_file, w->file ? w->line : 0, "%s", msg ? msg : fmt);
-}
-
-/* Expands specifiers. Returns 0 with *ret set, 1 when the setting is to be ignored (a warning
- * naming file:line was logged, as systemd does for unknown specifiers), or -ENOMEM. */
-static int expand(const struct parser *p, const char *file, unsigned line, const char *key,
-                  const char *value, char **ret) {
-        int r = specifier_expand(p->o ? p->o->specifiers : NULL, value, NULL, ret);
-        if (r == -EBADMSG) {
-                log_warning("%s:%u: %s=%s: unknown or incomplete %%-specifier, ignoring", file, line, key, value);
-                return 1;
-        }
-        if (r == -ENXIO) {
-                log_warning("%s:%u: %s=%s: %%m/%%b value not available, ignoring", file, line, key, value);
-                return 1;
-        }
-        return r;
 }
 
 /* Whitespace-separated words with C-style escapes (\x20, \\, \t, \n); quotes are not special
@@ -234,7 +215,7 @@ static int parse_match_pattern(struct parser *p, const char *file, unsigned line
                 return r;
         for (size_t i = 0; words[i]; i++) {
                 _cleanup_free_ char *e = NULL;
-                r = expand(p, file, line, "MatchPattern", words[i], &e);
+                r = conf_value_expand(specifiers(p), file, line, "MatchPattern", words[i], &e);
                 if (r < 0)
                         return r;
                 if (r > 0)
@@ -244,39 +225,9 @@ static int parse_match_pattern(struct parser *p, const char *file, unsigned line
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return fail_at(file, line, "MatchPattern=%s: %s", e, reason ? reason : "invalid pattern");
+                        /* The raw value: a decoded word may hold a line break (\n escape). */
+                        return fail_at(file, line, "MatchPattern=%s: %s", value, reason ? reason : "invalid pattern");
         }
-        return 0;
-}
-
-static int set_string(char **field, const char *value) {
-        char *c = strdup(value);
-        if (!c)
-                return -ENOMEM;
-        free(*field);
-        *field = c;
-        return 0;
-}
-
-static bool is_http_url(const char *s) {
-        const char *rest = startswith(s, "https://");
-        if (!rest)
-                rest = startswith(s, "http://");
-        return rest && *rest && !strpbrk(s, " \t\n");
-}
-
-/* An http(s) URL with specifiers expanded: 0 with *ret set, 1 when ignored (warning logged). */
-static int expand_url(const struct parser *p, const char *file, unsigned line, const char *key, const char *value,
-                      char **ret) {
-        _cleanup_free_ char *e = NULL;
-        int r = expand(p, file, line, key, value, &e);
-        if (r != 0)
-                return r;
-        if (!is_http_url(e)) {
-                log_warning("%s:%u: %s=%s is not an http(s) URL, ignoring", file, line, key, e);
-                return 1;
-        }
-        *ret = TAKE_PTR(e);
         return 0;
 }
 
@@ -289,7 +240,7 @@ static int parse_url_list(struct parser *p, const char *file, unsigned line, con
                 return 0;
         }
         _cleanup_free_ char *e = NULL;
-        int r = expand_url(p, file, line, key, value, &e);
+        int r = conf_value_url(specifiers(p), file, line, key, value, &e);
         if (r != 0)
                 return r < 0 ? r : 0;
         return strv_contains(*list, e) ? 0 : strv_extend(list, e);
@@ -319,43 +270,6 @@ static int parse_feature_list(const char *file, unsigned line, const char *key, 
         return 0;
 }
 
-/* Booleans and numbers that fail to parse are ignored with a warning, as systemd does. */
-static int parse_tristate(const char *file, unsigned line, const char *key, const char *value, int *field) {
-        if (isempty(value)) {
-                *field = -1;
-                return 0;
-        }
-        int b = parse_boolean(value);
-        if (b < 0)
-                log_warning("%s:%u: %s=%s is not a boolean, ignoring", file, line, key, value);
-        else
-                *field = b;
-        return 0;
-}
-
-static int parse_bool(const char *file, unsigned line, const char *key, const char *value, bool *field) {
-        int b = -1;
-        parse_tristate(file, line, key, value, &b);
-        if (b >= 0)
-                *field = b;
-        return 0;
-}
-
-static int parse_u64(const char *file, unsigned line, const char *key, const char *value, bool *has, uint64_t *field) {
-        if (isempty(value)) {
-                *has = false;
-                return 0;
-        }
-        uint64_t u;
-        if (parse_uint64(value, 10, &u) < 0)
-                log_warning("%s:%u: %s=%s is not an unsigned integer, ignoring", file, line, key, value);
-        else {
-                *field = u;
-                *has = true;
-        }
-        return 0;
-}
-
 static int parse_version_key(struct parser *p, const char *file, unsigned line, const char *key, const char *value,
                              char **field) {
         if (isempty(value)) {
@@ -364,9 +278,9 @@ static int parse_version_key(struct parser *p, const char *file, unsigned line, 
                 return 0;
         }
         /* A bound that cannot be applied must not be silently dropped: fatal (issue acceptance),
-         * with one message, so no expand() warning first. */
+         * with one message, so no conf_value_expand() warning first. */
         _cleanup_free_ char *e = NULL;
-        int r = specifier_expand(p->o ? p->o->specifiers : NULL, value, NULL, &e);
+        int r = specifier_expand(specifiers(p), value, NULL, &e);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -387,7 +301,7 @@ static int parse_protect_version(struct parser *p, const char *file, unsigned li
                 return 0;
         }
         _cleanup_free_ char *e = NULL;
-        int r = expand(p, file, line, "ProtectVersion", value, &e);
+        int r = conf_value_expand(specifiers(p), file, line, "ProtectVersion", value, &e);
         if (r != 0)
                 return r < 0 ? r : 0;
         if (isempty(e)) {
@@ -425,7 +339,7 @@ static int parse_path(struct parser *p, const char *file, unsigned line, struct 
                 return 0;
         }
         _cleanup_free_ char *e = NULL;
-        int r = expand(p, file, line, "Path", value, &e);
+        int r = conf_value_expand(specifiers(p), file, line, "Path", value, &e);
         if (r != 0)
                 return r < 0 ? r : 0;
         c->path_auto = streq(e, "auto");
@@ -460,7 +374,7 @@ static int assign_transfer(struct parser *p, const char *file, unsigned line, co
         if (streq(key, "ProtectVersion"))
                 return parse_protect_version(p, file, line, value);
         if (streq(key, "Verify"))
-                return parse_bool(file, line, key, value, &t->verify);
+                return handled(conf_value_bool(file, line, key, value, &t->verify));
         if (streq(key, "ChangeLog"))
                 return parse_url_list(p, file, line, key, value, &t->changelog);
         if (streq(key, "AppStream"))
@@ -596,21 +510,21 @@ static int assign_target(struct parser *p, const char *file, unsigned line, cons
                 return 0;
         }
         if (streq(key, "PartitionNoAuto"))
-                return parse_tristate(file, line, key, value, &t->no_auto);
+                return handled(conf_value_tristate(file, line, key, value, &t->no_auto));
         if (streq(key, "PartitionGrowFileSystem"))
-                return parse_tristate(file, line, key, value, &t->growfs);
+                return handled(conf_value_tristate(file, line, key, value, &t->growfs));
         if (streq(key, "ReadOnly"))
-                return parse_tristate(file, line, key, value, &t->read_only);
+                return handled(conf_value_tristate(file, line, key, value, &t->read_only));
         if (streq(key, "Mode"))
                 return parse_mode(file, line, value, t);
         if (streq(key, "TriesDone"))
-                return parse_u64(file, line, key, value, &t->has_tries_done, &t->tries_done);
+                return handled(conf_value_uint64(file, line, key, value, &t->has_tries_done, &t->tries_done));
         if (streq(key, "TriesLeft"))
-                return parse_u64(file, line, key, value, &t->has_tries_left, &t->tries_left);
+                return handled(conf_value_uint64(file, line, key, value, &t->has_tries_left, &t->tries_left));
         if (streq(key, "InstancesMax"))
                 return parse_instances_max(p, file, line, value);
         if (streq(key, "RemoveTemporary"))
-                return parse_bool(file, line, key, value, &t->remove_temporary);
+                return handled(conf_value_bool(file, line, key, value, &t->remove_temporary));
         if (streq(key, "CurrentSymlink")) {
                 if (isempty(value)) {
                         free(t->current_symlink);
@@ -618,7 +532,7 @@ static int assign_target(struct parser *p, const char *file, unsigned line, cons
                         return 0;
                 }
                 _cleanup_free_ char *e = NULL;
-                int r = expand(p, file, line, key, value, &e);
+                int r = conf_value_expand(specifiers(p), file, line, key, value, &e);
                 if (r != 0)
                         return r < 0 ? r : 0;
                 p->current_symlink = (struct where) { file, line };
@@ -671,7 +585,7 @@ static bool relto_is_boot(enum path_relative_to r) {
 
 static bool is_url(const char *s) {
         const char *rest = startswith(s, "file://");
-        return is_http_url(s) || (rest && path_is_absolute(rest));
+        return conf_is_http_url(s) || (rest && path_is_absolute(rest));
 }
 
 static int validate_source(struct parser *p) {
@@ -778,8 +692,6 @@ static int make_id(const char *path, char **ret) {
         const char *end = endswith(base, ".transfer");
         if (!end)
                 end = endswith(base, ".conf");
-        if (!end)
-                end = endswith(base, ".feature");
         *ret = strndup(base, end ? (size_t) (end - base) : strlen(base));
         return *ret ? 0 : -ENOMEM;
 }
@@ -829,57 +741,5 @@ int transfer_load(const char *path, const struct transfer_parse_options *o, stru
                 return r == -ENOMEM ? r : -EINVAL;
         }
         *ret = t;
-        return 0;
-}
-
-static int feature_assign(const char *file, unsigned line, const char *section, const char *key,
-                          const char *value, void *userdata) {
-        struct parser *p = userdata;
-        struct feature *f = p->f;
-        if (!streq(section, "Feature")) {
-                if (!startswith(section, "X-"))
-                        log_warning("%s:%u: unknown section [%s], ignoring %s=", file, line, section, key);
-                return 0;
-        }
-        if (streq(key, "Description"))
-                return set_string(&f->description, value);
-        if (streq(key, "Enabled"))
-                return parse_bool(file, line, key, value, &f->enabled);
-        if (streq(key, "Documentation") || streq(key, "AppStream")) {
-                char **field = streq(key, "Documentation") ? &f->documentation : &f->appstream;
-                if (isempty(value)) {
-                        free(*field);
-                        *field = NULL;
-                        return 0;
-                }
-                _cleanup_free_ char *e = NULL;
-                int r = expand_url(p, file, line, key, value, &e);
-                if (r != 0)
-                        return r < 0 ? r : 0;
-                free(*field);
-                *field = TAKE_PTR(e);
-                return 0;
-        }
-        if (!startswith(key, "X-"))
-                log_warning("%s:%u: unknown key %s= in [Feature], ignoring", file, line, key);
-        return 0;
-}
-
-int feature_load(const char *path, const struct transfer_parse_options *o, struct feature **ret) {
-        struct feature *f = calloc(1, sizeof(*f));
-        if (!f)
-                return -ENOMEM;
-        f->file = strdup(path);
-        int r = f->file ? make_id(path, &f->id) : -ENOMEM;
-        if (r >= 0) {
-                struct parser p = { .o = o, .f = f };
-                _cleanup_strv_free_ char **dropins = NULL;
-                r = parse_all(path, o, feature_assign, &p, &dropins);
-        }
-        if (r < 0) {
-                feature_free(f);
-                return r;
-        }
-        *ret = f;
         return 0;
 }

@@ -5,6 +5,8 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "log.h"
+#include "specifier.h"
 #include "util.h"
 
 #include "test-files.h"
@@ -198,8 +200,62 @@ static void test_dropins(void **state) {
         scratch_free(root);
 }
 
+static void test_values(void **state) {
+        (void) state;
+        bool b = true, has = true;
+        int t = 1;
+        uint64_t u = 7;
+        assert_int_equal(conf_value_bool("f", 1, "K", "no", &b), 0);
+        assert_false(b);
+        assert_int_equal(conf_value_bool("f", 1, "K", "perhaps", &b), 1);
+        assert_false(b);
+        assert_int_equal(conf_value_bool("f", 1, "K", "", &b), 0);
+        assert_false(b); /* an empty boolean keeps the value */
+        assert_int_equal(conf_value_tristate("f", 1, "K", "on", &t), 0);
+        assert_int_equal(t, 1);
+        assert_int_equal(conf_value_tristate("f", 1, "K", "2", &t), 1);
+        assert_int_equal(t, 1);
+        assert_int_equal(conf_value_tristate("f", 1, "K", "", &t), 0);
+        assert_int_equal(t, -1);
+        assert_int_equal(conf_value_uint64("f", 1, "K", "-1", &has, &u), 1);
+        assert_int_equal(u, 7);
+        assert_int_equal(conf_value_uint64("f", 1, "K", "42", &has, &u), 0);
+        assert_true(has);
+        assert_int_equal(u, 42);
+        assert_int_equal(conf_value_uint64("f", 1, "K", "", &has, &u), 0);
+        assert_false(has);
+
+        assert_true(conf_is_http_url("https://example.com/x"));
+        assert_true(conf_is_http_url("http://h"));
+        assert_false(conf_is_http_url("http://"));
+        assert_false(conf_is_http_url("ftp://example.com"));
+        assert_false(conf_is_http_url("https://a b"));
+
+        char *root = scratch_new();
+        scratch_write(root, "etc/os-release", "VERSION_ID=12\n");
+        struct specifier_context *c;
+        assert_int_equal(specifier_context_new(root, &c), 0);
+        char *s = NULL;
+        assert_int_equal(conf_value_expand(c, "f", 1, "K", "v%w", &s), 0);
+        assert_string_equal(s, "v12");
+        free(s);
+        s = NULL;
+        assert_int_equal(conf_value_expand(c, "f", 1, "K", "v%y", &s), 1);
+        assert_null(s);
+        assert_int_equal(conf_value_url(c, "f", 1, "K", "https://x/%w", &s), 0);
+        assert_string_equal(s, "https://x/12");
+        free(s);
+        s = NULL;
+        assert_int_equal(conf_value_url(c, "f", 1, "K", "/local/%w", &s), 1);
+        assert_null(s);
+        specifier_context_free(c);
+        scratch_free(root);
+}
+
 int main(void) {
+        log_set_max_level(LOG_ERR - 1); /* warnings of the value tests are expected */
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_values),
                 cmocka_unit_test(test_syntax),     cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_nul_byte),   cmocka_unit_test(test_files_list),
                 cmocka_unit_test(test_dirs_list),  cmocka_unit_test(test_dropins),

@@ -263,26 +263,6 @@ static void test_protect_version_without_image_version(void **state) {
         ctx = saved;
 }
 
-static void test_feature(void **state) {
-        (void) state;
-        scratch_write(dir, "feat/devel.feature",
-                      "[Feature]\nDescription=Development tools\nDocumentation=https://example.com/%w\n"
-                      "AppStream=ftp://bad\nEnabled=yes\nUnknown=1\n");
-        scratch_write(dir, "feat/devel.feature.d/10-off.conf", "[Feature]\nEnabled=no\n");
-        _cleanup_free_ char *defs = strprintf("%s/feat", dir);
-        _cleanup_free_ char *p = strprintf("%s/feat/devel.feature", dir);
-        const char *dirs[] = { defs, NULL };
-        struct transfer_parse_options o = { .specifiers = ctx, .search_dirs = dirs };
-        struct feature *f;
-        assert_int_equal(feature_load(p, &o, &f), 0);
-        assert_string_equal(f->id, "devel");
-        assert_string_equal(f->description, "Development tools");
-        assert_string_equal(f->documentation, "https://example.com/12");
-        assert_null(f->appstream);
-        assert_false(f->enabled);
-        feature_free(f);
-}
-
 static void test_type_strings(void **state) {
         (void) state;
         for (int i = 0; i < _RESOURCE_TYPE_MAX; i++)
@@ -305,7 +285,6 @@ int main(void) {
                 cmocka_unit_test(test_invalid),
                 cmocka_unit_test(test_modes),
                 cmocka_unit_test(test_protect_version_without_image_version),
-                cmocka_unit_test(test_feature),
                 cmocka_unit_test(test_type_strings),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
