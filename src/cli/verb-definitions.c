@@ -192,6 +192,7 @@ int verb_definitions(const struct cli_options *o) {
                 json_init(&w, stdout, o->json);
                 json_begin_object(&w);
                 json_kv_string(&w, "image_version", d->os_image_version);
+                json_kv_strv(&w, "search_dirs", d->search_dirs);
                 json_key(&w, "transfers");
                 json_begin_array(&w);
                 for (size_t i = 0; i < d->n_transfers; i++)

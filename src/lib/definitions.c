@@ -45,6 +45,7 @@ void definitions_free(struct definitions *d) {
         free(d->features);
         free(d->os_image_version);
         specifier_context_free(d->specifiers);
+        strv_free(d->search_dirs);
         free(d);
 }
 
@@ -95,11 +96,11 @@ static bool transfer_is_enabled(const struct definitions *d, const struct transf
         return false;
 }
 
-static char *dirs_describe(const char *root, const char *const *dirs) {
+static char *dirs_describe(char *const *dirs) {
         char *s = strdup("");
         for (size_t i = 0; s && dirs[i]; i++) {
-                _cleanup_free_ char *old = s, *p = path_prefix_root(root, dirs[i]);
-                s = p ? strprintf("%s%s%s", old, i > 0 ? ", " : "", p) : NULL;
+                _cleanup_free_ char *old = s;
+                s = strprintf("%s%s%s", old, i > 0 ? ", " : "", dirs[i]);
         }
         return s;
 }
@@ -131,7 +132,7 @@ static int load_transfers(const char *root, const struct transfer_parse_options 
         if (r < 0)
                 return r;
         if (!files[0]) {
-                _cleanup_free_ char *where = dirs_describe(root, po->search_dirs);
+                _cleanup_free_ char *where = dirs_describe(d->search_dirs);
                 return log_error_errno(ENOENT, "No transfer definitions found in %s.", where ? where : "the search path");
         }
         d->transfers = calloc(strv_length(files) + 1, sizeof(struct transfer *));
@@ -170,6 +171,12 @@ int definitions_load(const struct definitions_options *o, struct definitions **r
         const char *iv = specifier_os_release(d->specifiers, "IMAGE_VERSION");
         if (!isempty(iv) && !(d->os_image_version = strdup(iv)))
                 return -ENOMEM;
+
+        for (size_t i = 0; dirs[i]; i++) {
+                char *full = path_prefix_root(conf_root, dirs[i]);
+                if (!full || strv_push(&d->search_dirs, full) < 0)
+                        return -ENOMEM;
+        }
 
         struct transfer_parse_options po = {
                 .specifiers = d->specifiers,

@@ -25,6 +25,7 @@ struct definitions {
         size_t n_features;
         char *os_image_version;      /* IMAGE_VERSION of the root's os-release, or NULL */
         struct specifier_context *specifiers;
+        char **search_dirs;          /* the directories read, highest priority first, root-prefixed */
 };
 
 /* Loads everything, computes each transfer's enabled flag. No transfer found → logs

@@ -61,6 +61,7 @@ def test_seed_files(abota, seeds):
     d = json.loads(r.stdout)
     iv = host_image_version()
     assert d["image_version"] == iv
+    assert d["search_dirs"] == [str(seeds)]
     store, kernel = d["transfers"]
     assert store["id"] == "10-store"
     assert store["file"] == str(seeds / "10-store.transfer")
@@ -183,6 +184,8 @@ def test_search_path_override_and_masking(abota, root):
     d, _ = definitions(abota, f"--root={root}")
     ids = [t["id"] for t in d["transfers"]]
     assert ids == ["10-a", "20-b"]
+    assert d["search_dirs"] == [f"{root}/etc/sysupdate.d", f"{root}/run/sysupdate.d",
+                                f"{root}/usr/local/lib/sysupdate.d", f"{root}/usr/lib/sysupdate.d"]
     assert d["transfers"][0]["file"] == f"{root}/etc/sysupdate.d/10-a.transfer"
     assert d["transfers"][0]["source"]["match_patterns"] == ["admin_@v"]
 

@@ -53,6 +53,9 @@ static void test_load_root(void **state) {
         struct definitions *d;
         assert_int_equal(definitions_load(&o, &d), 0);
         assert_string_equal(d->os_image_version, "7");
+        _cleanup_free_ char *etc = strprintf("%s/etc/sysupdate.d", root);
+        assert_int_equal(strv_length(d->search_dirs), 4);
+        assert_string_equal(d->search_dirs[0], etc);
         assert_int_equal(d->n_transfers, 6);
         assert_string_equal(d->transfers[0]->id, "10-a");
         assert_string_equal(d->transfers[0]->source.patterns_str[0], "admin_@v");
@@ -78,6 +81,8 @@ static void test_load_root(void **state) {
         assert_int_equal(definitions_load(&o, &d), 0);
         assert_string_equal(d->transfers[0]->source.patterns_str[0], "vendor_@v");
         assert_string_equal(d->os_image_version, "7"); /* os-release still from the root */
+        assert_int_equal(strv_length(d->search_dirs), 1);
+        assert_string_equal(d->search_dirs[0], defs);
         definitions_free(d);
         scratch_free(root);
 }
