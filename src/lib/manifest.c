@@ -126,6 +126,10 @@ int manifest_parse_date(const char *s, time_t *ret) {
         return 0;
 }
 
+const char *manifest_name_check(const char *name) {
+        return name_check(name, strlen(name));
+}
+
 static int reason_set(char **ret_reason, size_t line, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static int reason_set(char **ret_reason, size_t line, const char *fmt, ...) {
@@ -312,7 +316,7 @@ int manifest_write(FILE *f, const struct manifest_entry *entries, size_t n) {
         if (!sorted)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                const char *why = name_check(entries[i].name, strlen(entries[i].name));
+                const char *why = manifest_name_check(entries[i].name);
                 if (why)
                         return log_error_errno(EINVAL, "cannot list file in SHA256SUMS: %s", why);
                 sorted[i] = &entries[i];

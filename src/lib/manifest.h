@@ -32,6 +32,10 @@ void manifest_free(struct manifest *m);
 /* -ESTALE if any best-before date is before now (unless SYSTEMD_SYSUPDATE_VERIFY_FRESHNESS=0). */
 int manifest_check_fresh(const struct manifest *m, time_t now);
 
+/* NULL when name can be listed in a manifest, else why not ("file name contains a control
+ * character", ...): the rules the parser applies to every name. */
+const char *manifest_name_check(const char *name);
+
 /* "YYYY-MM-DD" exactly, a real calendar day, as midnight UTC; -EINVAL otherwise. */
 int manifest_parse_date(const char *s, time_t *ret);
 /* The marker entry "BEST-BEFORE-<date>" with the SHA-256 of an empty file, for manifest_write();

@@ -353,6 +353,15 @@ static bool name_is_reserved(const char *name) {
         return startswith(name, MANIFEST_NAME) || startswith(name, TEMP_PREFIX);
 }
 
+/* A copy of a hostile name that is safe to print: bytes outside printable ASCII become '?'. */
+static char *printable(const char *s) {
+        char *t = strdup(s);
+        for (char *c = t; c && *c; c++)
+                if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
+                        *c = '?';
+        return t;
+}
+
 /* The names temp_file_create() makes: TEMP_PREFIX NAME ".XXXXXX" (mkostemp's six characters). */
 static bool is_leftover_temp(const char *name) {
         const char *rest = startswith(name, TEMP_PREFIX);
@@ -395,6 +404,11 @@ static int check_payloads(const struct publish_options *o, char **ret_version) {
                         return log_error_errno(EINVAL, "%s: not a regular file", path);
                 if (!filename_is_valid(name) || name_is_reserved(name))
                         return log_error_errno(EINVAL, "%s: '%s' cannot be published (reserved name)", path, name);
+                const char *why = manifest_name_check(name);
+                if (why) {
+                        _cleanup_free_ char *shown = printable(path);
+                        return log_error_errno(EINVAL, "%s: cannot be listed in SHA256SUMS: %s", shown ? shown : "?", why);
+                }
                 for (size_t j = 0; j < i; j++)
                         if (streq(path_basename(o->files[j]), name))
                                 return log_error_errno(EINVAL, "%s: same file name as %s", path, o->files[j]);
@@ -445,6 +459,12 @@ static int dir_files_load(const struct publish_options *o, int dir_fd, struct di
                 }
                 if (name_is_reserved(de->d_name))
                         continue;
+                const char *why = manifest_name_check(de->d_name);
+                if (why) {
+                        _cleanup_free_ char *shown = printable(de->d_name);
+                        log_warning("%s/%s: not listed in SHA256SUMS: %s", o->dir, shown ? shown : "?", why);
+                        continue;
+                }
                 struct stat st;
                 if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;

@@ -256,6 +256,24 @@ def test_errors(abota, tmp_path, srv):
     assert listing(srv) == []
 
 
+def test_hostile_names(abota, tmp_path, srv):
+    """Names a strict client would refuse never make it into SHA256SUMS (it would be rejected whole)."""
+    (srv / "line\nbreak.raw").write_text("x")
+    (srv / "esc\x1b[31m.raw").write_text("x")
+    (srv / "\\backslash.raw").write_text("x")  # sha256sum would escape it: fine for us, listed
+    r = abota("publish", *PATTERNS, srv, *make_version(tmp_path, "1"))
+    assert "line?break.raw: not listed in SHA256SUMS: file name contains a control character" in r.stderr
+    assert "esc?[31m.raw: not listed in SHA256SUMS: file name contains a control character" in r.stderr
+    names = [line[66:] for line in manifest_lines(srv)]
+    assert names == ["\\backslash.raw", "appliance_1.efi", "appliance_1.store.raw"]
+    sha256sum_check(srv)
+    bad = tmp_path / "appliance_2\x7f.efi"
+    bad.write_text("x")
+    r = abota("publish", *PATTERNS, srv, bad, check=False)
+    assert r.returncode != 0
+    assert "appliance_2?.efi: cannot be listed in SHA256SUMS: file name contains a control character" in r.stderr
+
+
 def test_locked_directory(abota, tmp_path, srv):
     fd = os.open(srv, os.O_RDONLY | os.O_DIRECTORY)
     try:
