@@ -137,6 +137,7 @@ struct http {
         int64_t range_start;  /* from Content-Range, -1 if none */
         long status;
         bool started, announced, bad_status, stalled;
+        uint64_t total;       /* announced size of the whole file, if announced */
         unsigned stall_sec;
         curl_off_t last_dlnow;
         uint64_t last_data_usec; /* monotonic time the last byte arrived (or the attempt began) */
@@ -181,7 +182,8 @@ static bool http_begin(struct http *h, CURL *curl) {
                 h->skip = h->delivered;
         curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
         if (!h->announced && length >= 0) {
-                acquire_stage_expect(h->sink, (uint64_t) length + (h->status == 206 ? h->delivered : 0));
+                h->total = (uint64_t) length + (h->status == 206 ? h->delivered : 0);
+                acquire_stage_expect(h->sink, h->total);
                 h->announced = true;
         }
         return true;
@@ -352,6 +354,9 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                 if (c == CURLE_OK && !h.started)
                         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &h.status);
                 if (c == CURLE_OK && h.status >= 200 && h.status < 300)
+                        return 0;
+                /* Everything had arrived when the connection broke: nothing left to ask for. */
+                if (h.status == 416 && h.announced && h.delivered == h.total)
                         return 0;
                 int r = http_failure(o, &h, curl, c, errbuf, msg, sizeof(msg), &retry);
                 if (r == -ENOENT)
