@@ -396,6 +396,75 @@ int repart_format_build(const struct repart_format_request *req, const char *out
         return 0;
 }
 
+/* Bytes a tree takes: every entry rounded up to 4 KiB blocks. */
+static int tree_bytes(const char *path, uint64_t *sum) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return -errno;
+        *sum += ((uint64_t) st.st_size + 4095) / 4096 * 4096 + 4096;
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        DIR *d = opendir(path);
+        if (!d)
+                return -errno;
+        int r = 0;
+        struct dirent *de;
+        while (r >= 0 && (de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                _cleanup_free_ char *c = path_join(path, de->d_name);
+                r = c ? tree_bytes(c, sum) : -ENOMEM;
+        }
+        closedir(d);
+        return r;
+}
+
+static int ext4_used_bytes(const char *what, const char *image, uint64_t *ret) {
+        _cleanup_free_ char *exe = NULL, *out = NULL;
+        int r = find_executable("dumpe2fs", &exe);
+        if (r < 0)
+                return log_error_errno(r, "%s: dumpe2fs not found", what);
+        char *argv[] = { exe, "-h", (char *) image, NULL };
+        r = spawn_capture(argv, &out);
+        if (r != 0)
+                return log_error_errno(r < 0 ? r : EIO, "%s: dumpe2fs failed on %s", what, image);
+        const char *bc = strstr(out, "\nBlock count:"), *fb = strstr(out, "\nFree blocks:"),
+                   *bs = strstr(out, "\nBlock size:");
+        unsigned long long count, free_blocks, size;
+        if (!bc || !fb || !bs || sscanf(bc, "\nBlock count: %llu", &count) != 1 ||
+            sscanf(fb, "\nFree blocks: %llu", &free_blocks) != 1 || sscanf(bs, "\nBlock size: %llu", &size) != 1 ||
+            free_blocks > count)
+                return log_error_errno(EBADMSG, "%s: cannot parse dumpe2fs output for %s", what, image);
+        *ret = (uint64_t) (count - free_blocks) * size;
+        return 0;
+}
+
+int repart_format_guess_size(const struct repart_format_request *req, const char *scratch, uint64_t *ret) {
+        uint64_t content = 0, used = 0, size;
+        int r;
+
+        if (req->format != REPART_FORMAT_EXT4)
+                return log_error_errno(EOPNOTSUPP, "%s: Minimize=guess supports ext4 only", req->what);
+        for (size_t i = 0; i < req->n_copy_files; i++) {
+                r = tree_bytes(req->copy_files[i].source, &content);
+                if (r < 0)
+                        return log_error_errno(r, "%s: CopyFiles=%s: %s", req->what, req->copy_files[i].source,
+                                               strerror(-r));
+        }
+        /* Build once with plenty of room, measure what is allocated, add half again (as
+         * systemd-repart does). The scratch file is sparse: only used blocks cost. */
+        struct repart_format_request big = *req;
+        big.size = content * 4 > 64 * 1024 * 1024 ? (content * 4 + 4095) / 4096 * 4096 : 64 * 1024 * 1024;
+        r = repart_format_build(&big, scratch, &size);
+        if (r >= 0)
+                r = ext4_used_bytes(req->what, scratch, &used);
+        (void) unlink(scratch);
+        if (r < 0)
+                return r;
+        *ret = (used + used / 2 + 4095) / 4096 * 4096;
+        return 0;
+}
+
 int repart_copy_sparse(int in_fd, uint64_t in_off, int out_fd, uint64_t out_off, uint64_t n) {
         uint64_t end = in_off + n, pos = in_off;
 

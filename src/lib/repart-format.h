@@ -27,6 +27,10 @@ struct repart_format_request {
  * does not fit; a failing tool is logged with its last output line and returns -EIO. */
 int repart_format_build(const struct repart_format_request *req, const char *output, uint64_t *ret_size);
 
+/* Minimize=guess for a writable file system (ext4): builds it once into scratch with ample room,
+ * returns the allocated bytes plus 50 %, rounded up to 4 KiB. */
+int repart_format_guess_size(const struct repart_format_request *req, const char *scratch, uint64_t *ret);
+
 /* Copies n bytes from in_fd at in_off to out_fd at out_off, skipping holes of the source (the
  * target range must already read as zeros where the source has holes). */
 int repart_copy_sparse(int in_fd, uint64_t in_off, int out_fd, uint64_t out_off, uint64_t n);

@@ -314,9 +314,6 @@ static int measure_payloads(struct context *c) {
                         } else
                                 p->payload = (uint64_t) st.st_size;
                 }
-                if (d->minimize == REPART_MINIMIZE_GUESS)
-                        return log_error_errno(EOPNOTSUPP, "%s: Minimize=guess (writable file systems) is not supported yet",
-                                               d->path);
                 if (d->minimize == REPART_MINIMIZE_BEST) {
                         int r = ensure_workdir(c);
                         if (r < 0)
@@ -484,16 +481,30 @@ static int assign_identities(struct context *c) {
         return 0;
 }
 
+static bool minimized(const struct part *p) {
+        return !p->exists && p->def && p->def->minimize != REPART_MINIMIZE_OFF;
+}
+
+/* Minimize=: read-only file systems are built now and copied later as they are; writable ones
+ * are measured now and built later into the size the plan gives them. */
 static int build_prebuilt(struct context *c) {
         for (size_t i = 0; i < c->n_parts; i++) {
                 struct part *p = &c->parts[i];
-                if (!p->prebuilt)
+                if (!minimized(p))
                         continue;
                 struct repart_format_request req;
-                int r = fs_request(c, p, UINT64_MAX, &req);
+                int r = ensure_workdir(c);
                 if (r < 0)
                         return r;
-                r = repart_format_build(&req, p->prebuilt, &p->payload);
+                r = fs_request(c, p, UINT64_MAX, &req);
+                if (r < 0)
+                        return r;
+                if (p->prebuilt)
+                        r = repart_format_build(&req, p->prebuilt, &p->payload);
+                else {
+                        _cleanup_free_ char *scratch = strprintf("%s/guess-%zu.img", c->workdir, i);
+                        r = scratch ? repart_format_guess_size(&req, scratch, &p->payload) : -ENOMEM;
+                }
                 if (r < 0)
                         return r;
         }
@@ -732,7 +743,7 @@ static int load_definitions(struct context *c) {
 /* Minimized file systems are built now; their size is the partition's minimum. */
 static int apply_prebuilt_sizes(struct context *c) {
         for (size_t i = 0; i < c->n_parts; i++) {
-                if (!c->parts[i].prebuilt)
+                if (!minimized(&c->parts[i]))
                         continue;
                 uint64_t need = repart_round_up(c->parts[i].payload, grain_of(c));
                 if (need > c->items[i].min_size)

@@ -205,6 +205,27 @@ def test_erofs_swap_minimize(abota, tmp_path, tree):
     assert sfdisk_table(img) == sfdisk_table(b)
 
 
+def test_minimize_guess_ext4(abota, tmp_path):
+    big = tmp_path / "big"
+    big.mkdir()
+    blob = os.urandom(20 * MiB)
+    (big / "blob").write_bytes(blob)
+    defs = write_defs(tmp_path / "defs", {"10-a.conf": f"Type=linux-generic\nFormat=ext4\nCopyFiles={big}:/\n"
+                                                      "Minimize=guess"})
+    img = tmp_path / "a.raw"
+    j = json.loads(build(abota, defs, img, "--json=short").stdout)
+    size = j[0]["raw_size"]
+    assert 20 * MiB < size < 40 * MiB and size % 4096 == 0  # allocated bytes + 50 %
+    part = tmp_path / "p.ext4"
+    with open(img, "rb") as f:
+        f.seek(j[0]["offset"])
+        part.write_bytes(f.read(size))
+    subprocess.run(["fsck.ext4", "-fn", str(part)], check=True, capture_output=True)
+    out = tmp_path / "blob.out"
+    subprocess.run(["debugfs", "-R", f"dump /blob {out}", str(part)], check=True, capture_output=True)
+    assert out.read_bytes() == blob
+
+
 WEIGHTS = {
     "10-a.conf": "Type=esp\nSizeMinBytes=64M\nWeight=100\nPaddingWeight=50",
     "20-b.conf": "Type=root\nWeight=300\nSizeMaxBytes=100M",
