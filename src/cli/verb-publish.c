@@ -29,6 +29,7 @@ static void publish_help(void) {
                "                           xz 0-9 (default 6)\n"
                "     --best-before=YYYY-MM-DD  Add a BEST-BEFORE marker: clients refuse the\n"
                "                           manifest after that day (give it on every publish)\n"
+               "     --force               Replace an already published file by different content\n"
                "     --sign=gpg            Sign SHA256SUMS with gpg as SHA256SUMS.gpg\n"
                "     --gpg-key=ID          Key to sign with (default: gpg's default key)\n"
                "     --gpg-homedir=DIR     GnuPG home directory of the signing key\n");
@@ -76,7 +77,7 @@ static void print_result(const struct publish_options *o, const struct publish_r
 
 int verb_publish(int argc, char **argv) {
         enum { ARG_PATTERN = 0x100, ARG_DEFINITIONS, ARG_KEEP, ARG_COMPRESS, ARG_SIGN, ARG_GPG_KEY, ARG_GPG_HOMEDIR,
-               ARG_BEST_BEFORE };
+               ARG_BEST_BEFORE, ARG_FORCE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "pattern", required_argument, NULL, ARG_PATTERN },
@@ -87,6 +88,7 @@ int verb_publish(int argc, char **argv) {
                 { "gpg-key", required_argument, NULL, ARG_GPG_KEY },
                 { "gpg-homedir", required_argument, NULL, ARG_GPG_HOMEDIR },
                 { "best-before", required_argument, NULL, ARG_BEST_BEFORE },
+                { "force", no_argument, NULL, ARG_FORCE },
                 {}
         };
         struct publish_options o = {};
@@ -141,6 +143,7 @@ int verb_publish(int argc, char **argv) {
                         break;
                 case ARG_GPG_KEY: o.gpg_key = optarg; break;
                 case ARG_GPG_HOMEDIR: o.gpg_homedir = optarg; break;
+                case ARG_FORCE: o.force = true; break;
                 case ARG_BEST_BEFORE: {
                         time_t t;
                         if (manifest_parse_date(optarg, &t) < 0) {

@@ -616,6 +616,30 @@ static void manifest_entries_free(struct manifest_entry *e, size_t n) {
         free(e);
 }
 
+/* Versions are immutable for clients: a device that installed a version never fetches it again,
+ * so different bits under a published name would silently split the fleet. Identical content
+ * (a repeated publish) is fine. */
+static int check_replaced(const struct publish_options *o, int dir_fd, const struct dir_files *l,
+                          const struct manifest_entry *added, size_t n_added) {
+        for (size_t i = 0; i < l->n; i++) {
+                if (!l->files[i].replaced)
+                        continue;
+                for (size_t j = 0; j < n_added; j++) {
+                        if (!streq(added[j].name, l->files[i].name))
+                                continue;
+                        uint8_t old[32];
+                        int r = hash_file_at(dir_fd, o->dir, l->files[i].name, old);
+                        if (r < 0)
+                                return r;
+                        if (memcmp(old, added[j].sha256, 32) != 0)
+                                return log_error_errno(EEXIST, "%s/%s: already published with different content "
+                                                       "(publish a new version, or use --force)",
+                                                       o->dir, added[j].name);
+                }
+        }
+        return 0;
+}
+
 static int publish_files(const struct publish_options *o, int dir_fd, struct dir_files *l, struct publish_result *res) {
         struct temp_files t = { .dir_fd = dir_fd };
         size_t n_entries = 0, cap = l->n + o->n_files + 1;
@@ -644,28 +668,34 @@ static int publish_files(const struct publish_options *o, int dir_fd, struct dir
                         r = hash_file_at(dir_fd, o->dir, f->name, entries[n_entries++].sha256);
         }
 
-        /* Payloads: temporary name, fsync, rename. */
+        /* Payloads: all under temporary names (fsynced) first, then renamed, so that a failure
+         * or a refused replacement publishes none of them. */
+        _cleanup_strv_free_ char **tmps = NULL;
+        size_t first_new = n_entries;
         for (size_t i = 0; i < o->n_files && r >= 0; i++) {
-                const char *name = path_basename(o->files[i]);
-                _cleanup_free_ char *tmp = NULL;
-                int fd = temp_file_create(&t, o->dir, name, &tmp);
+                char *tmp = NULL;
+                int fd = temp_file_create(&t, o->dir, path_basename(o->files[i]), &tmp);
                 if (fd < 0) {
                         r = fd;
                         break;
                 }
+                r = strv_push(&tmps, tmp);
                 _cleanup_free_ char *tmp_path = path_join(o->dir, tmp);
-                entries[n_entries].name = strdup(name);
-                if (!entries[n_entries].name)
+                entries[n_entries].name = strdup(path_basename(o->files[i]));
+                if (r < 0 || !tmp_path || !entries[n_entries].name)
                         r = -ENOMEM;
-                else {
-                        struct manifest_entry *e = &entries[n_entries++];
-                        r = tmp_path ? payload_write(o->files[i], fd, tmp_path, o, e->sha256) : -ENOMEM;
-                }
+                else
+                        r = payload_write(o->files[i], fd, tmp_path, o, entries[n_entries].sha256);
+                if (entries[n_entries].name)
+                        n_entries++;
                 close(fd);
+        }
+        if (r >= 0 && !o->force)
+                r = check_replaced(o, dir_fd, l, entries + first_new, n_entries - first_new);
+        for (size_t i = 0; i < o->n_files && r >= 0; i++) {
+                r = rename_into_place(&t, o->dir, tmps[i], entries[first_new + i].name);
                 if (r >= 0)
-                        r = rename_into_place(&t, o->dir, tmp, name);
-                if (r >= 0)
-                        r = strv_extend(&res->added, name);
+                        r = strv_extend(&res->added, entries[first_new + i].name);
         }
         if (r >= 0)
                 r = fsync_dir(dir_fd, o->dir);

@@ -38,6 +38,7 @@ struct publish_options {
         int level;                       /* compression level, 0 = the default */
         uint64_t keep;                   /* keep this many newest versions; 0 = all */
         const char *best_before;         /* "YYYY-MM-DD": add a BEST-BEFORE marker, NULL = none */
+        bool force;                      /* replace a published file with different content */
         bool sign;                       /* write SHA256SUMS.gpg with gpg */
         const char *gpg_key;             /* --local-user, NULL = gpg's default key */
         const char *gpg_homedir;         /* NULL = gpg's default */
@@ -53,7 +54,8 @@ struct publish_result {
 };
 
 /* Every failure is logged once, naming the file and the reason, and returned as -errno; the
- * directory is then left as it was, except for payloads already renamed into it (which no
- * manifest names yet). */
+ * directory is then left as it was, except when the manifest or its signature could not be
+ * written: then the new payloads are there already, named by no manifest yet. Replacing a
+ * published file by different content fails with -EEXIST unless force is set. */
 int publish(const struct publish_options *o, struct publish_result *ret);
 void publish_result_done(struct publish_result *r);

@@ -286,11 +286,25 @@ def test_locked_directory(abota, tmp_path, srv):
     abota("publish", *PATTERNS, srv, *make_version(tmp_path, "1b"))
 
 
-def test_republish_same_version_replaces(abota, tmp_path, srv):
+def test_republish_same_version(abota, tmp_path, srv):
     v1 = make_version(tmp_path, "1")
-    abota("publish", *PATTERNS, srv, *v1)
+    abota("publish", *PATTERNS, "--compress=zstd", srv, *v1)
+    before = (srv / "SHA256SUMS").read_bytes()
+    # the same bits again (compression is deterministic): accepted, nothing changes
+    abota("publish", *PATTERNS, "--compress=zstd", srv, *v1)
+    assert (srv / "SHA256SUMS").read_bytes() == before
+
+    # different bits under a published name would split the fleet: refused, nothing written
+    published = (srv / "appliance_1.efi").read_bytes()
     v1[1].write_bytes(b"MZ fixed build")
-    abota("publish", *PATTERNS, srv, v1[1])
+    r = abota("publish", *PATTERNS, "--compress=zstd", srv, *v1, check=False)
+    assert r.returncode != 0
+    assert f"{srv}/appliance_1.efi: already published with different content" in r.stderr
+    assert (srv / "SHA256SUMS").read_bytes() == before
+    assert (srv / "appliance_1.efi").read_bytes() == published
+    assert listing(srv) == ["SHA256SUMS", "appliance_1.efi", "appliance_1.store.raw"]
+
+    abota("publish", *PATTERNS, "--force", srv, v1[1])
     assert (srv / "appliance_1.efi").read_bytes() == b"MZ fixed build"
     assert f"{sha256(v1[1])}  appliance_1.efi" in manifest_lines(srv)
     assert len(manifest_lines(srv)) == 2
@@ -358,8 +372,12 @@ def test_write_order(abota_bin, tmp_path, srv, gnupg):
         elif line.startswith("unlinkat(") and "= 0" in line:
             events.append("unlink " + line.split('"')[1])
     i = events.index
-    for payload in ("appliance_2.store.raw", "appliance_2.efi"):
-        assert events[i(f"rename {payload}") - 1] == "fsync"  # data on disk before the name appears
+    payloads = ("appliance_2.store.raw", "appliance_2.efi")
+    first = min(i(f"rename {p}") for p in payloads)
+    # every payload's data is on disk before any of their names appears
+    assert events[:first].count("fsync") >= len(payloads)
+    assert all(e.startswith("rename appliance_2") for e in events[first:first + len(payloads)])
+    for payload in payloads:
         assert i(f"rename {payload}") < i("rename SHA256SUMS")
     assert "fsync" in events[i("rename appliance_2.efi"):i("rename SHA256SUMS")]  # the directory
     assert i("rename SHA256SUMS") < i("rename SHA256SUMS.gpg")

@@ -152,6 +152,22 @@ static void test_publish_rejects(void **state) {
         _cleanup_free_ char *sums = path_join(dir, "SHA256SUMS");
         struct stat st;
         assert_int_equal(stat(sums, &st), -1);
+
+        /* a published version is immutable unless forced */
+        o.dir = dir;
+        assert_int_equal(publish(&o, &res), 0);
+        publish_result_done(&res);
+        assert_int_equal(publish(&o, &res), 0); /* same bits: fine */
+        publish_result_done(&res);
+        free(write_payload(src, "os_1.raw", "changed"));
+        assert_int_equal(publish(&o, &res), -EEXIST);
+        o.force = true;
+        assert_int_equal(publish(&o, &res), 0);
+        publish_result_done(&res);
+        struct manifest *m = load_manifest(dir);
+        assert_int_equal(m->n_entries, 1);
+        assert_int_equal(m->entries[0].sha256[0], 0xd6); /* sha256("changed") = d67e2e94... */
+        manifest_free(m);
         pattern_free(p[0]);
 }
 
