@@ -89,8 +89,11 @@ static int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
-/* Reproducible-builds rule: no timestamp later than SOURCE_DATE_EPOCH. */
-static int clamp_mtimes(const char *path, uint64_t epoch) {
+/* Calls fn for every entry below path and then for path itself (children first, so that
+ * changing a file's times does not disturb its directory's afterwards). Symlinks are not
+ * followed. */
+static int walk_tree(const char *path, int (*fn)(const char *p, const struct stat *st, void *userdata),
+                     void *userdata) {
         struct stat st;
         if (lstat(path, &st) < 0)
                 return -errno;
@@ -104,13 +107,19 @@ static int clamp_mtimes(const char *path, uint64_t epoch) {
                         if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                                 continue;
                         _cleanup_free_ char *c = path_join(path, de->d_name);
-                        r = c ? clamp_mtimes(c, epoch) : -ENOMEM;
+                        r = c ? walk_tree(c, fn, userdata) : -ENOMEM;
                 }
                 closedir(d);
                 if (r < 0)
                         return r;
         }
-        if ((uint64_t) st.st_mtime <= epoch)
+        return fn(path, &st, userdata);
+}
+
+/* Reproducible-builds rule: no timestamp later than SOURCE_DATE_EPOCH. */
+static int clamp_one(const char *path, const struct stat *st, void *userdata) {
+        uint64_t epoch = *(const uint64_t *) userdata;
+        if ((uint64_t) st->st_mtime <= epoch)
                 return 0;
         struct timespec ts[2] = { { .tv_sec = (time_t) epoch }, { .tv_sec = (time_t) epoch } };
         return utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
@@ -178,7 +187,7 @@ static int stage_tree(const struct repart_format_request *req, bool need_own, ch
         }
         uint64_t epoch;
         if (source_date_epoch(&epoch)) {
-                r = clamp_mtimes(stage, epoch);
+                r = walk_tree(stage, clamp_one, &epoch);
                 if (r < 0)
                         return log_error_errno(r, "%s: cannot set timestamps in %s: %s", req->what, stage, strerror(-r));
         }
@@ -396,27 +405,11 @@ int repart_format_build(const struct repart_format_request *req, const char *out
         return 0;
 }
 
-/* Bytes a tree takes: every entry rounded up to 4 KiB blocks. */
-static int tree_bytes(const char *path, uint64_t *sum) {
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return -errno;
-        *sum += ((uint64_t) st.st_size + 4095) / 4096 * 4096 + 4096;
-        if (!S_ISDIR(st.st_mode))
-                return 0;
-        DIR *d = opendir(path);
-        if (!d)
-                return -errno;
-        int r = 0;
-        struct dirent *de;
-        while (r >= 0 && (de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                _cleanup_free_ char *c = path_join(path, de->d_name);
-                r = c ? tree_bytes(c, sum) : -ENOMEM;
-        }
-        closedir(d);
-        return r;
+/* Bytes a tree takes: every entry rounded up to 4 KiB blocks, plus one block for its inode. */
+static int add_bytes(const char *path, const struct stat *st, void *userdata) {
+        (void) path;
+        *(uint64_t *) userdata += ((uint64_t) st->st_size + 4095) / 4096 * 4096 + 4096;
+        return 0;
 }
 
 static int ext4_used_bytes(const char *what, const char *image, uint64_t *ret) {
@@ -446,7 +439,7 @@ int repart_format_guess_size(const struct repart_format_request *req, const char
         if (req->format != REPART_FORMAT_EXT4)
                 return log_error_errno(EOPNOTSUPP, "%s: Minimize=guess supports ext4 only", req->what);
         for (size_t i = 0; i < req->n_copy_files; i++) {
-                r = tree_bytes(req->copy_files[i].source, &content);
+                r = walk_tree(req->copy_files[i].source, add_bytes, &content);
                 if (r < 0)
                         return log_error_errno(r, "%s: CopyFiles=%s: %s", req->what, req->copy_files[i].source,
                                                strerror(-r));
