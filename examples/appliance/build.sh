@@ -49,7 +49,9 @@ fetch() {
         if [ -z "$deb" ]; then
                 log "downloading $pkg"
                 (cd "$out/debs" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >/dev/null) ||
-                        die "apt-get download $pkg failed (apt-get update?)"
+                        (apt-get update -qq && cd "$out/debs" &&
+                         apt-get -q -o APT::Sandbox::User=root download "$pkg" >/dev/null) ||
+                        die "apt-get download $pkg failed"
                 deb=$(ls "$out/debs/${pkg}"_*.deb | head -n1)
         fi
         if [ ! -e "$out/x/$pkg/.done" ] || [ "$deb" -nt "$out/x/$pkg/.done" ]; then
@@ -59,6 +61,7 @@ fetch() {
         fi
 }
 
+apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt-get update -qq
 kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
 [ -n "$kernel_pkg" ] || kernel_pkg=$(ls "$out/debs" | sed -n 's/^\(linux-image-[0-9][^_]*-amd64\)_.*/\1/p' | head -n1)
 [ -n "$kernel_pkg" ] || die "cannot resolve linux-image-amd64 (apt-get update?)"
