@@ -46,7 +46,7 @@ struct acquire_stage *acquire_progress_stage(struct acquire_progress *p) {
 void acquire_progress_free(struct acquire_progress *p) {
         if (!p)
                 return;
-        /* A failed transfer still ends its line, so the error starts on a fresh one. */
-        progress_end(&p->progress);
+        /* Ended already if the transfer succeeded; otherwise its error line has replaced it. */
+        progress_abandon(&p->progress);
         free(p);
 }

@@ -54,8 +54,10 @@ void progress_format(char *buf, size_t size, const char *what, uint64_t done, ui
 static void draw(struct progress *p, uint64_t now) {
         char line[256];
         progress_format(line, sizeof(line), p->what, p->done, p->total, now - p->start_usec);
-        /* \r back to column 0, \e[K clears what a longer previous line left behind. */
-        fprintf(stderr, "\r%s\x1b[K", line);
+        /* \e[K clears what a longer previous line left behind. The cursor is left at column 0,
+         * so that an error logged meanwhile (log.c knows nothing of this line) overwrites the
+         * line instead of being glued to its end. */
+        fprintf(stderr, "%s\x1b[K\r", line);
         fflush(stderr);
         p->last_draw_usec = now;
         p->drawn = true;
@@ -87,5 +89,9 @@ void progress_end(struct progress *p) {
                 return;
         draw(p, now_usec());
         fputc('\n', stderr);
+        p->enabled = false;
+}
+
+void progress_abandon(struct progress *p) {
         p->enabled = false;
 }

@@ -24,6 +24,9 @@ void progress_set_total(struct progress *p, uint64_t total);
 void progress_update(struct progress *p, uint64_t done);
 /* Draws the final state and ends the line. */
 void progress_end(struct progress *p);
+/* After a failure: draws nothing more. The line is left with the cursor at its start, so the
+ * error message that follows overwrites it. */
+void progress_abandon(struct progress *p);
 
 /* The line without terminal control sequences, e.g.
  * "store_2  12.0 MiB / 1.0 GiB  1%  85.2 MiB/s  ETA 0:12"; total 0 = unknown. */

@@ -37,7 +37,7 @@ static void test_format(void **state) {
 }
 
 /* Runs a short progress sequence with stderr redirected to fd; returns what was written. */
-static char *draw_to(int fd, int readfd) {
+static char *draw_to(int fd, int readfd, bool fail) {
         fflush(stderr);
         int saved = dup(STDERR_FILENO);
         dup2(fd, STDERR_FILENO);
@@ -46,7 +46,11 @@ static char *draw_to(int fd, int readfd) {
         progress_set_total(&p, 1000);
         progress_update(&p, 500);
         progress_update(&p, 600); /* within 200 ms of the last draw: not drawn */
-        progress_end(&p);
+        if (fail) {
+                progress_abandon(&p);
+                fputs("abota: store_2: failed\n", stderr); /* what log.c would print */
+        }
+        progress_end(&p); /* after progress_abandon(): nothing */
         fflush(stderr);
         dup2(saved, STDERR_FILENO);
         close(saved);
@@ -67,7 +71,7 @@ static void test_terminal_only(void **state) {
         /* Not a terminal (a pipe): nothing at all. */
         int pipefd[2];
         assert_int_equal(pipe(pipefd), 0);
-        _cleanup_free_ char *piped = draw_to(pipefd[1], pipefd[0]);
+        _cleanup_free_ char *piped = draw_to(pipefd[1], pipefd[0], false);
         assert_string_equal(piped, "");
         close(pipefd[0]);
         close(pipefd[1]);
@@ -79,12 +83,16 @@ static void test_terminal_only(void **state) {
         assert_int_equal(unlockpt(master), 0);
         int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
         assert_true(slave >= 0);
-        _cleanup_free_ char *tty = draw_to(slave, master);
+        _cleanup_free_ char *tty = draw_to(slave, master, false);
+        /* A failure: the error line overwrites the progress line from column 0. */
+        _cleanup_free_ char *failed = draw_to(slave, master, true);
         close(slave);
         close(master);
-        /* The tty turns \n into \r\n. */
-        assert_string_equal(tty, "\rstore_2  500 B / 1000 B  50%  -/s\x1b[K"
-                                 "\rstore_2  600 B / 1000 B  60%  -/s\x1b[K\r\n");
+        assert_string_equal(failed, "store_2  500 B / 1000 B  50%  -/s\x1b[K\r"
+                                    "abota: store_2: failed\r\n");
+        /* Redrawn from column 0; the tty turns \n into \r\n. */
+        assert_string_equal(tty, "store_2  500 B / 1000 B  50%  -/s\x1b[K\r"
+                                 "store_2  600 B / 1000 B  60%  -/s\x1b[K\r\r\n");
 }
 
 int main(void) {
