@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-int cli_context_load(const struct cli_options *o, bool sources, struct context **ret) {
+int cli_context_load(const struct cli_options *o, bool sources, bool lock, struct context **ret) {
         if (o->image && !o->definitions)
                 return log_error_errno(EINVAL, "--image=%s: the definitions inside the image cannot be read without mounting it; pass --definitions=DIR",
                                        o->image);
@@ -23,7 +23,7 @@ int cli_context_load(const struct cli_options *o, bool sources, struct context *
                 .verify = o->verify,
                 .offline = o->offline,
         };
-        return context_load(&d, &rc, sources && !o->offline, ret);
+        return context_load(&d, &rc, sources && !o->offline, lock, ret);
 }
 
 bool cli_reboot_allowed(const struct cli_options *o) {

@@ -56,7 +56,7 @@ void cli_definitions_options(const struct cli_options *o, struct definitions_opt
 
 int verb_components(const struct cli_options *o);
 struct context;
-int cli_context_load(const struct cli_options *o, bool sources, struct context **ret);
+int cli_context_load(const struct cli_options *o, bool sources, bool lock, struct context **ret);
 bool cli_reboot_allowed(const struct cli_options *o);
 int verb_list(const struct cli_options *o);
 int verb_check_new(const struct cli_options *o);

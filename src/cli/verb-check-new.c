@@ -14,7 +14,7 @@ int verb_check_new(const struct cli_options *o) {
                 log_error("check-new needs the update sources, it cannot run with --offline");
                 return EXIT_FAIL;
         }
-        if (cli_context_load(o, true, &c) < 0)
+        if (cli_context_load(o, true, false, &c) < 0)
                 return EXIT_FAIL;
         const struct update_set *u = c->sets->candidate;
         if (o->json != JSON_OFF) {

@@ -196,7 +196,7 @@ static int list_version(const struct cli_options *o, const struct context *c, co
 /* abota list [VERSION] (spec sysupdate.md 10.3) */
 int verb_list(const struct cli_options *o) {
         struct context *c = NULL;
-        if (cli_context_load(o, true, &c) < 0)
+        if (cli_context_load(o, true, false, &c) < 0)
                 return EXIT_FAIL;
         int r = o->n_args > 0 ? list_version(o, c, o->args[0]) : list_all(o, c);
         context_free(c);

@@ -17,7 +17,7 @@ static int newer_installed(const struct cli_options *o) {
                 return -1;
         }
         struct context *c = NULL;
-        if (cli_context_load(o, false, &c) < 0)
+        if (cli_context_load(o, false, false, &c) < 0)
                 return -1;
         const char *booted = NULL;
         int r = context_booted_version(c, &booted);

@@ -25,7 +25,7 @@ int verb_update(const struct cli_options *o) {
         }
 
         struct context *c = NULL;
-        if (cli_context_load(o, true, &c) < 0)
+        if (cli_context_load(o, true, true, &c) < 0)
                 return EXIT_FAIL;
         const char *booted = NULL;
         if (o->reboot && context_booted_version(c, &booted) < 0) {

@@ -10,7 +10,7 @@
 /* abota vacuum: enforce InstancesMax= and wipe the instances of disabled transfers (spec 7.5). */
 int verb_vacuum(const struct cli_options *o) {
         struct context *c = NULL;
-        if (cli_context_load(o, false, &c) < 0)
+        if (cli_context_load(o, false, true, &c) < 0)
                 return EXIT_FAIL;
         struct vacuum_request q = { .space = 0, .instances_max = o->instances_max, .sync = o->sync };
         size_t removed = 0, disabled = 0;

@@ -7,6 +7,11 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 static int push(void ***l, size_t n, void *p) {
@@ -53,13 +58,16 @@ static int load_transfer(struct context *c, struct transfer *t, bool sources) {
 }
 
 int context_load(const struct definitions_options *d, const struct resource_context *rc, bool sources,
-                 struct context **ret) {
+                 bool lock, struct context **ret) {
         struct context *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
         c->rc = *rc;
+        c->lock_fd = -1;
 
-        int r = definitions_load(d, &c->defs);
+        int r = lock ? context_lock(rc, &c->lock_fd) : 0;
+        if (r >= 0)
+                r = definitions_load(d, &c->defs);
         for (size_t i = 0; r >= 0 && i < c->defs->n_transfers; i++)
                 r = load_transfer(c, c->defs->transfers[i], sources);
         if (r >= 0 && c->n == 0)
@@ -91,6 +99,8 @@ void context_free(struct context *c) {
         free(c->disabled_targets);
         update_sets_free(c->sets);
         definitions_free(c->defs);
+        if (c->lock_fd >= 0)
+                close(c->lock_fd);
         free(c);
 }
 
@@ -99,5 +109,33 @@ int context_booted_version(const struct context *c, const char **ret) {
                 return log_error_errno(ENODATA, "os-release of %s lacks IMAGE_VERSION, cannot tell the booted version",
                                        c->rc.root ? c->rc.root : "/");
         *ret = c->defs->os_image_version;
+        return 0;
+}
+
+int context_lock(const struct resource_context *rc, int *ret_fd) {
+        _cleanup_free_ char *dir = NULL;
+        if (rc->image) {
+                dir = strdup(rc->image);
+                char *slash = dir ? strrchr(dir, '/') : NULL;
+                if (slash)
+                        *(slash == dir ? slash + 1 : slash) = 0;
+                else if (dir) {
+                        free(dir);
+                        dir = strdup(".");
+                }
+        } else
+                dir = strdup(rc->root ? rc->root : "/");
+        if (!dir)
+                return -ENOMEM;
+
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: cannot open for locking: %s", dir, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                close(fd);
+                return log_error_errno(r, "%s: another update or vacuum is running on this system, try again later", dir);
+        }
+        *ret_fd = fd;
         return 0;
 }

@@ -27,11 +27,19 @@ struct context {
         struct resource **disabled_targets;
         size_t n_disabled;
         struct update_sets *sets;
+        int lock_fd;                 /* context_lock(), -1 when not locked */
 };
 
+/* With lock set, the run lock (context_lock()) is taken before anything is enumerated, so the
+ * plan cannot go stale under a concurrent run. */
 int context_load(const struct definitions_options *d, const struct resource_context *rc, bool sources,
-                 struct context **ret);
+                 bool lock, struct context **ret);
 void context_free(struct context *c);
+
+/* The run lock: an exclusive flock() on the --root directory, the directory holding --image,
+ * or "/" on the host, so that two runs never write into the same free slot. -EBUSY (logged)
+ * when another run holds it. */
+int context_lock(const struct resource_context *rc, int *ret_fd);
 
 /* IMAGE_VERSION of the root's os-release; -ENODATA (logged) when unset. */
 int context_booted_version(const struct context *c, const char **ret);

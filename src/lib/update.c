@@ -123,6 +123,21 @@ static int pick_slot(const struct transfer *t, const struct resource *target, co
                                t->id, target->path);
 }
 
+/* The plan was made from an earlier read of the table; before its bytes are overwritten, make
+ * sure the slot is still free on disk (nothing else relabelled it meanwhile). */
+static int slot_still_free(const char *disk, const struct partition_info *slot) {
+        struct partition_table *now = NULL;
+        int r = partition_table_read(disk, &now);
+        if (r < 0)
+                return r;
+        const struct partition_info *p = partition_table_find(now, slot->partno);
+        if (!p || p->start != slot->start || p->size != slot->size || !streq(p->label, PARTITION_LABEL_EMPTY))
+                r = log_error_errno(EBUSY, "%s: partition %zu is no longer a free slot, refusing to write into it",
+                                    disk, slot->partno + 1);
+        partition_table_free(now);
+        return r;
+}
+
 static int acquire_partition(const struct transfer *t, const struct resource *target, const struct instance *src,
                              const struct instance_metadata *m, const struct update_options *o,
                              struct install *in, size_t n_in, struct install *i) {
@@ -135,6 +150,9 @@ static int acquire_partition(const struct transfer *t, const struct resource *ta
         if (!i->disk || !what)
                 return -ENOMEM;
 
+        r = slot_still_free(target->path, slot);
+        if (r < 0)
+                return r;
         _cleanup_close_ int fd = open(target->path, O_RDWR | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "%s: cannot open for writing: %s", target->path, strerror(errno));
@@ -167,11 +185,13 @@ static char *temp_name_for(const char *final) {
                          rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 }
 
+/* Creates the missing directories above dir/rel (EFI/Linux on a fresh ESP, or those of a
+ * pattern with slashes), mode 0755. */
 static int make_parents(const char *dir, const char *rel) {
         _cleanup_free_ char *p = path_join(dir, rel);
         if (!p)
                 return -ENOMEM;
-        for (char *s = p + strlen(dir) + 1; (s = strchr(s, '/')); s++) {
+        for (char *s = p + 1; (s = strchr(s, '/')); s++) {
                 *s = 0;
                 if (mkdir(p, 0755) < 0 && errno != EEXIST)
                         return log_error_errno(errno, "%s: cannot create directory: %s", p, strerror(errno));
@@ -301,6 +321,8 @@ int update_run(struct context *c, const struct update_options *o, const char **r
         int r = pick_set(c, o, &u);
         if (r < 0 || !u)
                 return r;
+        if (c->lock_fd < 0)
+                return log_error_errno(ENOLCK, "internal error: update without the run lock");
 
         struct install *in = calloc(c->n ? c->n : 1, sizeof(*in));
         if (!in)

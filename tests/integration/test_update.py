@@ -212,3 +212,90 @@ def test_component_option(abota, app, tmp_path):
     (comp / "10-store.transfer").write_text((app.defs / "10-store.transfer").read_text())
     j = json.loads(abota("--root", app.root, "-C", "store", "--json=short", "list").stdout)
     assert j["all"] == ["2", "1"]
+
+
+def test_concurrent_run_is_refused(abota, app):
+    import fcntl
+    import os
+    before = app.snapshot()
+    fd = os.open(app.root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for verb in ("update", "vacuum"):
+            r = abota(*app.args(verb), check=False)
+            assert r.returncode != 0
+            assert len(r.stderr.splitlines()) == 1 and "another update or vacuum is running" in r.stderr
+        abota(*app.args("list"))  # reading needs no lock
+    finally:
+        os.close(fd)
+    assert app.snapshot() == before
+    abota(*app.args("update"))
+
+
+def test_compressed_payload(abota, app):
+    import lzma
+    raw = payload("3", 3 * 1024 * 1024)  # larger than half a slot, fits once decompressed
+    (app.server_dir / "appliance_3.store.raw").write_bytes(lzma.compress(raw))
+    (app.server_dir / "appliance_3.efi").write_bytes(payload("3", 64 * 1024, b"efi"))
+    from agent_env import write_manifest
+    write_manifest(app.server_dir)
+    abota(*app.args("update"))
+    assert slot_bytes(app.disk, "store_3")[:len(raw)] == raw
+
+
+def test_local_directory_source(abota, app, tmp_path):
+    # regular-file sources: a directory of versions (e.g. a USB stick), no manifest, no hashes
+    src = app.root / "run" / "media" / "stick"  # under --root every Path= resolves inside it
+    src.mkdir(parents=True)
+    data = payload("5", 1024 * 1024)
+    (src / "appliance_5.store.raw").write_bytes(data)
+    (src / "appliance_5.efi").write_bytes(b"kernel 5")
+    for f in app.defs.iterdir():
+        text = f.read_text().replace("Type=url-file", "Type=regular-file").replace(f"Path={app.server.url}", "Path=/run/media/stick")
+        f.write_text(text)
+    abota(*app.args("update"))
+    assert slot_bytes(app.disk, "store_5")[:len(data)] == data
+    assert (app.esp / "appliance_5+3-0.efi").read_bytes() == b"kernel 5"
+
+
+def test_explicit_transfer_source(abota, app, tmp_path):
+    src = tmp_path / "media" / "updates"
+    src.mkdir(parents=True)
+    (src / "appliance_6.store.raw").write_bytes(b"six" * 1000)
+    (src / "appliance_6.efi").write_bytes(b"kernel 6")
+    for f in app.defs.iterdir():
+        text = f.read_text().replace("Type=url-file", "Type=regular-file\nPathRelativeTo=explicit")
+        f.write_text(text.replace(f"Path={app.server.url}", "Path=/updates"))
+    r = abota(*app.args("list"), check=False)
+    assert r.returncode != 0 and "--transfer-source" in r.stderr
+    abota(*app.args(f"--transfer-source={tmp_path / 'media'}", "update"))
+    assert "store_6" in app.labels()
+
+
+def test_fresh_esp_gets_its_directory(abota, app):
+    for p in app.esp.iterdir():
+        p.unlink()
+    app.esp.rmdir()
+    abota(*app.args("update"))
+    assert app.esp_files() == ["appliance_2+3-0.efi"]
+
+
+def test_path_auto_on_a_host_without_partitions(abota, app):
+    for f in app.defs.iterdir():
+        f.write_text(f.read_text().replace("Path=/disk.raw", "Path=auto"))
+    (app.defs / "20-kernel.transfer").unlink()
+    r = abota("--definitions", app.defs, "list", check=False)
+    if r.returncode == 0:
+        pytest.skip("this host's /usr sits on a partitioned disk")
+    assert len(r.stderr.splitlines()) == 1 and "/usr" in r.stderr
+    # with --image, Path=auto is the image
+    j = json.loads(abota("--definitions", app.defs, "--image", app.disk, "--json=short", "list").stdout)
+    assert j["current"] == "1"
+
+
+def test_verify_yes_overrides_transfers(abota, app):
+    # Verify=no in the files, --verify=yes on the command line: the unsigned manifest is refused
+    before = app.snapshot()
+    r = abota(*app.args("--verify=yes", "update"), check=False)
+    assert r.returncode != 0 and len(r.stderr.splitlines()) == 1
+    assert app.snapshot() == before
