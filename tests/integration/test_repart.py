@@ -338,6 +338,34 @@ def test_foreign_partitions_and_gaps(abota, tmp_path):
     assert j[2]["offset"] == 11 * MiB
 
 
+def test_root(abota, tmp_path):
+    """--root: definitions from ROOT/usr/lib/repart.d (ROOT/etc/repart.d overrides by name),
+    CopyFiles= below ROOT, the seed from ROOT/etc/machine-id, specifiers from its os-release."""
+    root = tmp_path / "root"
+    write_defs(root / "usr/lib/repart.d", {"10-usr.conf": "Type=usr\nFormat=squashfs\nCopyFiles=/payload:/\n"
+                                                          "Label=usr_%A\nMinimize=best",
+                                           "20-var.conf": "Type=var\nLabel=masked-by-etc"})
+    write_defs(root / "etc/repart.d", {"20-var.conf": "Type=var\nLabel=var\nSizeMinBytes=4M"})
+    (root / "payload").mkdir()
+    (root / "payload" / "hello").write_text("hi\n")
+    (root / "etc" / "machine-id").write_text(SEED.replace("-", "") + "\n")
+    (root / "etc" / "os-release").write_text("ID=appliance\nIMAGE_VERSION=7\n")
+    img = tmp_path / "a.raw"
+    j = json.loads(abota("repart", f"--root={root}", "--empty=create", "--size=auto", "--dry-run=no",
+                         "--json=short", img, env=env_epoch()).stdout)
+    assert [(p["label"], p["uuid"]) for p in j] == [
+        ("usr_7", "59625be4-083f-48ee-a96e-c3f4a409474e"),  # seed = machine-id
+        ("var", "f1877a66-e705-4666-b185-f88d7ea08253")]
+    assert j[1]["raw_size"] == 4 * MiB
+    with open(img, "rb") as f:
+        f.seek(j[0]["offset"])
+        part = f.read(j[0]["raw_size"])
+    (tmp_path / "usr.sqfs").write_bytes(part)
+    cat = subprocess.run(["unsquashfs", "-cat", str(tmp_path / "usr.sqfs"), "hello"], check=True,
+                         capture_output=True, text=True).stdout
+    assert cat == "hi\n"
+
+
 def test_empty_modes(abota, tmp_path):
     defs = write_defs(tmp_path / "defs", {"10-root.conf": "Type=root"})
     img = tmp_path / "blank.raw"
