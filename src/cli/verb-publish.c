@@ -59,8 +59,8 @@ static void print_result(const struct publish_options *o, const struct publish_r
         printf("Published version %s in %s:", res->version, o->dir);
         for (char **n = res->added; n && *n; n++)
                 printf(" %s", *n);
-        if (o->compression != PUBLISH_COMPRESS_NONE)
-                printf(" (%s)", publish_compression_to_string(o->compression));
+        if (o->compression != COMPRESSION_NONE)
+                printf(" (%s)", compression_to_string(o->compression));
         printf("\n");
         if (res->dropped_versions) {
                 printf("Removed version(s)");
@@ -128,7 +128,7 @@ int verb_publish(int argc, char **argv) {
                         }
                         break;
                 case ARG_COMPRESS:
-                        if (publish_compression_from_string(optarg, &o.compression, &o.level) < 0) {
+                        if (compression_from_string(optarg, &o.compression, &o.level) < 0) {
                                 log_error("--compress=%s: expected none, zstd[:1-19] or xz[:0-9]", optarg);
                                 goto finish;
                         }

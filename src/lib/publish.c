@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "publish.h"
 
+#include "compress.h"
 #include "gpg.h"
 #include "instance.h"
 #include "log.h"
@@ -12,46 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <lzma.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <zstd.h>
 
-#define COPY_BUFFER_SIZE (256u * 1024)
 #define TEMP_PREFIX ".#"   /* temporary files: never listed, never served as a version */
 #define MANIFEST_NAME "SHA256SUMS"
 #define SIGNATURE_NAME "SHA256SUMS.gpg"
-
-static const char *const compression_names[_PUBLISH_COMPRESS_MAX] = {
-        [PUBLISH_COMPRESS_NONE] = "none",
-        [PUBLISH_COMPRESS_ZSTD] = "zstd",
-        [PUBLISH_COMPRESS_XZ] = "xz",
-};
-
-const char *publish_compression_to_string(enum publish_compression c) {
-        return c >= 0 && c < _PUBLISH_COMPRESS_MAX ? compression_names[c] : NULL;
-}
-
-int publish_compression_from_string(const char *s, enum publish_compression *ret, int *ret_level) {
-        size_t n = strcspn(s, ":");
-        for (int c = 0; c < _PUBLISH_COMPRESS_MAX; c++) {
-                if (strlen(compression_names[c]) != n || strncmp(s, compression_names[c], n) != 0)
-                        continue;
-                uint64_t level = 0;
-                if (s[n]) {
-                        uint64_t max = c == PUBLISH_COMPRESS_ZSTD ? 19 : c == PUBLISH_COMPRESS_XZ ? 9 : 0;
-                        if (max == 0 || parse_uint64(s + n + 1, 10, &level) < 0 || level > max ||
-                            (c == PUBLISH_COMPRESS_ZSTD && level == 0))
-                                return -EINVAL;
-                }
-                *ret = (enum publish_compression) c;
-                *ret_level = (int) level;
-                return 0;
-        }
-        return -EINVAL;
-}
 
 void publish_result_done(struct publish_result *r) {
         free(r->version);
@@ -171,130 +140,23 @@ static int sink_write(struct sink *s, const void *data, size_t n) {
         return 0;
 }
 
-static ssize_t read_some(int fd, void *buf, size_t n, const char *path) {
-        for (;;) {
-                ssize_t k = read(fd, buf, n);
-                if (k >= 0)
-                        return k;
-                if (errno != EINTR) {
-                        int r = -errno;
-                        return log_error_errno(r, "%s: read failed: %s", path, strerror(-r));
-                }
-        }
-}
-
-static int copy_plain(int in, const char *in_path, struct sink *out, uint8_t *buf) {
-        for (;;) {
-                ssize_t k = read_some(in, buf, COPY_BUFFER_SIZE, in_path);
-                if (k <= 0)
-                        return (int) k;
-                int r = sink_write(out, buf, (size_t) k);
-                if (r < 0)
-                        return r;
-        }
-}
-
-static void zstd_freep(ZSTD_CCtx **c) {
-        ZSTD_freeCCtx(*c);
-}
-
-static int copy_zstd(int in, const char *in_path, uint64_t size, int level, struct sink *out, uint8_t *buf) {
-        _cleanup_(zstd_freep) ZSTD_CCtx *c = ZSTD_createCCtx();
-        if (!c)
-                return -ENOMEM;
-        /* The content size in the frame header lets a client check the slot size up front. */
-        if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level > 0 ? level : 9)) ||
-            ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)) ||
-            ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(c, size)))
-                return log_error_errno(EINVAL, "%s: cannot set up zstd compression", in_path);
-        size_t out_cap = ZSTD_CStreamOutSize();
-        _cleanup_free_ uint8_t *obuf = malloc(out_cap);
-        if (!obuf)
-                return -ENOMEM;
-        bool done = false;
-        while (!done) {
-                ssize_t k = read_some(in, buf, COPY_BUFFER_SIZE, in_path);
-                if (k < 0)
-                        return (int) k;
-                ZSTD_EndDirective mode = k == 0 ? ZSTD_e_end : ZSTD_e_continue;
-                ZSTD_inBuffer ib = { buf, (size_t) k, 0 };
-                for (;;) {
-                        ZSTD_outBuffer ob = { obuf, out_cap, 0 };
-                        size_t left = ZSTD_compressStream2(c, &ob, &ib, mode);
-                        if (ZSTD_isError(left))
-                                return log_error_errno(EIO, "%s: zstd compression failed: %s", in_path,
-                                                       ZSTD_getErrorName(left));
-                        int r = sink_write(out, obuf, ob.pos);
-                        if (r < 0)
-                                return r;
-                        if (mode == ZSTD_e_end ? left == 0 : ib.pos == ib.size)
-                                break;
-                }
-                done = k == 0;
-        }
-        return 0;
-}
-
-static void lzma_endp(lzma_stream *s) {
-        lzma_end(s);
-}
-
-static int copy_xz(int in, const char *in_path, int level, struct sink *out, uint8_t *buf) {
-        _cleanup_(lzma_endp) lzma_stream s = LZMA_STREAM_INIT;
-        if (lzma_easy_encoder(&s, (uint32_t) (level > 0 ? level : 6), LZMA_CHECK_CRC64) != LZMA_OK)
-                return log_error_errno(ENOMEM, "%s: cannot set up xz compression", in_path);
-        uint8_t obuf[64 * 1024];
-        lzma_action action = LZMA_RUN;
-        for (;;) {
-                if (s.avail_in == 0 && action == LZMA_RUN) {
-                        ssize_t k = read_some(in, buf, COPY_BUFFER_SIZE, in_path);
-                        if (k < 0)
-                                return (int) k;
-                        s.next_in = buf;
-                        s.avail_in = (size_t) k;
-                        if (k == 0)
-                                action = LZMA_FINISH;
-                }
-                s.next_out = obuf;
-                s.avail_out = sizeof(obuf);
-                lzma_ret ret = lzma_code(&s, action);
-                if (ret != LZMA_OK && ret != LZMA_STREAM_END)
-                        return log_error_errno(EIO, "%s: xz compression failed (liblzma error %d)", in_path,
-                                               (int) ret);
-                int r = sink_write(out, obuf, sizeof(obuf) - s.avail_out);
-                if (r < 0)
-                        return r;
-                if (ret == LZMA_STREAM_END)
-                        return 0;
-        }
-}
-
 static void evp_freep(EVP_MD_CTX **c) {
         EVP_MD_CTX_free(*c);
 }
 
+static int sink_write_cb(const void *data, size_t n, void *userdata) {
+        return sink_write(userdata, data, n);
+}
+
 /* Streams in through the compressor c into out_fd (or nowhere when out_fd < 0) and returns the
  * SHA-256 of the output. */
-static int stream_hashed(int in, const char *in_path, uint64_t size, enum publish_compression c, int level,
-                         int out_fd, const char *out_path, uint8_t ret_sha256[32]) {
+static int stream_hashed(int in, const char *in_path, uint64_t size, enum compression c, int level, int out_fd,
+                         const char *out_path, uint8_t ret_sha256[32]) {
         _cleanup_(evp_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
                 return log_error_errno(ENOMEM, "%s: cannot set up SHA-256", in_path);
-        _cleanup_free_ uint8_t *buf = malloc(COPY_BUFFER_SIZE);
-        if (!buf)
-                return -ENOMEM;
         struct sink sink = { .fd = out_fd, .path = out_path, .sha256 = ctx };
-        int r;
-        switch (c) {
-        case PUBLISH_COMPRESS_ZSTD:
-                r = copy_zstd(in, in_path, size, level, &sink, buf);
-                break;
-        case PUBLISH_COMPRESS_XZ:
-                r = copy_xz(in, in_path, level, &sink, buf);
-                break;
-        default:
-                r = copy_plain(in, in_path, &sink, buf);
-        }
+        int r = compress_stream(in, in_path, c, level, size, sink_write_cb, &sink);
         if (r < 0)
                 return r;
         unsigned len = 0;
@@ -332,7 +194,7 @@ static int hash_file_at(int dir_fd, const char *dir, const char *name, uint8_t r
                 int r = -errno;
                 return log_error_errno(r, "%s: cannot open: %s", path, strerror(-r));
         }
-        return stream_hashed(fd, path, 0, PUBLISH_COMPRESS_NONE, 0, -1, NULL, ret);
+        return stream_hashed(fd, path, UINT64_MAX, COMPRESSION_NONE, 0, -1, NULL, ret);
 }
 
 /* The version a name carries, NULL (and 0) when no pattern matches. */

@@ -10,23 +10,12 @@
  * missing file; one that pairs a new manifest with the old signature fails verification and
  * retries later. */
 
+#include "compress.h"
 #include "pattern.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-enum publish_compression {
-        PUBLISH_COMPRESS_NONE,
-        PUBLISH_COMPRESS_ZSTD,
-        PUBLISH_COMPRESS_XZ,
-        _PUBLISH_COMPRESS_MAX,
-        _PUBLISH_COMPRESS_INVALID = -1,
-};
-
-const char *publish_compression_to_string(enum publish_compression c);
-/* "none", "zstd", "xz", optionally with ":LEVEL" (zstd 1..19, xz 0..9): -EINVAL otherwise. */
-int publish_compression_from_string(const char *s, enum publish_compression *ret, int *ret_level);
 
 struct publish_options {
         const char *dir;                 /* the update directory, holding many versions */
@@ -34,7 +23,7 @@ struct publish_options {
         size_t n_files;
         struct pattern *const *patterns; /* recognise versions in file names (no '/') */
         size_t n_patterns;
-        enum publish_compression compression;
+        enum compression compression;
         int level;                       /* compression level, 0 = the default */
         uint64_t keep;                   /* keep this many newest versions; 0 = all */
         const char *best_before;         /* "YYYY-MM-DD": add a BEST-BEFORE marker, NULL = none */

@@ -45,29 +45,6 @@ static struct manifest *load_manifest(const char *dir) {
         return m;
 }
 
-static void test_compression_names(void **state) {
-        (void) state;
-        enum publish_compression c;
-        int level = -1;
-        assert_int_equal(publish_compression_from_string("none", &c, &level), 0);
-        assert_int_equal(c, PUBLISH_COMPRESS_NONE);
-        assert_int_equal(level, 0);
-        assert_int_equal(publish_compression_from_string("zstd", &c, &level), 0);
-        assert_int_equal(c, PUBLISH_COMPRESS_ZSTD);
-        assert_int_equal(publish_compression_from_string("zstd:19", &c, &level), 0);
-        assert_int_equal(level, 19);
-        assert_int_equal(publish_compression_from_string("xz:0", &c, &level), 0);
-        assert_int_equal(c, PUBLISH_COMPRESS_XZ);
-        assert_int_equal(level, 0);
-        assert_int_equal(publish_compression_from_string("zstd:0", &c, &level), -EINVAL);
-        assert_int_equal(publish_compression_from_string("zstd:20", &c, &level), -EINVAL);
-        assert_int_equal(publish_compression_from_string("xz:10", &c, &level), -EINVAL);
-        assert_int_equal(publish_compression_from_string("none:1", &c, &level), -EINVAL);
-        assert_int_equal(publish_compression_from_string("zst", &c, &level), -EINVAL);
-        assert_int_equal(publish_compression_from_string("gzip", &c, &level), -EINVAL);
-        assert_string_equal(publish_compression_to_string(PUBLISH_COMPRESS_XZ), "xz");
-}
-
 /* The manifest written is the one the strict parser accepts, and keep drops whole versions in
  * version order (1.10 is newer than 1.9). */
 static void test_publish_keep(void **state) {
@@ -173,7 +150,6 @@ static void test_publish_rejects(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_compression_names),
                 cmocka_unit_test(test_publish_keep),
                 cmocka_unit_test(test_publish_rejects),
         };
