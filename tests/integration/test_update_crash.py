@@ -201,3 +201,45 @@ def test_kill_rerun_after_partial_commit_repairs(abota, abota_bin, app, shim, tm
     check_rerun(abota, a)
     assert hashlib.sha256(slot_bytes(a.disk, "store_2")).hexdigest() == store
     assert [name for name, _, _, _ in read_partitions(a.disk)].count("store_2") == 1
+
+
+def test_kill_while_replacing_an_old_version(abota, abota_bin, app, shim, tmp_path):
+    """Booted into 2 with 1 still installed: the update to 3 first vacuums 1 (relabel), then
+    writes into its slot. Killed anywhere, 2 stays intact and bootable, 3 appears only complete."""
+    app.server.start()
+    app.set_url(app.server.url)
+    v3 = app.publish("3")
+    efi3 = payload("3", 64 * 1024, b"efi")
+
+    def seeded(path):
+        a = fresh(app, path)
+        # install 2 through 3's server: pin the update to version 2, then boot it
+        abota(*a.args("update", "2"))
+        (a.root / "etc" / "os-release").write_text("ID=appliance\nIMAGE_VERSION=2\n")
+        return a, slot_bytes(a.disk, "store_2"), (a.esp / "appliance_2+3-0.efi").read_bytes()
+
+    count_file = tmp_path / "count"
+    probe, _, _ = seeded(tmp_path / "probe")
+    subprocess.run([abota_bin, *probe.args("update")], capture_output=True, check=True,
+                   env=shim_env(abota_bin, shim, CRASH_COUNT_FILE=str(count_file)))
+    total = int(count_file.read_text())
+    # the first calls are the vacuum's relabelling of slot 1, the last ones the commit
+    points = sorted(set([1 + i * (total - 1) // 11 for i in range(12)] + list(range(1, 9)) +
+                        list(range(max(1, total - 9), total + 1))))
+    for n in points:
+        a, store2, efi2 = seeded(tmp_path / f"v3-{n}")
+        r = subprocess.run([abota_bin, *a.args("update")], capture_output=True, text=True,
+                           env=shim_env(abota_bin, shim, CRASH_KILL_AT=str(n)))
+        assert r.returncode == -signal.SIGKILL, (n, r.returncode, r.stderr)
+        labels = a.labels()
+        assert "store_2" in labels and slot_bytes(a.disk, "store_2") == store2
+        assert (a.esp / "appliance_2+3-0.efi").read_bytes() == efi2
+        assert set(labels[1:3]) <= {"store_1", "store_2", "store_3", "_empty"}
+        if "store_3" in labels:
+            assert slot_bytes(a.disk, "store_3")[:len(v3)] == v3
+        if (a.esp / "appliance_3+3-0.efi").exists():
+            assert (a.esp / "appliance_3+3-0.efi").read_bytes() == efi3 and "store_3" in labels
+        abota(*a.args("update"))
+        assert sorted(a.labels()[1:3]) == ["store_2", "store_3"]
+        assert slot_bytes(a.disk, "store_3")[:len(v3)] == v3
+        assert sorted(p.name for p in a.esp.iterdir()) == ["appliance_2+3-0.efi", "appliance_3+3-0.efi"]
