@@ -226,40 +226,46 @@ static int create_sized(const char *what, const char *output, uint64_t size) {
         return 0;
 }
 
+struct fix_times {
+        FILE *f;
+        size_t root_len;
+        uint64_t epoch;
+};
+
+static int fix_one(const char *path, const struct stat *st, void *userdata) {
+        struct fix_times *x = userdata;
+        const char *p = path + x->root_len;
+        (void) st;
+        if (*p == 0)
+                p = "/";
+        /* debugfs takes double-quoted names; a name with a quote or newline cannot be written. */
+        if (strpbrk(p, "\"\n"))
+                return 0;
+        fprintf(x->f, "sif \"%s\" atime @%" PRIu64 "\nsif \"%s\" ctime @%" PRIu64 "\n", p, x->epoch, p, x->epoch);
+        return 0;
+}
+
 /* mke2fs copies access and change times of the source files; with SOURCE_DATE_EPOCH set we
  * overwrite them afterwards (debugfs), everything else is fixed by E2FSPROGS_FAKE_TIME. */
 static int ext4_fix_times(const struct repart_format_request *req, const char *output, const char *root) {
-        uint64_t epoch;
-        if (!source_date_epoch(&epoch))
+        struct fix_times x = { .root_len = strlen(root) };
+        if (!source_date_epoch(&x.epoch))
                 return 0;
         _cleanup_free_ char *cmds = strprintf("%s/debugfs-%s", req->workdir, req->what);
-        _cleanup_free_ char *list = strprintf("%s/list-%s", req->workdir, req->what);
-        if (!cmds || !list)
+        if (!cmds)
                 return -ENOMEM;
-        char *find[] = { "sh", "-c", "cd \"$0\" && find . -mindepth 1 -print0 > \"$1\"", (char *) root, list, NULL };
-        int r = run_tool(req->what, find);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *names = NULL;
-        size_t n = 0;
-        r = read_full_file(list, SIZE_MAX / 2, &names, &n);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot read %s: %s", req->what, list, strerror(-r));
-        FILE *f = fopen(cmds, "we");
-        if (!f)
+        x.f = fopen(cmds, "we");
+        if (!x.f)
                 return log_error_errno(errno, "%s: cannot create %s: %s", req->what, cmds, strerror(errno));
-        fprintf(f, "sif / atime @%" PRIu64 "\nsif / ctime @%" PRIu64 "\n", epoch, epoch);
-        for (size_t i = 0; i < n; i += strlen(names + i) + 1) {
-                const char *p = names + i + 1; /* skip the "." */
-                if (strpbrk(p, "\"\n\\ "))
-                        /* debugfs quoting cannot express these; leave such names be. */
-                        continue;
-                fprintf(f, "sif %s atime @%" PRIu64 "\nsif %s ctime @%" PRIu64 "\n", p, epoch, p, epoch);
-        }
-        if (fclose(f) != 0)
-                return -errno;
+        int r = walk_tree(root, fix_one, &x);
+        if (fclose(x.f) != 0 && r >= 0)
+                r = -errno;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot list %s: %s", req->what, root, strerror(-r));
         char *argv[] = { "debugfs", "-w", "-f", cmds, (char *) output, NULL };
-        return run_tool(req->what, argv);
+        r = run_tool(req->what, argv);
+        (void) unlink(cmds);
+        return r;
 }
 
 static int vfat_populate(const struct repart_format_request *req, const char *output, const char *root) {

@@ -60,6 +60,7 @@ def tree(tmp_path):
     t = tmp_path / "tree"
     (t / "etc").mkdir(parents=True)
     (t / "etc" / "os-release").write_text("ID=appliance\nIMAGE_VERSION=1\n")
+    (t / "etc" / "name with spaces").write_text("x\n")
     (t / "usr" / "bin").mkdir(parents=True)
     (t / "usr" / "bin" / "tool").write_bytes(os.urandom(70000))
     return t
@@ -168,7 +169,8 @@ def test_reproducible(abota, tmp_path, tree, esp_tree):
     defs = write_defs(tmp_path / "defs", seed_defs(tree, esp_tree, esp="40M", slot="64M"))
     a, b = tmp_path / "a.raw", tmp_path / "b.raw"
     build(abota, defs, a)
-    os.utime(tree / "usr" / "bin" / "tool")  # atime/ctime changes must not matter
+    for f in ("usr/bin/tool", "etc/name with spaces", "etc"):
+        os.utime(tree / f)  # newer times (and ctime changes) must not matter
     build(abota, defs, b)
     subprocess.run(["cmp", str(a), str(b)], check=True)
 
