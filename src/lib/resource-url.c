@@ -79,6 +79,8 @@ int resource_load_url(struct resource *r, const struct resource_config *c, bool 
                 return -ENOMEM;
 
         int k = acquire_fetch_small(url, MANIFEST_SIZE_MAX, &data, &size);
+        if (k == -ENOENT)
+                return log_error_errno(k, "%s: not found; the server must list its files in SHA256SUMS (check Path=)", url);
         if (k < 0)
                 return k;
         if (verify) {

@@ -63,6 +63,11 @@ def test_payload_missing_404(abota, app):
     fails_cleanly(abota, app, contains="not found")
 
 
+def test_manifest_missing(abota, app):
+    (app.server_dir / "SHA256SUMS").unlink()
+    fails_cleanly(abota, app, contains="SHA256SUMS: not found")
+
+
 def test_server_error_500(abota, app):
     app.server.start("--fail-status", "500")
     app.set_url(app.server.url)

@@ -163,11 +163,61 @@ static void test_resolve(void **state) {
         transfer_done(&t);
 }
 
+static void write_text(const char *rel, const char *text) {
+        _cleanup_free_ char *p = path_join(tmpdir, rel);
+        int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+}
+
+#define H1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define H2 "2222222222222222222222222222222222222222222222222222222222222222"
+
+static void test_url(void **state) {
+        (void) state;
+        mkdir_rel("srv");
+        write_text("srv/SHA256SUMS", H1 "  app_1.raw\n" H2 " *app_2.raw\n" H1 "  app_2.raw.sig\n" H1 "  readme.txt\n");
+        _cleanup_free_ char *url = strprintf("file://%s/srv", tmpdir);
+        struct transfer t;
+        transfer_init(&t, url, (const char *const[]) { "app_@v.raw", NULL });
+        t.source.type = RESOURCE_URL_FILE;
+        struct resource_context ctx = { .verify = 0 };
+        struct resource *r = NULL;
+        assert_int_equal(resource_load(&t, false, &ctx, &r), 0);
+        assert_int_equal(r->n_instances, 2);
+        assert_string_equal(r->instances[0]->metadata.version, "2");
+        _cleanup_free_ char *want = strprintf("%s/app_2.raw", url);
+        assert_string_equal(r->instances[0]->path, want);
+        assert_true(r->instances[0]->metadata.has_sha256);
+        assert_int_equal(r->instances[0]->metadata.sha256[0], 0x22);
+        assert_int_equal(r->instances[1]->metadata.sha256[31], 0x11);
+        resource_free(r);
+
+        /* a hash in the name must agree with the listed one, else the whole manifest goes */
+        transfer_done(&t);
+        write_text("srv/SHA256SUMS", H1 "  app_1_" H1 ".raw\n" H1 "  app_2_" H2 ".raw\n");
+        transfer_init(&t, url, (const char *const[]) { "app_@v_@h.raw", NULL });
+        t.source.type = RESOURCE_URL_FILE;
+        assert_int_equal(resource_load(&t, false, &ctx, &r), -EBADMSG);
+
+        /* a malformed manifest is refused as a whole */
+        write_text("srv/SHA256SUMS", H1 "  app_1.raw\nnot a line\n");
+        assert_int_equal(resource_load(&t, false, &ctx, &r), -EBADMSG);
+
+        /* no manifest at all */
+        _cleanup_free_ char *gone = strprintf("%s/srv/SHA256SUMS", tmpdir);
+        assert_int_equal(unlink(gone), 0);
+        assert_int_equal(resource_load(&t, false, &ctx, &r), -ENOENT);
+        transfer_done(&t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_directory),
                 cmocka_unit_test(test_boot_dirs),
                 cmocka_unit_test(test_resolve),
+                cmocka_unit_test(test_url),
         };
         return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
