@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Planning: definitions, the existing table, sizes, places, UUIDs and labels. Writing the plan
+ * is repart-write.c. */
 #include "repart.h"
+
+#include "repart-plan.h"
 
 #include "log.h"
 #include "parttype.h"
@@ -14,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -34,42 +37,6 @@ enum repart_empty repart_empty_from_string(const char *s) {
                         return (enum repart_empty) i;
         return _REPART_EMPTY_INVALID;
 }
-
-/* One row of the plan: a definition (matched to an existing partition or new) or an existing
- * partition no definition claims ("foreign": left exactly as it is). */
-struct part {
-        const struct repart_definition *def;
-        size_t def_index;
-        bool exists;
-        int slot;                        /* existing: index in the GPT */
-        struct repart_gpt_entry entry;   /* existing: as read; new: filled by the plan */
-        char *label;
-        char *prebuilt;                  /* Minimize=best: the file system image made up front */
-        uint64_t payload;                /* bytes the content needs (Minimize, CopyBlocks) */
-};
-
-struct disk {
-        const char *path;
-        int fd;
-        bool is_block, created;
-        uint32_t sector_size;
-        uint64_t size;
-};
-
-struct context {
-        const struct repart_options *o;
-        struct repart_definitions defs;
-        struct specifier_context *spec;
-        uint8_t seed[16];
-        struct disk disk;
-        bool fresh;
-        uint64_t size;                   /* the disk size after this run */
-        struct repart_gpt gpt;
-        struct part *parts;
-        size_t n_parts;
-        struct repart_layout_item *items;
-        char *workdir;
-};
 
 static void context_done(struct context *c) {
         for (size_t i = 0; i < c->n_parts; i++) {
@@ -249,7 +216,7 @@ static int match_partitions(struct context *c) {
         return 0;
 }
 
-static int ensure_workdir(struct context *c) {
+int repart_ensure_workdir(struct context *c) {
         if (c->workdir)
                 return 0;
         _cleanup_free_ char *dir = NULL;
@@ -279,7 +246,7 @@ static int ensure_workdir(struct context *c) {
         return 0;
 }
 
-static int fs_request(struct context *c, struct part *p, uint64_t size, struct repart_format_request *ret) {
+int repart_fs_request(struct context *c, struct part *p, uint64_t size, struct repart_format_request *ret) {
         *ret = (struct repart_format_request) {
                 .what = p->def->file_name,
                 .format = p->def->format,
@@ -291,6 +258,10 @@ static int fs_request(struct context *c, struct part *p, uint64_t size, struct r
                 .workdir = c->workdir,
         };
         return repart_uuid_filesystem(p->entry.uuid, ret->fs_uuid);
+}
+
+uint64_t repart_grain(const struct context *c) {
+        return c->disk.sector_size > REPART_GRAIN ? c->disk.sector_size : REPART_GRAIN;
 }
 
 /* What the content of a new partition needs, before sizes are decided: the size of CopyBlocks=
@@ -315,7 +286,7 @@ static int measure_payloads(struct context *c) {
                                 p->payload = (uint64_t) st.st_size;
                 }
                 if (d->minimize == REPART_MINIMIZE_BEST) {
-                        int r = ensure_workdir(c);
+                        int r = repart_ensure_workdir(c);
                         if (r < 0)
                                 return r;
                         p->prebuilt = strprintf("%s/part-%zu.img", c->workdir, i);
@@ -326,12 +297,8 @@ static int measure_payloads(struct context *c) {
         return 0;
 }
 
-static uint64_t grain_of(const struct context *c) {
-        return c->disk.sector_size > REPART_GRAIN ? c->disk.sector_size : REPART_GRAIN;
-}
-
 static int fill_items(struct context *c) {
-        uint64_t g = grain_of(c);
+        uint64_t g = repart_grain(c);
         c->items = calloc(c->n_parts + 1, sizeof(*c->items));
         if (!c->items)
                 return -ENOMEM;
@@ -390,7 +357,7 @@ static int decide_size(struct context *c, uint64_t *ret) {
                 return 0;
         }
         if (o->size_auto) {
-                uint64_t end = 0, g = grain_of(c);
+                uint64_t end = 0, g = repart_grain(c);
                 for (size_t i = 0; i < c->n_parts; i++)
                         if (c->parts[i].exists) {
                                 uint64_t e = repart_round_up(c->items[i].current_offset + c->items[i].current_size, g);
@@ -493,10 +460,10 @@ static int build_prebuilt(struct context *c) {
                 if (!minimized(p))
                         continue;
                 struct repart_format_request req;
-                int r = ensure_workdir(c);
+                int r = repart_ensure_workdir(c);
                 if (r < 0)
                         return r;
-                r = fs_request(c, p, UINT64_MAX, &req);
+                r = repart_fs_request(c, p, UINT64_MAX, &req);
                 if (r < 0)
                         return r;
                 if (p->prebuilt)
@@ -594,145 +561,6 @@ static int fill_result(struct context *c, struct repart_result *res) {
         return 0;
 }
 
-/* New partitions start out as zeros, so that no stale file system signature survives and sparse
- * copies are correct. */
-static int wipe_range(struct context *c, uint64_t off, uint64_t size) {
-        int r = 0;
-        if (c->disk.is_block) {
-                uint64_t range[2] = { off, size };
-                if (ioctl(c->disk.fd, BLKZEROOUT, range) < 0)
-                        r = -errno;
-        } else if (fallocate(c->disk.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) off, (off_t) size) < 0) {
-                r = -errno;
-                if (r == -EOPNOTSUPP) {
-                        char z[65536] = {};
-                        r = 0;
-                        for (uint64_t done = 0; done < size && r >= 0;) {
-                                size_t k = size - done < sizeof(z) ? (size_t) (size - done) : sizeof(z);
-                                if (pwrite(c->disk.fd, z, k, (off_t) (off + done)) != (ssize_t) k)
-                                        r = -errno;
-                                done += k;
-                        }
-                }
-        }
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot clear %" PRIu64 " bytes at %" PRIu64 ": %s", c->disk.path,
-                                       size, off, strerror(-r));
-        return 0;
-}
-
-static int copy_into(struct context *c, const char *what, const char *src, uint64_t off, uint64_t size) {
-        _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return log_error_errno(errno, "%s: %s: %s", what, src, strerror(errno));
-        uint64_t n = (uint64_t) st.st_size;
-        if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &n) < 0)
-                return log_error_errno(errno, "%s: %s: %s", what, src, strerror(errno));
-        if (n > size)
-                return log_error_errno(EFBIG, "%s: %s is larger than the partition", what, src);
-        int r = repart_copy_sparse(fd, 0, c->disk.fd, off, n);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot copy %s into %s: %s", what, src, c->disk.path, strerror(-r));
-        return 0;
-}
-
-static int write_partition(struct context *c, size_t i) {
-        struct part *p = &c->parts[i];
-        const struct repart_layout_item *it = &c->items[i];
-        const struct repart_definition *d = p->def;
-
-        int r = wipe_range(c, it->offset, it->new_size);
-        if (r < 0)
-                return r;
-        if (d->copy_blocks)
-                return copy_into(c, d->path, d->copy_blocks, it->offset, it->new_size);
-        if (d->format == REPART_FORMAT_NONE)
-                return 0;
-
-        if (p->prebuilt)
-                return copy_into(c, d->file_name, p->prebuilt, it->offset, it->new_size);
-        r = ensure_workdir(c);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *out = strprintf("%s/part-%zu.img", c->workdir, i);
-        if (!out)
-                return -ENOMEM;
-        struct repart_format_request req;
-        r = fs_request(c, p, it->new_size, &req);
-        if (r < 0)
-                return r;
-        uint64_t got;
-        r = repart_format_build(&req, out, &got);
-        if (r < 0)
-                return r;
-        r = copy_into(c, d->file_name, out, it->offset, it->new_size);
-        (void) unlink(out);
-        return r;
-}
-
-static int write_split(struct context *c, const struct repart_result_partition *rp) {
-        if (!rp->split_path)
-                return 0;
-        _cleanup_close_ int fd = open(rp->split_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return log_error_errno(errno, "%s: cannot create: %s", rp->split_path, strerror(errno));
-        if (ftruncate(fd, (off_t) rp->new_size) < 0)
-                return log_error_errno(errno, "%s: cannot size: %s", rp->split_path, strerror(errno));
-        int r = repart_copy_sparse(c->disk.fd, rp->offset, fd, 0, rp->new_size);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot write: %s", rp->split_path, strerror(-r));
-        return 0;
-}
-
-static int write_everything(struct context *c, uint64_t size, const struct repart_result *res) {
-        struct disk *d = &c->disk;
-        uint64_t ss = d->sector_size;
-        int r;
-
-        if (!d->is_block && (size != d->size || c->fresh)) {
-                if (c->fresh && ftruncate(d->fd, 0) < 0)
-                        return log_error_errno(errno, "%s: cannot truncate: %s", d->path, strerror(errno));
-                if (ftruncate(d->fd, (off_t) size) < 0)
-                        return log_error_errno(errno, "%s: cannot resize to %" PRIu64 " bytes: %s", d->path, size,
-                                               strerror(errno));
-                d->size = size;
-        }
-        for (size_t i = 0; i < c->n_parts; i++)
-                if (!c->parts[i].exists && !c->items[i].dropped) {
-                        r = write_partition(c, i);
-                        if (r < 0)
-                                return r;
-                }
-
-        for (size_t i = 0; i < c->n_parts; i++) {
-                struct part *p = &c->parts[i];
-                const struct repart_layout_item *it = &c->items[i];
-                if (it->dropped)
-                        continue;
-                p->entry.first_lba = it->offset / ss;
-                p->entry.last_lba = (it->offset + it->new_size) / ss - 1;
-                int slot = p->exists ? it->slot : it->new_slot;
-                if (slot < 0 || (uint32_t) slot >= c->gpt.n_entries)
-                        return log_error_errno(ENOSPC, "%s: no free GPT entry for %s", d->path,
-                                               p->def ? p->def->file_name : "partition");
-                c->gpt.entries[slot] = p->entry;
-        }
-        r = repart_gpt_write(d->fd, d->path, &c->gpt);
-        if (r < 0)
-                return r;
-        if (fsync(d->fd) < 0)
-                return log_error_errno(errno, "%s: fsync: %s", d->path, strerror(errno));
-        if (d->is_block)
-                (void) ioctl(d->fd, BLKRRPART, 0);
-        for (size_t i = 0; i < res->n; i++) {
-                r = write_split(c, &res->partitions[i]);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static int load_definitions(struct context *c) {
         int r = specifier_context_new(c->o->root, &c->spec);
         if (r < 0)
@@ -745,7 +573,7 @@ static int apply_prebuilt_sizes(struct context *c) {
         for (size_t i = 0; i < c->n_parts; i++) {
                 if (!minimized(&c->parts[i]))
                         continue;
-                uint64_t need = repart_round_up(c->parts[i].payload, grain_of(c));
+                uint64_t need = repart_round_up(c->parts[i].payload, repart_grain(c));
                 if (need > c->items[i].min_size)
                         c->items[i].min_size = need;
                 if (c->items[i].max_size < need)
@@ -774,7 +602,7 @@ static int plan_layout(struct context *c) {
                 c->gpt.last_usable = c->gpt.n_sectors - 2 - es;
         }
         r = repart_layout_place(c->items, c->n_parts, c->gpt.first_usable * ss, (c->gpt.last_usable + 1) * ss,
-                                grain_of(c));
+                                repart_grain(c));
         if (r == -ENOSPC) {
                 char a[16];
                 return log_error_errno(ENOSPC, "%s: the partitions do not fit into the free space (disk %s)",
@@ -811,7 +639,7 @@ int repart_run(const struct repart_options *o, struct repart_result *ret) {
                 if (c.size != c.disk.size)
                         res.changed = true;
                 if (!o->dry_run)
-                        r = write_everything(&c, c.size, &res);
+                        r = repart_write(&c, &res);
         }
         context_done(&c);
         if (r < 0) {

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The state of one `abota repart` run, shared by planning (repart.c) and writing
+ * (repart-write.c). Internal to the repart files. */
+
+#include "repart-config.h"
+#include "repart-format.h"
+#include "repart-gpt.h"
+#include "repart-layout.h"
+#include "repart.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One row of the plan: a definition (matched to an existing partition or new) or an existing
+ * partition no definition claims ("foreign": left exactly as it is). */
+struct part {
+        const struct repart_definition *def;
+        size_t def_index;
+        bool exists;
+        int slot;                        /* existing: index in the GPT */
+        struct repart_gpt_entry entry;   /* existing: as read; new: filled by the plan */
+        char *label;
+        char *prebuilt;                  /* Minimize=best: the file system image made up front */
+        uint64_t payload;                /* bytes the content needs (Minimize, CopyBlocks) */
+};
+
+struct disk {
+        const char *path;
+        int fd;
+        bool is_block, created;
+        uint32_t sector_size;
+        uint64_t size;
+};
+
+struct context {
+        const struct repart_options *o;
+        struct repart_definitions defs;
+        struct specifier_context *spec;
+        uint8_t seed[16];
+        struct disk disk;
+        bool fresh;
+        uint64_t size;                   /* the disk size after this run */
+        struct repart_gpt gpt;
+        struct part *parts;
+        size_t n_parts;
+        struct repart_layout_item *items;
+        char *workdir;
+};
+
+/* The scratch directory for file system builds (next to the image), created on first use. */
+int repart_ensure_workdir(struct context *c);
+/* What to build for the new partition p, size bytes large. */
+int repart_fs_request(struct context *c, struct part *p, uint64_t size, struct repart_format_request *ret);
+uint64_t repart_grain(const struct context *c);
+
+/* Writes the plan: resizes the image file, clears and fills the new partitions, writes the GPT,
+ * then the split files. */
+int repart_write(struct context *c, const struct repart_result *res);
