@@ -61,7 +61,7 @@ static int find_free_areas(struct repart_layout_item *items, size_t n, uint64_t 
                 uint64_t next = i < n_ex ? ex[i]->current_offset : end;
                 uint64_t a = repart_round_up(cursor, grain), b = repart_round_down(next, grain);
                 if (prev)
-                        prev->current_padding = next > cursor ? next - cursor : 0;
+                        prev->current_padding = b > cursor ? b - cursor : 0;
                 if (b > a)
                         areas[n_areas++] = (struct free_area) { .start = a, .size = b - a, .after = prev };
                 if (i < n_ex) {

@@ -40,6 +40,10 @@ def assert_same_gpt(a: Path, b: Path):
         assert fa.read() == fb.read()
 
 
+def without_node(j):
+    return [{k: v for k, v in p.items() if k != "node"} for p in j]
+
+
 def systemd_repart(*args):
     p = subprocess.run(["systemd-repart", *map(str, args)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
@@ -97,8 +101,9 @@ def test_seed_image_layout_equals_systemd_repart(abota, tmp_path, tree, esp_tree
     theirs = write_defs(tmp_path / "theirs", seed_defs(tree, esp_tree, esp_copy=False))
     a, b = tmp_path / "a.raw", tmp_path / "b.raw"
     r = build(abota, ours, a, "--json=short")
-    systemd_repart("--empty=create", "--size=auto", f"--seed={SEED}", f"--definitions={theirs}",
-                   "--dry-run=no", b)
+    rb = systemd_repart("--empty=create", "--size=auto", f"--seed={SEED}", f"--definitions={theirs}",
+                        "--dry-run=no", "--json=short", b)
+    assert without_node(json.loads(r.stdout)) == without_node(json.loads(rb.stdout))
     assert a.stat().st_size == b.stat().st_size == 1044 * 1024 + 200 * MiB + 4 * GiB + 10 * MiB
     assert sfdisk_table(a) == sfdisk_table(b)
     assert_same_gpt(a, b)
@@ -303,8 +308,9 @@ def test_first_boot_growth(abota, tmp_path, tree, esp_tree):
 
     # systemd-repart does the same to the same disk
     theirs = write_defs(tmp_path / "theirs", seed_defs(tree, esp_tree, esp_copy=False, **sizes))
-    systemd_repart(f"--definitions={theirs}", f"--seed={SEED}", "--dry-run=no", ref)
+    rr = systemd_repart(f"--definitions={theirs}", f"--seed={SEED}", "--dry-run=no", "--json=short", ref)
     assert sfdisk_table(img) == sfdisk_table(ref)
+    assert without_node(j) == without_node(json.loads(rr.stdout))  # incl. old/raw sizes and paddings
 
     # slot A and the ESP were not touched
     with open(img, "rb") as fa, open(orig, "rb") as fo:
