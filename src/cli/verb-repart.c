@@ -188,7 +188,7 @@ static void print_table(const struct repart_result *res) {
                         snprintf(cells[C_TYPE], 128, "%s", p->type);
                         snprintf(cells[C_LABEL], 128, "%s", p->label);
                         snprintf(cells[C_UUID], 128, "%s", uuid);
-                        snprintf(cells[C_FILE], 128, "%s", p->file ? p->file : "-");
+                        snprintf(cells[C_FILE], 128, "%s", p->file);
                         snprintf(cells[C_NODE], 128, "%s", p->node);
                         snprintf(cells[C_OFFSET], 128, "%" PRIu64, p->offset);
                         snprintf(cells[C_OLD], 128, "%s", p->old_size ? format_bytes(a, p->old_size) : "-");

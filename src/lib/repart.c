@@ -527,9 +527,10 @@ static int fill_result(struct context *c, struct repart_result *res) {
                 struct repart_result_partition *o = &res->partitions[res->n++];
                 o->partno = partno;
                 o->type = type_name(p->entry.type);
-                o->label = strdup(p->label ? p->label : "");
+                /* systemd-repart shows an unnamed partition under its type's name */
+                o->label = strdup(!isempty(p->label) ? p->label : o->type ? o->type : "");
                 memcpy(o->uuid, p->entry.uuid, 16);
-                o->file = p->def ? strdup(p->def->file_name) : NULL;
+                o->file = strdup(p->def ? p->def->file_name : "-");
                 o->node = node_name(c, partno);
                 o->offset = it->offset;
                 o->old_size = p->exists ? it->current_size : 0;
@@ -539,7 +540,7 @@ static int fill_result(struct context *c, struct repart_result *res) {
                 o->activity = !p->exists ? "create" : it->new_size != it->current_size ? "resize" : "unchanged";
                 if (!streq(o->activity, "unchanged"))
                         res->changed = true;
-                if (!o->type || !o->label || (p->def && !o->file) || !o->node)
+                if (!o->type || !o->label || !o->file || !o->node)
                         return -ENOMEM;
                 int r = split_path(c, p, partno, &o->split_path);
                 if (r < 0)
@@ -551,13 +552,6 @@ static int fill_result(struct context *c, struct repart_result *res) {
                                 return log_error_errno(EEXIST, "%s, %s: both split into %s, set distinct SplitName=",
                                                        res->partitions[j].file, res->partitions[i].file,
                                                        res->partitions[i].split_path);
-        /* table order */
-        for (size_t i = 1; i < res->n; i++)
-                for (size_t j = i; j > 0 && res->partitions[j - 1].partno > res->partitions[j].partno; j--) {
-                        struct repart_result_partition t = res->partitions[j];
-                        res->partitions[j] = res->partitions[j - 1];
-                        res->partitions[j - 1] = t;
-                }
         return 0;
 }
 

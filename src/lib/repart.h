@@ -40,7 +40,7 @@ struct repart_result_partition {
         char *type;                  /* identifier ("esp", "root-x86-64") or the type UUID */
         char *label;
         uint8_t uuid[16];
-        char *file;                  /* definition basename; NULL for partitions we do not manage */
+        char *file;                  /* definition basename; "-" for partitions no definition claims */
         char *node;                  /* IMAGE + number, or /dev/sdaN, /dev/loop0pN */
         uint64_t offset, old_size, new_size, old_padding, new_padding;
         const char *activity;        /* "create", "resize", "unchanged" */
@@ -49,7 +49,8 @@ struct repart_result_partition {
 };
 
 struct repart_result {
-        struct repart_result_partition *partitions; /* in GPT slot order */
+        struct repart_result_partition *partitions; /* definitions in file order, then the others
+                                                     * (as systemd-repart lists them) */
         size_t n;
         uint64_t disk_size;
         bool changed;                /* something was (or, with dry-run, would be) written */

@@ -246,11 +246,12 @@ WEIGHTS = {
 def test_weights_and_padding_equal_systemd_repart(abota, tmp_path, size):
     defs = write_defs(tmp_path / "defs", WEIGHTS)
     a, b = tmp_path / "a.raw", tmp_path / "b.raw"
-    abota("repart", "--empty=create", f"--size={size}", f"--seed={SEED}", f"--definitions={defs}",
-          "--dry-run=no", a)
-    systemd_repart("--empty=create", f"--size={size}", f"--seed={SEED}", f"--definitions={defs}",
-                   "--dry-run=no", b)
+    ra = abota("repart", "--empty=create", f"--size={size}", f"--seed={SEED}", f"--definitions={defs}",
+               "--dry-run=no", "--json=short", a)
+    rb = systemd_repart("--empty=create", f"--size={size}", f"--seed={SEED}", f"--definitions={defs}",
+                        "--dry-run=no", "--json=short", b)
     assert sfdisk_table(a) == sfdisk_table(b)
+    assert without_node(json.loads(ra.stdout)) == without_node(json.loads(rb.stdout))
     assert_same_gpt(a, b)
 
 
@@ -338,12 +339,38 @@ def test_foreign_partitions_and_gaps(abota, tmp_path):
                              "start=2048, size=20480, type=linux, uuid=11111111-2222-4333-8444-000000000001\n"
                              "start=30720, size=20480, type=linux, uuid=11111111-2222-4333-8444-000000000002\n")
     r = abota("repart", f"--definitions={defs}", f"--seed={SEED}", "--dry-run=no", "--json=short", a)
-    systemd_repart(f"--definitions={defs}", f"--seed={SEED}", "--dry-run=no", b)
+    rb = systemd_repart(f"--definitions={defs}", f"--seed={SEED}", "--dry-run=no", "--json=short", b)
     assert sfdisk_table(a) == sfdisk_table(b)
+    assert without_node(json.loads(r.stdout)) == without_node(json.loads(rb.stdout))
     j = json.loads(r.stdout)
-    assert [(p["file"], p["activity"]) for p in j] == [(None, "unchanged"), (None, "unchanged"),
-                                                       ("20-b.conf", "create"), ("10-a.conf", "create")]
-    assert j[2]["offset"] == 11 * MiB
+    assert [(p["file"], p["node"][-1], p["activity"]) for p in j] == [
+        ("10-a.conf", "4", "create"), ("20-b.conf", "3", "create"), ("-", "1", "unchanged"), ("-", "2", "unchanged")]
+    assert j[1]["offset"] == 11 * MiB
+
+
+def test_existing_partition_grows(abota, tmp_path):
+    """A disk that got bigger: the last partition, with weight and no maximum, grows in place
+    (activity resize); its start and data stay."""
+    defs = write_defs(tmp_path / "defs", {"10-a.conf": "Type=root\nSizeMinBytes=20M\nSizeMaxBytes=20M",
+                                          "20-b.conf": "Type=var\nSizeMinBytes=10M"})
+    a, b = tmp_path / "a.raw", tmp_path / "b.raw"
+    abota("repart", "--empty=create", "--size=auto", f"--seed={SEED}", f"--definitions={defs}", "--dry-run=no", a)
+    with open(a, "r+b") as f:
+        f.seek(21 * MiB)
+        f.write(b"var data")
+    subprocess.run(["cp", "--sparse=always", str(a), str(b)], check=True)
+    r = abota("repart", f"--definitions={defs}", "--dry-run=no", "--size=100M", "--json=short", a)
+    rb = systemd_repart(f"--definitions={defs}", "--dry-run=no", "--size=100M", "--json=short", b)
+    j = json.loads(r.stdout)
+    assert [p["activity"] for p in j] == ["unchanged", "resize"]
+    assert j[1]["offset"] == 21 * MiB and j[1]["old_size"] == 10 * MiB
+    assert j[1]["offset"] + j[1]["raw_size"] == (100 * MiB - 33 * 512) // 4096 * 4096
+    assert a.stat().st_size == 100 * MiB
+    assert sfdisk_table(a) == sfdisk_table(b)
+    assert without_node(j) == without_node(json.loads(rb.stdout))
+    with open(a, "rb") as f:
+        f.seek(21 * MiB)
+        assert f.read(8) == b"var data"
 
 
 def test_root(abota, tmp_path):
