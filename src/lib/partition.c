@@ -244,6 +244,20 @@ finish:
         return r;
 }
 
+int partition_check_unused(const struct partition_info *p) {
+        if (!p->node)
+                return 0;
+        int fd = open(p->node, O_RDONLY | O_EXCL | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == EBUSY)
+                        return log_error_errno(EBUSY, "%s: partition '%s' is in use (mounted?), refusing to touch it",
+                                               p->node, p->label);
+                return 0;
+        }
+        close(fd);
+        return 0;
+}
+
 static int read_sysfs_line(const char *path, const char *key, char **ret) {
         _cleanup_free_ char *data = NULL;
         int r = read_full_file(path, 64 * 1024, &data, NULL);

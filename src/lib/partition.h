@@ -53,6 +53,12 @@ struct partition_change {
 int partition_commit(const char *disk, const struct partition_info *expect,
                      const struct partition_change *change, bool sync);
 
+/* -EBUSY (logged) when the partition's block device is in use: mounted, or held by dm-verity
+ * or another exclusive opener (the kernel refuses O_EXCL then). This is how a mislabelled slot
+ * that holds the running system is kept from being written. Image files, and block devices
+ * whose partition node does not exist, report 0. */
+int partition_check_unused(const struct partition_info *p);
+
 /* True when label is a valid GPT label: valid UTF-8, at most 36 UTF-16 code units, no control
  * characters. */
 bool partition_label_is_valid(const char *label);

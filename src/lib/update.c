@@ -134,6 +134,8 @@ static int slot_still_free(const char *disk, const struct partition_info *slot) 
         if (!p || p->start != slot->start || p->size != slot->size || !streq(p->label, PARTITION_LABEL_EMPTY))
                 r = log_error_errno(EBUSY, "%s: partition %zu is no longer a free slot, refusing to write into it",
                                     disk, slot->partno + 1);
+        else
+                r = partition_check_unused(p);
         partition_table_free(now);
         return r;
 }

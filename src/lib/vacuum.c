@@ -53,7 +53,9 @@ static int remove_instance(const struct transfer *t, struct resource *target, si
         int r;
         if (i->partition) {
                 struct partition_change change = { .label = PARTITION_LABEL_EMPTY };
-                r = partition_commit(target->path, i->partition, &change, sync);
+                r = partition_check_unused(i->partition);
+                if (r >= 0)
+                        r = partition_commit(target->path, i->partition, &change, sync);
                 if (r < 0)
                         return r;
                 /* keep the in-memory table in step, so the slot search sees the freed slot */

@@ -299,3 +299,30 @@ def test_verify_yes_overrides_transfers(abota, app):
     r = abota(*app.args("--verify=yes", "update"), check=False)
     assert r.returncode != 0 and len(r.stderr.splitlines()) == 1
     assert app.snapshot() == before
+
+
+def test_block_device_target(abota, app):
+    """Path= naming a whole block device (a loop device over the seed image), on the host."""
+    import subprocess
+    p = subprocess.run(["losetup", "-f", "--show", str(app.disk)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"no loop devices here: {p.stderr.strip()}")
+    loop = p.stdout.strip()
+    try:
+        (app.defs / "20-kernel.transfer").unlink()
+        store = app.defs / "10-store.transfer"
+        store.write_text(store.read_text().replace("Path=/disk.raw", f"Path={loop}"))
+        # under --root a raw block device is refused (the path resolves inside the root)
+        import os
+        import stat
+        (app.root / "dev").mkdir()
+        os.mknod(app.root / loop.lstrip("/"), stat.S_IFBLK | 0o600, os.stat(loop).st_rdev)
+        r = abota(*app.args("list"), check=False)
+        assert r.returncode != 0 and "block device" in r.stderr
+        j = json.loads(abota("--definitions", app.defs, "--json=short", "list").stdout)
+        assert j == {"current": "1", "all": ["2", "1"], "appstreamUrls": []}
+        abota("--definitions", app.defs, "update")
+    finally:
+        subprocess.run(["losetup", "-d", loop], check=True)
+    assert app.labels() == ["esp", "store_1", "store_2", "data"]
+    assert slot_bytes(app.disk, "store_2")[:len(app.v2)] == app.v2
