@@ -277,6 +277,11 @@ static int assign(const char *file, unsigned line, const char *section, const ch
                 if (parse_uint64(value, 0, &d->flags) < 0)
                         return log_error_errno(EINVAL, "%s:%u: Flags=%s: expected a 64-bit number", file, line, value);
                 d->has_flags = true;
+        } else if (streq(key, "Verity") || streq(key, "Encrypt")) {
+                /* Ignoring these would silently build an image without integrity or encryption. */
+                if (!isempty(value) && !streq(value, "off"))
+                        return log_error_errno(EOPNOTSUPP, "%s:%u: %s=%s is not supported by abota repart",
+                                               file, line, key, value);
         } else
                 log_warning("%s:%u: unknown key %s=, ignoring", file, line, key);
         return 0;

@@ -334,11 +334,14 @@ static int fill_items(struct context *c) {
                         min = need;
                 if (min < REPART_HARD_MIN)
                         min = REPART_HARD_MIN;
-                if (it->max_size < min) {
+                if (it->max_size < need) {
                         char a[16], b[16];
                         return log_error_errno(EFBIG, "%s: needs at least %s, more than SizeMaxBytes= (%s)", d->path,
-                                               format_bytes(a, min), format_bytes(b, it->max_size));
+                                               format_bytes(a, need), format_bytes(b, it->max_size));
                 }
+                /* The (default) minimum beats a smaller SizeMaxBytes=, as in systemd-repart. */
+                if (it->max_size < min)
+                        it->max_size = min;
                 it->min_size = min;
         }
         return 0;

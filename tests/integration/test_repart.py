@@ -54,9 +54,9 @@ def env_epoch():
     return dict(os.environ, SOURCE_DATE_EPOCH=EPOCH)
 
 
-def build(abota, defs, image, *extra, env=None):
+def build(abota, defs, image, *extra, env=None, check=True):
     return abota("repart", "--empty=create", "--size=auto", f"--seed={SEED}", f"--definitions={defs}",
-                 "--dry-run=no", *extra, image, env=env or env_epoch())
+                 "--dry-run=no", *extra, image, env=env or env_epoch(), check=check)
 
 
 @pytest.fixture
@@ -371,6 +371,27 @@ def test_existing_partition_grows(abota, tmp_path):
     with open(a, "rb") as f:
         f.seek(21 * MiB)
         assert f.read(8) == b"var data"
+
+
+def test_copy_blocks(abota, tmp_path):
+    payload = os.urandom(3 * MiB + 512)
+    (tmp_path / "blob.img").write_bytes(payload)
+    defs = write_defs(tmp_path / "defs", {"10-a.conf": f"Type=linux-generic\nCopyBlocks={tmp_path}/blob.img\n"
+                                                      "SizeMinBytes=1M",
+                                          "20-b.conf": f"Type=linux-generic\nCopyBlocks={tmp_path}/blob.img\n"
+                                                      "SizeMaxBytes=2M"})
+    img = tmp_path / "a.raw"
+    r = build(abota, defs, img, check=False)
+    assert r.returncode != 0 and "20-b.conf: needs at least 3.0 MiB, more than SizeMaxBytes= (2.0 MiB)" in r.stderr
+    (defs / "20-b.conf").unlink()
+    # without content, the default 10 MiB minimum beats a smaller maximum (as in systemd-repart)
+    write_defs(defs, {"30-c.conf": "Type=linux-generic\nSizeMaxBytes=2M"})
+    j = json.loads(build(abota, defs, img, "--json=short").stdout)
+    assert j[0]["raw_size"] == 3 * MiB + 4096  # the payload, rounded up to the grain
+    assert j[1]["raw_size"] == 10 * MiB
+    with open(img, "rb") as f:
+        f.seek(j[0]["offset"])
+        assert f.read(j[0]["raw_size"]) == payload + b"\0" * (4096 - 512)
 
 
 def test_root(abota, tmp_path):

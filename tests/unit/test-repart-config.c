@@ -129,6 +129,13 @@ static void test_errors(void **state) {
                 assert_int_equal(load(&d), -EINVAL);
         }
         clean();
+        put("10-x.conf", "[Partition]\nVerity=data\n");
+        assert_int_equal(load(&d), -EOPNOTSUPP);
+        clean();
+        put("10-x.conf", "[Partition]\nEncrypt=off\nVerity=off\nFactoryReset=no\n");
+        assert_int_equal(load(&d), 0);
+        repart_definitions_done(&d);
+        clean();
         assert_int_equal(load(&d), -ENOENT);
 }
 
