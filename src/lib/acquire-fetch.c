@@ -136,7 +136,7 @@ struct http {
         uint64_t skip;        /* bytes of this response already delivered (server ignored Range) */
         int64_t range_start;  /* from Content-Range, -1 if none */
         long status;
-        bool started, announced, bad_status, stalled;
+        bool started, announced, bad_status, stalled, connected;
         uint64_t total;       /* announced size of the whole file, if announced */
         unsigned stall_sec;
         curl_off_t last_dlnow;
@@ -195,6 +195,11 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
+struct http_attempt {
+        struct http *h;
+        CURL *curl;
+};
+
 /* libcurl's LOW_SPEED_* averages over a window of several seconds, so after a burst it notices a
  * silent server only seconds late; this watches the byte count itself. Called at least once a
  * second while the transfer is idle. */
@@ -203,7 +208,8 @@ static int http_xferinfo(void *userdata, curl_off_t dltotal, curl_off_t dlnow, c
         struct http *h = userdata;
         (void) dltotal, (void) ultotal, (void) ulnow;
         uint64_t now = now_usec();
-        if (dlnow != h->last_dlnow) {
+        /* Until the connection stands, CURLOPT_CONNECTTIMEOUT is in charge. */
+        if (!h->connected || dlnow != h->last_dlnow) {
                 h->last_dlnow = dlnow;
                 h->last_data_usec = now;
                 return 0;
@@ -215,10 +221,14 @@ static int http_xferinfo(void *userdata, curl_off_t dltotal, curl_off_t dlnow, c
         return 0;
 }
 
-struct http_attempt {
-        struct http *h;
-        CURL *curl;
-};
+/* A connection was established or reused and the request is about to go out. */
+static int http_prereq(void *userdata, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+        struct http *h = userdata;
+        (void) primary_ip, (void) local_ip, (void) primary_port, (void) local_port;
+        h->connected = true;
+        h->last_data_usec = now_usec();
+        return CURL_PREREQFUNC_OK;
+}
 
 static size_t http_write(char *data, size_t size, size_t nmemb, void *userdata) {
         struct http_attempt *a = userdata;
@@ -246,7 +256,7 @@ static size_t http_write(char *data, size_t size, size_t nmemb, void *userdata) 
 }
 
 /* Classifies a failed attempt: returns -errno, sets *retry, writes the reason into msg. */
-static int http_failure(const struct acquire_fetch_options *o, struct http *h, CURL *curl, CURLcode c,
+static int http_failure(const struct acquire_fetch_options *o, struct http *h, CURLcode c,
                         const char *errbuf, char *msg, size_t size, bool *retry) {
         *retry = false;
         if (h->bad_status || (c == CURLE_OK && (h->status < 200 || h->status >= 300))) {
@@ -270,16 +280,13 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
                 snprintf(msg, size, "cannot resolve host: %s", errbuf);
                 return -EHOSTUNREACH;
         case CURLE_OPERATION_TIMEDOUT:
-        case CURLE_ABORTED_BY_CALLBACK: {
-                curl_off_t connected = 0;
-                curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
+        case CURLE_ABORTED_BY_CALLBACK:
                 *retry = true;
-                if (!h->stalled && connected == 0)
+                if (!h->stalled && !h->connected)
                         snprintf(msg, size, "connection timed out after %u s", o->connect_timeout_sec);
                 else
                         snprintf(msg, size, "server stalled, no data for %u s", o->stall_timeout_sec);
                 return -ETIMEDOUT;
-        }
         case CURLE_PARTIAL_FILE:
         case CURLE_RECV_ERROR:
         case CURLE_SEND_ERROR:
@@ -331,6 +338,8 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long) o->connect_timeout_sec);
         curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_xferinfo);
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &h);
+        curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, http_prereq);
+        curl_easy_setopt(curl, CURLOPT_PREREQDATA, &h);
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_write);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
@@ -343,7 +352,7 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                 char msg[CURL_ERROR_SIZE + 128];
                 bool retry;
                 errbuf[0] = 0;
-                h.started = h.bad_status = h.stalled = false;
+                h.started = h.bad_status = h.stalled = h.connected = false;
                 h.status = 0;
                 h.last_dlnow = 0;
                 h.last_data_usec = now_usec();
@@ -358,7 +367,7 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                 /* Everything had arrived when the connection broke: nothing left to ask for. */
                 if (h.status == 416 && h.announced && h.delivered == h.total)
                         return 0;
-                int r = http_failure(o, &h, curl, c, errbuf, msg, sizeof(msg), &retry);
+                int r = http_failure(o, &h, c, errbuf, msg, sizeof(msg), &retry);
                 if (r == -ENOENT)
                         return log_not_found(o, url, msg);
                 if (h.delivered > before) {

@@ -13,6 +13,7 @@ Failure modes (each applies to every GET, or only to the first K ones with --fai
     --fail-status 404|500|...  answer with that status and a short body instead of the file
     --stall-after N            send the headers and N body bytes, then go silent (keep the socket)
     --truncate-after N         promise the full Content-Length, send N body bytes, close
+    --hang                     read the request, then never answer (not even headers)
 Other options:
     --throttle BPS             send at most BPS body bytes per second (all requests)
     --no-range                 ignore Range headers (answer 200 with the whole file)
@@ -45,6 +46,7 @@ class Config:
         self.fail_status = args.fail_status
         self.stall_after = args.stall_after
         self.truncate_after = args.truncate_after
+        self.hang = args.hang
         self.fail_count = args.fail_count
         self.throttle = args.throttle
         self.range = not args.no_range
@@ -115,6 +117,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         c = self.config
         rng_text = self.headers.get("Range", "-")
         failing = self.command == "GET" and c.next_get_fails()
+        if failing and c.hang:
+            c.record(f"{self.command} {self.path} hang {rng_text}")
+            self.stall()
+            self.close_connection = True
+            return
         if failing and c.fail_status:
             self.send_simple(c.fail_status, f"failing on purpose with {c.fail_status}", rng_text)
             return
@@ -202,6 +209,7 @@ def main():
     ap.add_argument("--fail-status", type=int)
     ap.add_argument("--stall-after", type=int)
     ap.add_argument("--truncate-after", type=int)
+    ap.add_argument("--hang", action="store_true")
     ap.add_argument("--fail-count", type=int)
     ap.add_argument("--throttle", type=int)
     ap.add_argument("--no-range", action="store_true")

@@ -656,6 +656,21 @@ static void test_http_stall(void **state) {
         assert_non_null(strstr(log, "200 bytes=70000-"));
 }
 
+static void test_http_no_answer(void **state) {
+        struct fixture *f = *state;
+        uint8_t sha[32];
+        struct acquire_result res;
+        make_www(f, 100000, sha);
+        /* Connected, request sent, not even headers come back: a stall too, then a retry. */
+        httpd_start(f, "--hang", "--fail-count", "1", NULL);
+        uint64_t t0 = mono_ms();
+        assert_int_equal(acquire_http_ok(f, "image.raw.zst", sha, &res), 2);
+        uint64_t ms = mono_ms() - t0;
+        assert_true(ms >= 1000 && ms < 6000);
+        _cleanup_free_ char *log = httpd_log(f);
+        assert_non_null(strstr(log, " hang "));
+}
+
 static void test_http_resume_after_stall(void **state) {
         struct fixture *f = *state;
         uint8_t sha[32];
@@ -753,6 +768,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_http_500_retried_then_ok, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_500_gives_up, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_stall, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_http_no_answer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_resume_after_stall, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_truncated_without_range, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_http_truncated_always, setup, teardown),
