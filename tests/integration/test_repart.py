@@ -111,6 +111,15 @@ def test_seed_image_layout_equals_systemd_repart(abota, tmp_path, tree, esp_tree
     assert [p["uuid"] for p in j] == ["dac4058a-2fc0-4808-a7ef-b8b4501c00ce", "be6595b1-70b2-4c1e-a455-2693510a426f",
                                       "8e96213d-8e49-4402-819d-bf44af665035", "886a30bb-93cc-42c4-a9e5-e7fa5acc7cd8"]
     assert sfdisk_table(a)["id"] == "B581FEF7-24ED-4F31-990B-099EC86BBA03"
+    # File system type, label and UUID (derived from the partition UUID) as systemd-repart makes them.
+    for p in j:
+        probe = [subprocess.run(["blkid", "-p", "-o", "export", "-O", str(p["offset"]), str(f)],
+                                capture_output=True, text=True).stdout for f in (a, b)]
+        keep = [{k: v for k, v in (l.split("=", 1) for l in x.splitlines()) if k in ("TYPE", "LABEL", "UUID")}
+                for x in probe]
+        assert keep[0] == keep[1], p["label"]
+    assert "793A-442B" in subprocess.run(["blkid", "-p", "-O", str(MiB), str(a)], capture_output=True,
+                                         text=True).stdout
 
 
 def test_seed_image_contents_and_fsck(abota, tmp_path, tree, esp_tree):
