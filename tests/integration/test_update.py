@@ -326,3 +326,15 @@ def test_block_device_target(abota, app):
         subprocess.run(["losetup", "-d", loop], check=True)
     assert app.labels() == ["esp", "store_1", "store_2", "data"]
     assert slot_bytes(app.disk, "store_2")[:len(app.v2)] == app.v2
+
+
+@pytest.mark.parametrize("renamed", ["appliance_2+2-1.efi", "appliance_2+0-3.efi", "appliance_2.efi"])
+def test_boot_counted_names_stay_installed(abota, app, renamed):
+    # the loader counts tries by renaming, bless-boot drops the counter: still version 2
+    abota(*app.args("update"))
+    (app.esp / "appliance_2+3-0.efi").rename(app.esp / renamed)
+    rows = [line.split() for line in abota(*app.args("list")).stdout.splitlines()[1:]]
+    assert rows[0] == ["●", "2", "✓", "✓", "current"]
+    before = app.snapshot()
+    abota(*app.args("update"))
+    assert app.snapshot() == before
