@@ -117,6 +117,88 @@ static void test_sort(void **state) {
                 assert_string_equal(list[i], want[i]);
 }
 
+/* Random strings over the interesting characters, with the verdicts of systemd 252's
+ * "systemd-analyze compare-versions" (Debian 12) as the reference. */
+static void test_systemd_vectors(void **state) {
+        (void) state;
+        static const struct {
+                const char *a, *b;
+                int expected;
+        } vectors[] = {
+                { "1~_", "0", 1 },
+                { "0Z.0^", "00", 1 },
+                { "~020", "~0.02", 1 },
+                { "_.0..~", "2", -1 },
+                { "^", "a~", -1 },
+                { "^0", "a^_10", -1 },
+                { "._2Z0", "+0.0.", -1 },
+                { "-_", "~Z-.-", 1 },
+                { "a21", "20.a^-", -1 },
+                { "+-a", "00^~1", -1 },
+                { "1-~", "_", 1 },
+                { "^", "ZZ+Z.", -1 },
+                { ".-00", "-+_", 1 },
+                { "0", "+a_._-", 1 },
+                { "+~_", "0-Z", -1 },
+                { ".0", "02a1", -1 },
+                { "2~~-01", "~^a1", 1 },
+                { "^a+~", "_~2", 1 },
+                { "01", "2_", -1 },
+                { "0-", "1aa01", -1 },
+                { "^Z..", "1+^", -1 },
+                { "__+0-", "^~~~~0", 1 },
+                { "_~02", "2", -1 },
+                { "10Z.", "0", 1 },
+                { ".", "^0", 1 },
+                { ".00", ".~", 1 },
+                { "_a", ".Z-", 1 },
+                { "0", "---a", 1 },
+                { "1", "+", 1 },
+                { "+a-", "1^02^Z", -1 },
+                { "+^", "^", 0 },
+                { "_0+", "^Z1", 1 },
+                { "2^^", "Z_2.2", 1 },
+                { "~+", "2^", -1 },
+                { "Z+00", "-a2", 1 },
+                { ".Z-+ZZ", "2", -1 },
+                { "2", "2Z2-", -1 },
+                { ".0-_Z", "0_0~+2", -1 },
+                { "1~_Z", "+", 1 },
+                { "-~+0", "11101.", -1 },
+                { "_1..", "_Z1^", 1 },
+                { "100+_", "^", 1 },
+                { "1~220a", "a^", 1 },
+                { ".Z", "^~1", 1 },
+                { "+", "-_.", -1 },
+                { "~^1^1", "^0-1.", -1 },
+                { "1", "1-", -1 },
+                { "+0^0Z", "^^^-0^", 1 },
+                { "2", "a0", 1 },
+                { "^", "^00-", -1 },
+                { ".^.", "2+a-^", -1 },
+                { "-^2+^", "^2-", -1 },
+                { "~0", "-Z0_", -1 },
+                { "~0", "_a", -1 },
+                { "1", "__Z1a1", 1 },
+                { "2+0~", "1_21", 1 },
+                { "~^~Z~2", "Z0+", -1 },
+                { "0Z^", "-+0~", 1 },
+                { "^.a", "00200", -1 },
+                { "a01", "1~_", -1 },
+                { "~1^", ".-+Z0", -1 },
+                { "0+1", "0a0_", 1 },
+                { "a", ".", 1 },
+                { "0a", "-", 1 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(vectors); i++) {
+                int r = version_compare(vectors[i].a, vectors[i].b);
+                int got = (r > 0) - (r < 0);
+                if (got != vectors[i].expected)
+                        fail_msg("\"%s\" vs \"%s\": got %d, systemd says %d", vectors[i].a, vectors[i].b, got,
+                                 vectors[i].expected);
+        }
+}
+
 static void test_valid(void **state) {
         (void) state;
         assert_true(version_is_valid("1"));
@@ -149,6 +231,7 @@ int main(void) {
                 cmocka_unit_test(test_invisible_separators),
                 cmocka_unit_test(test_empty),
                 cmocka_unit_test(test_sort),
+                cmocka_unit_test(test_systemd_vectors),
                 cmocka_unit_test(test_valid),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
