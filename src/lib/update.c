@@ -5,6 +5,7 @@
 #include "commit.h"
 #include "context.h"
 #include "log.h"
+#include "notify.h"
 #include "parttype.h"
 #include "pattern.h"
 #include "resource.h"
@@ -288,6 +289,7 @@ static int run(struct context *c, const struct update_options *o, const struct u
         struct vacuum_request vq = { .space = 1, .instances_max = o->instances_max, .protected = protect, .sync = o->sync };
         size_t removed = 0;
         log_info("Making room for '%s'.", u->version);
+        notify_send("READY=1\nX_SYSUPDATE_VERSION=%s\nSTATUS=Making room for '%s'.", u->version, u->version);
         r = vacuum_context(c, &vq, u->version, &removed, NULL);
         if (r < 0)
                 return r;
@@ -298,6 +300,9 @@ static int run(struct context *c, const struct update_options *o, const struct u
                 if (!in[k].name)
                         continue;
                 const struct transfer *t = c->transfers[k];
+                notify_send("STATUS=Updating to '%s' (%zu%% complete).\nX_SYSUPDATE_PROGRESS=%zu\n"
+                            "X_SYSUPDATE_TRANSFERS_LEFT=%zu\nX_SYSUPDATE_TRANSFERS_DONE=%zu",
+                            u->version, 100 * k / c->n, 100 * k / c->n, c->n - k, k);
                 struct instance_metadata m;
                 new_instance_metadata(t, u->available[k], &m);
                 log_info("%s: acquiring %s as %s", t->id, u->available[k]->path, in[k].name);
@@ -336,6 +341,7 @@ int update_run(struct context *c, const struct update_options *o, const char **r
         if (r < 0)
                 return r;
         log_notice("Successfully installed update '%s'.", u->version);
+        notify_send("STATUS=Installed '%s'.\nX_SYSUPDATE_PROGRESS=100", u->version);
         *ret_version = u->version;
         return 0;
 }

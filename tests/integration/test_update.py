@@ -338,3 +338,25 @@ def test_boot_counted_names_stay_installed(abota, app, renamed):
     before = app.snapshot()
     abota(*app.args("update"))
     assert app.snapshot() == before
+
+
+def test_service_notifications(abota, app, tmp_path):
+    import os
+    import socket
+    path = str(tmp_path / "notify")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.setblocking(False)
+    try:
+        abota(*app.args("update"), env=dict(os.environ, NOTIFY_SOCKET=path))
+        messages = []
+        while True:
+            try:
+                messages.append(s.recv(4096).decode())
+            except BlockingIOError:
+                break
+    finally:
+        s.close()
+    assert messages[0].splitlines() == ["READY=1", "X_SYSUPDATE_VERSION=2", "STATUS=Making room for '2'."]
+    assert "STATUS=Updating to '2' (50% complete)." in messages[2]
+    assert messages[-1].splitlines() == ["STATUS=Installed '2'.", "X_SYSUPDATE_PROGRESS=100"]
