@@ -62,7 +62,18 @@ static int write_partition(struct context *c, size_t i) {
         const struct repart_layout_item *it = &c->items[i];
         const struct repart_definition *d = p->def;
 
-        int r = wipe_range(c, it->offset, it->new_size);
+        /* On a block device, an empty partition only needs stale signatures gone (the first and
+         * last MiB): zeroing all of it could mean writing the whole rest of a large disk. Content
+         * is copied sparsely, so a partition that gets content is zeroed completely. */
+        bool content = d->copy_blocks || d->format != REPART_FORMAT_NONE;
+        uint64_t edge = UINT64_C(1024) * 1024;
+        int r;
+        if (c->disk.is_block && !content && it->new_size > 2 * edge) {
+                r = wipe_range(c, it->offset, edge);
+                if (r >= 0)
+                        r = wipe_range(c, it->offset + it->new_size - edge, edge);
+        } else
+                r = wipe_range(c, it->offset, it->new_size);
         if (r < 0)
                 return r;
         if (d->copy_blocks)

@@ -220,8 +220,11 @@ int repart_ensure_workdir(struct context *c) {
         if (c->workdir)
                 return 0;
         _cleanup_free_ char *dir = NULL;
-        if (c->disk.is_block || !strchr(c->o->image, '/'))
-                dir = strdup(c->disk.is_block ? "/var/tmp" : ".");
+        const char *tmp = getenv("TMPDIR");
+        if (c->disk.is_block)
+                dir = strdup(!isempty(tmp) ? tmp : "/var/tmp");
+        else if (!strchr(c->o->image, '/'))
+                dir = strdup(".");
         else
                 dir = strndup(c->o->image, (size_t) (strrchr(c->o->image, '/') - c->o->image));
         if (!dir)
