@@ -485,7 +485,10 @@ static int build_prebuilt(struct context *c) {
 }
 
 static char *node_name(const struct context *c, unsigned partno) {
-        const char *d = c->disk.path;
+        /* systemd-repart names an image it did not create by its absolute path */
+        bool existing = c->disk.fd >= 0 && !c->disk.created && !c->disk.is_block;
+        _cleanup_free_ char *abs = existing ? realpath(c->disk.path, NULL) : NULL;
+        const char *d = abs ? abs : c->disk.path;
         size_t n = strlen(d);
         bool digit = n > 0 && d[n - 1] >= '0' && d[n - 1] <= '9';
         return strprintf("%s%s%u", d, c->disk.is_block && digit ? "p" : "", partno + 1);

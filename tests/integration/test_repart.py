@@ -321,6 +321,7 @@ def test_first_boot_growth(abota, tmp_path, tree, esp_tree):
     rr = systemd_repart(f"--definitions={theirs}", f"--seed={SEED}", "--dry-run=no", "--json=short", ref)
     assert sfdisk_table(img) == sfdisk_table(ref)
     assert without_node(j) == without_node(json.loads(rr.stdout))  # incl. old/raw sizes and paddings
+    assert [p["node"] for p in j] == [f"{img}{n}" for n in range(1, 5)]  # absolute, as systemd-repart
 
     # slot A and the ESP were not touched
     with open(img, "rb") as fa, open(orig, "rb") as fo:
