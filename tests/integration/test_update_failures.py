@@ -89,6 +89,17 @@ def test_server_stalls(abota, app):
     assert time.monotonic() - start < 60
 
 
+def test_server_stalls_mid_payload(abota, app):
+    # every answer stops after the same number of bytes and the server ignores ranges, so
+    # retries cannot make progress: the update gives up and the slot stays unlabelled
+    manifest = (app.server_dir / "SHA256SUMS").stat().st_size
+    app.server.start("--stall-after", manifest + 65536, "--no-range")
+    app.set_url(app.server.url)
+    start = time.monotonic()
+    fails_cleanly(abota, app, contains="appliance_2.store.raw")
+    assert time.monotonic() - start < 60
+
+
 HOSTILE = {
     "nul": b"\0" * 10,
     "bad-hex": b"zz" * 32 + b"  appliance_2.store.raw\n",
