@@ -432,6 +432,44 @@ def test_root(abota, tmp_path):
     assert cat == "hi\n"
 
 
+def test_first_boot_on_block_device(abota, tmp_path, tree, esp_tree):
+    """First boot on a real device (a loop device over the image): partitions added, nodes named
+    LOOPpN, stale signatures in the new empty slot gone, the new data partition formatted."""
+    sizes = dict(esp="40M", slot="64M")
+    full = seed_defs(tree, esp_tree, **sizes)
+    first = write_defs(tmp_path / "first", {k: v for k, v in full.items() if k < "30"})
+    later = write_defs(tmp_path / "later", full)
+    img = tmp_path / "disk.raw"
+    j0 = json.loads(build(abota, first, img, "--json=short").stdout)
+    os.truncate(img, 400 * MiB)
+    slot_b = j0[1]["offset"] + 64 * MiB
+    with open(img, "r+b") as f:  # an old ext4 superblock where slot B will be
+        f.seek(slot_b + 1024 + 0x38)
+        f.write(b"\x53\xef")
+    p = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"no loop devices here: {p.stderr.strip()}")
+    loop = p.stdout.strip()
+    try:
+        r = abota("repart", f"--definitions={later}", f"--seed={SEED}", "--dry-run=no", "--json=short", loop,
+                  env=env_epoch())
+    finally:
+        subprocess.run(["losetup", "-d", loop], check=True)
+    j = json.loads(r.stdout)
+    assert [p["node"] for p in j] == [f"{loop}p{n}" for n in range(1, 5)]
+    assert [p["activity"] for p in j] == ["unchanged", "unchanged", "create", "create"]
+    assert j[2]["offset"] == slot_b
+    with open(img, "rb") as f:
+        f.seek(slot_b)
+        assert f.read(MiB) == b"\0" * MiB
+    subprocess.run(["sfdisk", "-V", str(img)], check=True, capture_output=True)
+    data = tmp_path / "data.ext4"
+    with open(img, "rb") as f:
+        f.seek(j[3]["offset"])
+        data.write_bytes(f.read(j[3]["raw_size"]))
+    subprocess.run(["fsck.ext4", "-fn", str(data)], check=True, capture_output=True)
+
+
 def test_empty_modes(abota, tmp_path):
     defs = write_defs(tmp_path / "defs", {"10-root.conf": "Type=root"})
     img = tmp_path / "blank.raw"
