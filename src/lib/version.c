@@ -93,18 +93,16 @@ int version_compare(const char *a, const char *b) {
                         b++;
 
                 /* '~' sorts before everything, even before the end of the string: 1.0~rc1 < 1.0 */
-                if (*a == '~' || *b == '~') {
-                        r = compare_separator(&a, &b, '~');
-                        if (r != 0)
-                                return r;
-                        continue;
-                }
+                r = compare_separator(&a, &b, '~');
+                if (r != 0)
+                        return r;
 
                 if (!*a || !*b)
                         return *a ? 1 : *b ? -1 : 0;
 
-                /* The separators are tried one after the other within one round, as in step 4-6:
-                 * after a shared '-' the next characters are checked for '^' right away. */
+                /* Steps 2-7 run one after the other within one round: after a shared '~' or '-'
+                 * the next characters go straight to the following step, without skipping
+                 * non-version characters first (systemd does the same: "~0z" > "~,0"). */
                 r = compare_separator(&a, &b, '-');
                 if (r != 0)
                         return r;
