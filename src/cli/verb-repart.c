@@ -22,7 +22,7 @@ static void repart_help(void) {
                "                               What to do with a disk without (or with) a GPT (default refuse)\n"
                "     --size=auto|BYTES         Size of the image file (auto: the minimum)\n"
                "     --seed=UUID|random        Seed for partition and disk UUIDs (default: machine-id)\n"
-               "     --split=BOOL              Also write IMAGE.SPLITNAME.raw per partition\n"
+               "     --split=BOOL              Also write each partition to a file (disk.raw: disk.SPLITNAME.raw)\n"
                "     --dry-run=BOOL            Only show the plan (default yes)\n"
                "     --json=pretty|short|off   Print the partition table as JSON\n");
 }

@@ -2,6 +2,7 @@
 """The man pages stay true: every verb and option the binary prints is documented in the matching
 page and every documented option exists; every environment variable the code reads is
 described; the pages render without warnings and are installed by meson."""
+import json
 import os
 import re
 import shutil
@@ -64,6 +65,7 @@ def parse(path):
     out, sh, ss = [], None, None
     for raw in path.read_text().splitlines():
         if raw.startswith(".\\\""):
+            out.append((sh, ss, "\\\"", ""))  # keep one entry per line
             continue
         macro, text = None, raw
         if raw.startswith("."):
@@ -219,3 +221,56 @@ def test_installed_by_meson():
     assert m, "meson.build has no install_man()"
     listed = set(re.findall(r"'man/([^']+)'", m.group(1)))
     assert listed == set(PAGES), listed
+
+
+def examples(page):
+    """The .EX ... .EE blocks of a page, as the reader sees them."""
+    blocks, cur = [], None
+    for raw in (MAN / page).read_text().splitlines():
+        if raw == ".EX":
+            cur = []
+        elif raw == ".EE":
+            blocks.append("\n".join(cur) + "\n")
+            cur = None
+        elif cur is not None:
+            cur.append(unescape(raw))
+    return blocks
+
+
+def without_comments(path):
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("# ")]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("page,example", [
+    ("abota.1", "examples/appliance/sysupdate.d/10-store.transfer"),
+    ("abota.1", "examples/appliance/sysupdate.d/20-kernel.transfer"),
+    ("abota-repart.1", "examples/appliance/repart.d/10-store.conf"),
+    ("abota-repart.1", "examples/appliance/repart.d/20-empty.conf"),
+    ("abota-bless.1", "examples/appliance/rootfs/usr/lib/abota/health.d/10-system"),
+])
+def test_examples_are_the_seed_appliance(page, example):
+    """The examples quote the seed appliance's files (minus comments) and follow their changes."""
+    assert without_comments(ROOT / example) in examples(page), f"{page} does not show {example} as it is"
+
+
+def test_repart_json_fields(abota, tmp_path):
+    """abota-repart(1) names exactly the fields of the JSON a real (dry) run prints."""
+    defs = tmp_path / "repart.d"
+    defs.mkdir()
+    (defs / "10-a.conf").write_text("[Partition]\nType=linux-generic\nLabel=a\nSizeMinBytes=10M\n")
+    r = abota("repart", f"--definitions={defs}", "--empty=create", "--size=auto", "--split=yes",
+              "--json=short", tmp_path / "disk.raw")
+    assert not (tmp_path / "disk.raw").exists(), "the default is a dry run"
+    keys = set(json.loads(r.stdout)[0])
+    assert json.loads(r.stdout)[0]["split_path"] == str(tmp_path / "disk.linux-generic.raw")
+
+    lines = parse(MAN / "abota-repart.1")
+    start = next(k for k, (sh, _, m, t) in enumerate(lines) if sh == "OPTIONS" and t.startswith("--json="))
+    end = next(k for k in range(start, len(lines)) if lines[k][2] in ("TP", "SH"))
+    raw = (MAN / "abota-repart.1").read_text().splitlines()
+    words = set(re.findall(r"[a-z_]+", " ".join(t for *_, t in lines[start:end])))
+    bold = {unescape(split_args(line.split(" ", 1)[1])[0]) for line in raw[start + 2:end]
+            if line.startswith((".B ", ".BR "))}
+    assert keys <= words, f"JSON fields not documented: {sorted(keys - words)}"
+    assert bold == keys, f"documented JSON fields {sorted(bold)} differ from the printed {sorted(keys)}"
