@@ -1,0 +1,235 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The appliance in QEMU, shared by tests/e2e/run and examples/appliance/demo.py: lighttpd as the
+update server (reachable by the guest only as 10.0.2.100:80 through QEMU's guestfwd), the disk
+image read and written from the host (sfdisk, mtools), and one QEMU (TCG) + OVMF + systemd-boot
+boot at a time with the serial console in a log file.
+
+Environment: OUT (the appliance build directory, default examples/appliance/out).
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+APPLIANCE = Path(__file__).resolve().parent
+ROOT = APPLIANCE.parents[1]
+OUT = Path(os.environ.get("OUT", APPLIANCE / "out"))
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+READY = re.compile(r"APPLIANCE-READY version=(\S+)(?: uptime=([0-9.]+))?")
+BOOT_TIMEOUT = 300  # generous: TCG on a loaded 2-core machine took up to 136 s
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def run(*args, **kw):
+    return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True, **kw).stdout
+
+
+class Server:
+    """lighttpd serving an update directory, with its own configuration in a temp dir."""
+
+    def __init__(self, workdir):
+        self.dir = workdir / "httpd"
+        self.docroot = self.dir / "docroot"
+        self.docroot.mkdir(parents=True)
+        self.proc = None
+        self.port = None
+
+    def start(self, kbytes_per_second=0):
+        self.stop()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        conf = self.dir / "lighttpd.conf"
+        conf.write_text(
+            f'server.document-root = "{self.docroot}"\n'
+            f'server.bind = "127.0.0.1"\n'
+            f"server.port = {self.port}\n"
+            f'server.errorlog = "{self.dir}/error.log"\n'
+            'mimetype.assign = ("" => "application/octet-stream")\n'
+            + (f"connection.kbytes-per-second = {kbytes_per_second}\n" if kbytes_per_second else ""))
+        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", str(conf)])
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise Failure(f"lighttpd did not start on port {self.port}")
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
+
+    def publish(self, abota, version):
+        """abota publish: add version's store and UKI, rewrite SHA256SUMS."""
+        payloads = OUT / "payloads"
+        run(abota, "publish", f"--definitions={APPLIANCE / 'sysupdate.d'}", self.docroot,
+            payloads / f"appliance_{version}.store.raw", payloads / f"appliance_{version}.efi")
+
+    def clear(self):
+        for f in self.docroot.iterdir():
+            f.unlink()
+
+
+class Disk:
+    """The appliance disk image and its ESP, read and written with sfdisk and mtools."""
+
+    def __init__(self, path):
+        self.path = path
+        shutil.copyfile(OUT / "disk.raw", path)
+        self.esp_offset = next(start for name, start in self.partitions() if name == "esp")
+
+    def partitions(self):
+        out = run("sfdisk", "--dump", self.path)
+        parts = []
+        for line in out.splitlines():
+            m = re.match(r".* : start=\s*(\d+),.*name=\"([^\"]*)\"", line)
+            if m:
+                parts.append((m.group(2), int(m.group(1)) * 512))
+        return parts
+
+    def labels(self):
+        return [name for name, _ in self.partitions()]
+
+    def _img(self):
+        return f"{self.path}@@{self.esp_offset}"
+
+    def mtools(self, tool, *args):
+        return run(tool, "-i", self._img(), *args, env={**os.environ, "MTOOLS_SKIP_CHECK": "1"})
+
+    def entries(self):
+        out = self.mtools("mdir", "-b", "::/EFI/Linux")
+        return sorted(Path(line.strip()).name for line in out.splitlines()
+                      if line.strip() and not Path(line.strip()).name.startswith("."))
+
+    def put(self, dest, text):
+        with tempfile.NamedTemporaryFile("w", suffix=".sh") as f:
+            f.write(text)
+            f.flush()
+            self.mtools("mcopy", "-o", f.name, f"::{dest}")
+
+    def rename(self, a, b):
+        self.mtools("mmove", f"::{a}", f"::{b}")
+
+
+class Boot:
+    def __init__(self, log, ready_s, total_s):
+        self.log = log
+        self.ready_s = ready_s  # seconds from QEMU start to APPLIANCE-READY, or None
+        self.total_s = total_s
+        m = READY.search(log)
+        self.version = m.group(1) if m else None
+        self.uptime = float(m.group(2)) if m and m.group(2) else None  # kernel start -> ready
+
+    def line(self, prefix):
+        """The value of the guest's "PREFIX..." output line, or None."""
+        m = re.search(re.escape(prefix) + r"(.*)", self.log)
+        return m.group(1).strip() if m else None
+
+
+class Machine:
+    """QEMU q35 + OVMF (code read-only, a private copy of the vars) + the disk on virtio."""
+
+    times = []  # (QEMU start -> ready, kernel start -> ready) of every boot that got ready
+
+    def __init__(self, workdir, disk, server, name):
+        self.workdir = workdir
+        self.disk = disk
+        self.server = server
+        self.name = name
+        self.vars = workdir / f"{name}-vars.fd"
+        shutil.copyfile(OVMF_VARS, self.vars)
+        self.n = 0
+
+    def boot(self, script, kill_on=None, kill_after=0.0, timeout=BOOT_TIMEOUT, on_console=None):
+        """One boot running script in the guest; returns when the guest powers off or reboots (or
+        kill_after seconds after kill_on appeared on the console: a power cut).
+        on_console(text), if given, is called with the console output so far (as received,
+        including carriage returns) while the guest runs; it may use self.monitor()."""
+        self.n += 1
+        self.disk.put("/abota-e2e.sh", script + "\n")
+        log = self.workdir / f"{self.name}-boot{self.n}.log"
+        self.monitor_path = self.workdir / f"{self.name}-monitor.sock"
+        self.monitor_path.unlink(missing_ok=True)
+        fwd = f"guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:{self.server.port}"
+        args = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "512", "-smp", "1",
+                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
+                "-drive", f"if=none,id=disk0,format=raw,file={self.disk.path}",
+                "-device", "virtio-blk-pci,drive=disk0",
+                "-netdev", f"user,id=net0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=net0",
+                "-display", "none", "-monitor", f"unix:{self.monitor_path},server=on,wait=off", "-serial", f"file:{log}", "-no-reboot"]
+        t0 = time.monotonic()
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        ready = None
+        kill_at = None
+        text = ""
+        try:
+            while True:
+                exited = proc.poll() is not None
+                raw = log.read_bytes().decode("utf-8", "replace") if log.exists() else ""
+                text = raw.replace("\r", "")
+                if on_console:
+                    on_console(raw)
+                now = time.monotonic()
+                if ready is None and READY.search(text):
+                    ready = now - t0
+                if exited:
+                    break
+                if kill_on and kill_at is None and kill_on in text:
+                    kill_at = now + kill_after
+                if kill_at is not None and now >= kill_at:
+                    proc.kill()  # the power cut: no guest shutdown, no flush
+                    proc.wait()
+                    break
+                if now - t0 > timeout:
+                    raise Failure(f"boot {self.n} timed out after {timeout} s; console: {log}")
+                time.sleep(0.2)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if on_console and log.exists():
+            on_console(log.read_bytes().decode("utf-8", "replace"))
+        b = Boot(text, ready, time.monotonic() - t0)
+        if ready is not None:
+            Machine.times.append((ready, b.uptime or 0.0))
+        return b
+
+    def monitor(self, command, timeout=30):
+        """Runs one QEMU human monitor (HMP) command in the running boot; returns its output."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(str(self.monitor_path))
+            out = b""
+            while not out.endswith(b"(qemu) "):  # the greeting ends with the first prompt
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise Failure(f"QEMU monitor closed before its prompt ({command})")
+                out += chunk
+            s.sendall(command.encode() + b"\n")
+            out = b""
+            while not out.endswith(b"(qemu) "):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+        # The monitor echoes the command line with terminal escapes; keep the lines after it.
+        lines = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode("utf-8", "replace")).splitlines()
+        return "\n".join(l for l in lines[1:] if l.strip() != "(qemu)").strip()
+
