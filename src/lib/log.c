@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* The only process-wide state of the library: set once from the command line. */
 static enum log_level max_level = LOG_NOTICE;
@@ -20,6 +21,10 @@ void log_msgv(enum log_level level, const char *fmt, va_list ap) {
         if (level > max_level)
                 return;
         const char *tag = level == LOG_ERR ? "" : level == LOG_WARNING ? "warning: " : "";
+        /* A progress line may stand on the terminal with the cursor at column 0: clear it, so
+         * the message replaces it instead of mixing with its tail. */
+        if (isatty(STDERR_FILENO))
+                fputs("\r\033[K", stderr);
         fprintf(stderr, "abota: %s", tag);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
