@@ -274,3 +274,21 @@ def test_repart_json_fields(abota, tmp_path):
             if line.startswith((".B ", ".BR "))}
     assert keys <= words, f"JSON fields not documented: {sorted(keys - words)}"
     assert bold == keys, f"documented JSON fields {sorted(bold)} differ from the printed {sorted(keys)}"
+
+
+def test_files_known_to_the_code():
+    """Every absolute path under FILES is one the code uses (literally, or as search root + name)."""
+    source = "\n".join(f.read_text() for f in (ROOT / "src").rglob("*.[ch]"))
+    checked = 0
+    for page in PAGES:
+        for tag in tags(parse(MAN / page), "FILES"):
+            for path in re.split(r",\s*", tag):
+                if not path.startswith("/"):
+                    continue
+                path = re.sub(r"/\*.*$", "", path).rstrip("/")
+                head, _, tail = path.rpartition("/")
+                known = f'"{path}"' in source or (f'"{head}"' in source and f'"{tail}"' in source) \
+                    or (f'"{head}"' in source and f'"{tail.split(".")[0]}.' in source)
+                assert known, f"{page}: FILES names {path}, which the code does not use"
+                checked += 1
+    assert checked >= 15
