@@ -17,5 +17,6 @@ if [ -z "${ABOTA:-}" ]; then
         build build || { echo "demo: building abota failed (meson compile -C build)" >&2; exit 1; }
         export ABOTA=$PWD/build/abota
 fi
+[ -x "$ABOTA" ] || { echo "demo: ABOTA=$ABOTA is not an executable" >&2; exit 1; }
 echo "abota: $ABOTA ($("$ABOTA" --version))"
 exec /usr/bin/python3 examples/appliance/demo.py
