@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* conf_parse_file() on arbitrary bytes (through a memfd). Invariants on every assignment handed to
  * the callback: inside a named section, a non-empty key without '=', no line breaks, no
- * surrounding blanks, line numbers within the file and never going backwards. */
+ * surrounding blanks, line numbers within the file and never going backwards. Every value is also
+ * run through the typed conf_value_*() readers and %-specifier expansion: they either take it or
+ * ignore it (1), and a value without '%' expands to itself. */
 #include "fuzz.h"
 
 #include "conf.h"
 #include "log.h"
+#include "specifier.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -13,6 +16,7 @@
 #include <sys/mman.h>
 
 struct seen {
+        const struct specifier_context *specifiers;
         const char *path;
         unsigned max_line;
         unsigned last_line;
@@ -37,12 +41,42 @@ static int on_assignment(const char *file, unsigned line, const char *section, c
                     value);
         seen->last_line = line;
         seen->n++;
+
+        bool b = false;
+        int tristate = -1, r;
+        bool has = true; /* an empty value must reset it */
+        uint64_t u = 0;
+        r = conf_value_bool(file, line, key, value, &b);
+        FUZZ_ASSERT(r == 0 || r == 1 || r == -ENOMEM, "bool %d", r);
+        r = conf_value_tristate(file, line, key, value, &tristate);
+        FUZZ_ASSERT((r == 0 && tristate >= -1 && tristate <= 1) || r == 1 || r == -ENOMEM, "tristate %d", r);
+        r = conf_value_uint64(file, line, key, value, &has, &u);
+        FUZZ_ASSERT(r == 0 || r == 1 || r == -ENOMEM, "uint64 %d", r);
+        if (r == 0 && *value == 0)
+                FUZZ_ASSERT(!has, "empty value must unset");
+
+        _cleanup_free_ char *expanded = NULL;
+        r = conf_value_expand(seen->specifiers, file, line, key, value, &expanded);
+        if (r == 0) {
+                FUZZ_ASSERT(expanded, "line %u", line);
+                if (!strchr(value, '%'))
+                        FUZZ_ASSERT(streq(expanded, value), "\"%s\" -> \"%s\"", value, expanded);
+        }
         return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        log_set_max_level((enum log_level) 0);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+static struct specifier_context *specifiers;
 
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+        (void) argc;
+        (void) argv;
+        log_set_max_level((enum log_level) 0);
+        /* The host's os-release, machine-id and boot id: read once, like abota does per run. */
+        return specifier_context_new("/", &specifiers) < 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_close_ int fd = memfd_create("fuzz-conf", MFD_CLOEXEC);
         if (fd < 0)
                 return 0;
@@ -51,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char path[64];
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
-        struct seen seen = { .path = path, .max_line = 1 };
+        struct seen seen = { .specifiers = specifiers, .path = path, .max_line = 1 };
         for (size_t i = 0; i < size; i++)
                 seen.max_line += data[i] == '\n';
 
