@@ -11,17 +11,17 @@
 #include <string.h>
 
 static const struct verb verbs[] = {
-        /* verbs: add one line per verb here */
-        { "repart", NULL, verb_repart, 0, 0, "Build or grow a GPT disk image from repart.d definitions" },
-        { "bless", NULL, verb_bless, 0, 0, "Mark the booted entry good or bad (boot counting)" },
+        /* device verbs (sysupdate-compatible), then build-host verbs */
         { "list", verb_list, NULL, 0, 1, "List installed and available versions, or one version's details" },
         { "check-new", verb_check_new, NULL, 0, 0, "Print the version an update would install" },
         { "update", verb_update, NULL, 0, 1, "Install the newest version (or VERSION)" },
         { "vacuum", verb_vacuum, NULL, 0, 0, "Remove old versions beyond InstancesMax=" },
         { "pending", verb_pending, NULL, 0, 0, "Exit 0 if a newer version than the booted one is installed" },
         { "reboot", verb_reboot, NULL, 0, 0, "Reboot if a newer version than the booted one is installed" },
+        { "bless", NULL, verb_bless, 0, 0, "Mark the booted entry good or bad (boot counting)" },
         { "components", verb_components, NULL, 0, 0, "List the components (sysupdate.NAME.d directories)" },
         { "definitions", verb_definitions, NULL, 0, 0, "Show the transfers and features as understood" },
+        { "repart", NULL, verb_repart, 0, 0, "Build or grow a GPT disk image from repart.d definitions" },
         { "publish", NULL, verb_publish, 0, 0, "Add a version to an update directory, rewrite and sign SHA256SUMS" },
         {}
 };
