@@ -20,6 +20,7 @@ enum log_level log_get_max_level(void) {
 void log_msgv(enum log_level level, const char *fmt, va_list ap) {
         if (level > max_level)
                 return;
+        int saved_errno = errno; /* logging must not change what the caller is about to test */
         const char *tag = level == LOG_ERR ? "" : level == LOG_WARNING ? "warning: " : "";
         /* A progress line may stand on the terminal with the cursor at column 0: clear it, so
          * the message replaces it instead of mixing with its tail. */
@@ -28,6 +29,7 @@ void log_msgv(enum log_level level, const char *fmt, va_list ap) {
         fprintf(stderr, "abota: %s", tag);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
+        errno = saved_errno;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...) {

@@ -309,8 +309,8 @@ static int dir_files_load(const struct publish_options *o, int dir_fd, struct di
         rewinddir(d);
         int r = 0;
         struct dirent *de;
-        errno = 0;
-        while ((de = readdir(d))) {
+        /* errno is reset before every readdir(): the loop body logs and unlinks, which may set it. */
+        while ((errno = 0, de = readdir(d))) {
                 if (de->d_name[0] == '.' && (!de->d_name[1] || streq(de->d_name, "..")))
                         continue;
                 if (is_leftover_temp(de->d_name)) {
