@@ -66,6 +66,20 @@ static int plan_name(const struct transfer *t, const struct instance_metadata *m
         if (!ok)
                 return log_error_errno(EINVAL, "%s: '%s' is not a valid %s", t->file, *ret,
                                        t->target.type == RESOURCE_PARTITION ? "GPT partition label" : "file name");
+
+        /* The new name must be found again as this version, or list/vacuum would not see it: a
+         * version containing the literal that follows @v (e.g. 1_2 with foo_@v_@u) is cut short
+         * by the non-greedy matcher (spec 3.3). */
+        struct instance_metadata back;
+        instance_metadata_init(&back);
+        r = pattern_match_many(t->target.patterns, t->target.n_patterns, *ret, &back);
+        bool same = r == PATTERN_YES && streq_ptr(back.version, m->version);
+        instance_metadata_done(&back);
+        if (r < 0)
+                return r;
+        if (!same)
+                return log_error_errno(EINVAL, "%s: new name '%s' would not be recognised as version %s by MatchPattern=; "
+                                       "the version contains a separator of the pattern", t->file, *ret, m->version);
         return 0;
 }
 

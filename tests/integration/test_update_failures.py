@@ -58,6 +58,16 @@ def test_corrupted_kernel_after_store_was_written(abota, app):
     fails_cleanly(abota, app, contains="appliance_2.efi")
 
 
+def test_version_that_its_own_name_would_hide(abota, app):
+    # "3+1" formats as appliance_3+1+3-0.efi, which the pattern reads back as version 3: refused
+    # before anything is written, instead of installing a file that list and vacuum cannot see
+    for name in ("store.raw", "efi"):
+        src = app.server_dir / f"appliance_2.{name}"
+        src.rename(app.server_dir / f"appliance_3+1.{name}")
+    write_manifest(app.server_dir)
+    fails_cleanly(abota, app, contains="would not be recognised as version 3+1")
+
+
 def test_payload_missing_404(abota, app):
     (app.server_dir / "appliance_2.store.raw").unlink()
     fails_cleanly(abota, app, contains="not found")
