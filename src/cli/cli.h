@@ -50,9 +50,10 @@ void help_print(void);
  * --help and --version itself (returns NULL with *ret_exit set). */
 const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *ret_exit);
 
-/* Convert the option struct to the library's definition options. */
+/* Convert the option struct to the library's definition options. -EINVAL (logged) for --image
+ * without --definitions: the image's own definitions cannot be read. */
 struct definitions_options;
-void cli_definitions_options(const struct cli_options *o, struct definitions_options *ret);
+int cli_definitions_options(const struct cli_options *o, struct definitions_options *ret);
 
 int verb_components(const struct cli_options *o);
 struct context;

@@ -190,7 +190,11 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
         return v;
 }
 
-void cli_definitions_options(const struct cli_options *o, struct definitions_options *ret) {
+int cli_definitions_options(const struct cli_options *o, struct definitions_options *ret) {
+        /* Otherwise the host's definitions would be shown or applied as if they were the image's. */
+        if (o->image && !o->definitions)
+                return log_error_errno(EINVAL, "--image=%s: the definitions inside the image cannot be read without "
+                                       "mounting it; pass --definitions=DIR", o->image);
         *ret = (struct definitions_options) {
                 .root = o->root,
                 .definitions_dir = o->definitions,
@@ -199,4 +203,5 @@ void cli_definitions_options(const struct cli_options *o, struct definitions_opt
                 .root_mode = o->root || o->image,
                 .image_mode = o->image != NULL,
         };
+        return 0;
 }

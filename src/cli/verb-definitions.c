@@ -183,8 +183,7 @@ static void print_feature(const struct feature *f) {
 int verb_definitions(const struct cli_options *o) {
         struct definitions_options opts;
         struct definitions *d;
-        cli_definitions_options(o, &opts);
-        if (definitions_load(&opts, &d) < 0)
+        if (cli_definitions_options(o, &opts) < 0 || definitions_load(&opts, &d) < 0)
                 return EXIT_FAIL;
 
         if (o->json != JSON_OFF) {

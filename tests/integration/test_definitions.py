@@ -299,3 +299,13 @@ def test_unknown_keys_warn(abota, tmp_path):
     assert r.stderr.splitlines() == [
         f"abota: warning: {d}/a.transfer:2: unknown key Frobnicate= in [Transfer], ignoring",
         f"abota: warning: {d}/a.transfer:3: Verify=perhaps is not a boolean, ignoring"]
+
+
+def test_image_without_definitions_refused(abota, tmp_path):
+    # --image cannot read the image's own definitions: neither verb may show the host's instead.
+    img = tmp_path / "disk.img"
+    for verb in ("definitions", "components"):
+        r = abota(f"--image={img}", verb, check=False)
+        assert r.returncode == 1
+        assert f"--image={img}" in r.stderr
+        assert r.stdout == ""
