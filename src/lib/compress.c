@@ -39,7 +39,8 @@ int compression_from_string(const char *s, enum compression *ret, int *ret_level
         for (int c = 0; c < _COMPRESSION_MAX; c++) {
                 if (strlen(compression_names[c]) != n || strncmp(s, compression_names[c], n) != 0)
                         continue;
-                uint64_t level = 0;
+                /* The default is returned as a level, not as 0: xz has a preset 0 of its own. */
+                uint64_t level = c == COMPRESSION_ZSTD ? ZSTD_LEVEL_DEFAULT : c == COMPRESSION_XZ ? XZ_PRESET_DEFAULT : 0;
                 if (s[n]) {
                         uint64_t max = c == COMPRESSION_ZSTD ? 19 : c == COMPRESSION_XZ ? 9 : 0;
                         if (max == 0 || parse_uint64(s + n + 1, 10, &level) < 0 || level > max ||
@@ -124,7 +125,7 @@ static void lzma_endp(lzma_stream *s) {
 
 static int copy_xz(int in, const char *in_path, int level, struct writer *out, uint8_t *buf) {
         _cleanup_(lzma_endp) lzma_stream s = LZMA_STREAM_INIT;
-        if (lzma_easy_encoder(&s, (uint32_t) (level > 0 ? level : XZ_PRESET_DEFAULT), LZMA_CHECK_CRC64) != LZMA_OK)
+        if (level < 0 || level > 9 || lzma_easy_encoder(&s, (uint32_t) level, LZMA_CHECK_CRC64) != LZMA_OK)
                 return log_error_errno(ENOMEM, "%s: cannot set up xz compression", in_path);
         uint8_t obuf[64 * 1024];
         lzma_action action = LZMA_RUN;

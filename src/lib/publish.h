@@ -24,7 +24,7 @@ struct publish_options {
         struct pattern *const *patterns; /* recognise versions in file names (no '/') */
         size_t n_patterns;
         enum compression compression;
-        int level;                       /* compression level, 0 = the default */
+        int level;                       /* as compression_from_string() returns it */
         uint64_t keep;                   /* keep this many newest versions; 0 = all */
         const char *best_before;         /* "YYYY-MM-DD": add a BEST-BEFORE marker, NULL = none */
         bool force;                      /* replace a published file with different content */

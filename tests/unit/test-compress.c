@@ -58,6 +58,11 @@ static void test_names(void **state) {
         assert_int_equal(level, 0);
         assert_int_equal(compression_from_string("zstd", &c, &level), 0);
         assert_int_equal(c, COMPRESSION_ZSTD);
+        assert_int_equal(level, 9);
+        /* the xz default is preset 6, distinct from the valid preset 0 */
+        assert_int_equal(compression_from_string("xz", &c, &level), 0);
+        assert_int_equal(c, COMPRESSION_XZ);
+        assert_int_equal(level, 6);
         assert_int_equal(compression_from_string("zstd:19", &c, &level), 0);
         assert_int_equal(level, 19);
         assert_int_equal(compression_from_string("xz:0", &c, &level), 0);
@@ -122,6 +127,26 @@ static void test_xz_roundtrip(void **state) {
         }
 }
 
+/* Preset 0 is its own preset, not the default 6: the two streams differ. */
+static void test_xz_preset_zero(void **state) {
+        (void) state;
+        struct buffer out[2] = {};
+        static const int presets[2] = { 0, 6 };
+        uint8_t *orig;
+        _cleanup_close_ int fd = input_fd(300000, &orig);
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+                assert_int_equal(compress_stream(fd, "input", COMPRESSION_XZ, presets[i], UINT64_MAX, buffer_write,
+                                                 &out[i]),
+                                 0);
+        }
+        assert_true(out[0].size != out[1].size ||
+                    memcmp(out[0].data, out[1].data, out[0].size) != 0);
+        free(out[0].data);
+        free(out[1].data);
+        free(orig);
+}
+
 static void test_plain_and_errors(void **state) {
         (void) state;
         uint8_t *orig;
@@ -153,6 +178,7 @@ int main(void) {
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_zstd_roundtrip),
                 cmocka_unit_test(test_xz_roundtrip),
+                cmocka_unit_test(test_xz_preset_zero),
                 cmocka_unit_test(test_plain_and_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
