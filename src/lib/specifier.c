@@ -118,8 +118,7 @@ static char *read_id128(const char *path) {
         if (uuid_parse(s, id) < 0 || uuid_is_null(id))
                 return NULL;
         char out[33];
-        for (int i = 0; i < 16; i++)
-                snprintf(out + 2 * i, 3, "%02x", id[i]);
+        hex_format(id, sizeof id, out);
         return strdup(out);
 }
 
