@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* stderr goes to a temporary file between capture_begin() and capture_end(), which restores it
+ * (so a failing assertion is still shown) and returns what was written. */
+static int saved_stderr = -1;
+static FILE *capture_file = NULL;
+
+static void capture_begin(void) {
+        fflush(stderr);
+        capture_file = tmpfile();
+        assert_non_null(capture_file);
+        saved_stderr = dup(STDERR_FILENO);
+        assert_true(saved_stderr >= 0);
+        assert_true(dup2(fileno(capture_file), STDERR_FILENO) >= 0);
+}
+
+static char *capture_end(void) {
+        fflush(stderr);
+        assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
+        close(saved_stderr);
+        rewind(capture_file);
+        char *buf = NULL;
+        assert_int_equal(read_full_fd(fileno(capture_file), 1024 * 1024, &buf, NULL), 0);
+        fclose(capture_file);
+        return buf;
+}
+
+static void test_error_errno(void **state) {
+        (void) state;
+        capture_begin();
+        errno = ENOSPC;
+        assert_int_equal(log_error_errno(EIO, "%s:%u: broken", "a.transfer", 3u), -EIO);
+        assert_int_equal(errno, ENOSPC); /* logging does not clobber errno */
+        assert_int_equal(log_error_errno(-ENOENT, "x"), -ENOENT);
+        assert_int_equal(log_error_errno(0, "y"), -EINVAL);
+        _cleanup_free_ char *out = capture_end();
+        assert_string_equal(out, "abota: a.transfer:3: broken\nabota: x\nabota: y\n");
+}
+
+static void test_levels(void **state) {
+        (void) state;
+        assert_int_equal(log_get_max_level(), LOG_NOTICE);
+        capture_begin();
+        log_warning("w %d", 1);
+        log_notice("n");
+        log_info("hidden");
+        log_debug("hidden too");
+        _cleanup_free_ char *out = capture_end();
+        assert_string_equal(out, "abota: warning: w 1\nabota: n\n");
+
+        capture_begin();
+        log_set_max_level(LOG_ERR);
+        log_warning("hidden");
+        log_error("e");
+        log_set_max_level(LOG_DEBUG);
+        log_debug("d");
+        log_set_max_level(LOG_NOTICE);
+        _cleanup_free_ char *out2 = capture_end();
+        assert_string_equal(out2, "abota: e\nabota: d\n");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_error_errno),
+                cmocka_unit_test(test_levels),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
