@@ -30,6 +30,7 @@ struct disk {
         const char *path;
         int fd;
         bool is_block, created;
+        bool remove_on_failure;  /* this run created the file (--empty=create, or force on a new path) */
         uint32_t sector_size;
         uint64_t size;
 };

@@ -96,12 +96,17 @@ static int disk_open(struct context *c) {
                 if (d->fd < 0)
                         return log_error_errno(errno, "%s: cannot create: %s%s", o->image, strerror(errno),
                                                errno == EEXIST ? " (--empty=create)" : "");
-                d->created = true;
+                d->created = d->remove_on_failure = true;
         } else {
                 int flags = (o->dry_run ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-                if (o->empty == REPART_EMPTY_FORCE && !o->dry_run)
-                        flags |= O_CREAT;
-                d->fd = open(o->image, flags, 0644);
+                d->fd = -1;
+                /* force may create the file; a failed run then removes it again */
+                if (o->empty == REPART_EMPTY_FORCE && !o->dry_run) {
+                        d->fd = open(o->image, flags | O_CREAT | O_EXCL, 0644);
+                        d->remove_on_failure = d->fd >= 0;
+                }
+                if (d->fd < 0)
+                        d->fd = open(o->image, flags, 0644);
                 if (d->fd < 0)
                         return log_error_errno(errno, "%s: cannot open: %s", o->image, strerror(errno));
         }
@@ -646,7 +651,7 @@ int repart_run(const struct repart_options *o, struct repart_result *ret) {
         }
         context_done(&c);
         if (r < 0) {
-                if (c.disk.created)
+                if (c.disk.remove_on_failure)
                         (void) unlink(o->image);
                 repart_result_done(&res);
                 return r;

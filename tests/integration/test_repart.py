@@ -485,6 +485,15 @@ def test_empty_modes(abota, tmp_path):
     assert r.returncode != 0 and "exists" in r.stderr
     abota("repart", f"--definitions={defs}", "--dry-run=no", "--empty=force", "--size=32M", f"--seed={SEED}", img)
     assert img.stat().st_size == 32 * MiB
+    # force on a new path creates the file; a failed run removes it again
+    new = tmp_path / "new.raw"
+    r = abota("repart", f"--definitions={defs}", "--dry-run=no", "--empty=force", new, check=False)
+    assert r.returncode != 0 and f"{new}: the image is empty, give --size=" in r.stderr
+    assert not new.exists()
+    # ... but never a file that was there before
+    r = abota("repart", f"--definitions={defs}", "--dry-run=no", "--empty=force", "--size=1M", img, check=False)
+    assert r.returncode != 0
+    assert img.stat().st_size == 32 * MiB
 
 
 def test_bad_definitions(abota, tmp_path):
