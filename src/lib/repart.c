@@ -355,8 +355,8 @@ static int fill_items(struct context *c) {
         return 0;
 }
 
-/* The disk size for --size=: new files get exactly it (auto: the minimum), existing files only
- * grow; block devices keep theirs. */
+/* The disk size for --size=: files that get a new GPT (new, without one, or --empty=force) get
+ * exactly it (auto: the minimum), files with a GPT only grow; block devices keep theirs. */
 static int decide_size(struct context *c, uint64_t *ret) {
         const struct repart_options *o = c->o;
         uint64_t size = c->disk.size;
