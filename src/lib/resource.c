@@ -156,6 +156,12 @@ int resource_add_instance(struct resource *r, const char *name, const char *path
         return 0;
 }
 
+void resource_remove_instance(struct resource *r, size_t idx) {
+        instance_free(r->instances[idx]);
+        memmove(r->instances + idx, r->instances + idx + 1, (r->n_instances - idx - 1) * sizeof(*r->instances));
+        r->n_instances--;
+}
+
 /* Sorts newest first and drops duplicate versions, keeping the first in sort order (spec 5.5). */
 static void resource_sort(struct resource *r) {
         if (r->n_instances > 1)

@@ -63,6 +63,9 @@ int resource_load_url(struct resource *r, const struct resource_config *c, bool 
 int resource_add_instance(struct resource *r, const char *name, const char *path,
                           struct instance_metadata *m);
 
+/* Drops instance idx from the list and frees it (after vacuum removed it from disk). */
+void resource_remove_instance(struct resource *r, size_t idx);
+
 /* The boot-loader directories under root (spec 2.3 PathRelativeTo=): the ESP is the first of
  * ROOT/efi, ROOT/boot, ROOT/boot/efi that exists (on the host: that is a mount point);
  * XBOOTLDR is ROOT/boot when it is a separate such directory from the ESP; "boot" means XBOOTLDR

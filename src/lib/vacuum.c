@@ -73,14 +73,7 @@ static int remove_instance(const struct transfer *t, struct resource *target, si
                         return r;
         }
         log_info("%s: removed version %s (%s)", t->id, i->metadata.version, i->path);
-
-        free(i->name);
-        free(i->path);
-        instance_metadata_done(&i->metadata);
-        free(i);
-        memmove(target->instances + idx, target->instances + idx + 1,
-                (target->n_instances - idx - 1) * sizeof(*target->instances));
-        target->n_instances--;
+        resource_remove_instance(target, idx);
         return 0;
 }
 

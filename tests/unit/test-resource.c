@@ -89,6 +89,14 @@ static void test_directory(void **state) {
         assert_ptr_equal(resource_find(r, "10"), r->instances[0]);
         assert_null(resource_find(r, "3"));
         assert_null(resource_find(r, "11"));
+
+        /* dropping the middle one keeps the order and the search */
+        resource_remove_instance(r, 1);
+        assert_int_equal(r->n_instances, 2);
+        assert_string_equal(r->instances[0]->metadata.version, "10");
+        assert_string_equal(r->instances[1]->metadata.version, "1");
+        assert_null(resource_find(r, "2"));
+        assert_ptr_equal(resource_find(r, "1"), r->instances[1]);
         resource_free(r);
 
         /* a missing directory has no instances */
