@@ -49,8 +49,9 @@ void definitions_free(struct definitions *d) {
         free(d);
 }
 
-/* The transfer files: *.transfer, or (older configurations) *.conf when there is no *.transfer. */
-static int list_transfer_files(const char *root, const char *const *dirs, char ***ret) {
+/* The transfer files: *.transfer, or (older configurations) *.conf when there is no *.transfer,
+ * which warns when asked to. */
+static int list_transfer_files(const char *root, const char *const *dirs, bool warn, char ***ret) {
         _cleanup_strv_free_ char **files = NULL;
         int r = conf_files_list(root, dirs, ".transfer", &files);
         if (r < 0)
@@ -64,7 +65,7 @@ static int list_transfer_files(const char *root, const char *const *dirs, char *
         r = conf_files_list(root, dirs, ".conf", &files);
         if (r < 0)
                 return r;
-        if (files[0])
+        if (files[0] && warn)
                 log_warning("%s: reading *.conf transfer definitions; as of systemd v257 they are called *.transfer, "
                             "please rename them", files[0]);
         *ret = TAKE_PTR(files);
@@ -128,7 +129,7 @@ static int load_features(const char *root, const struct transfer_parse_options *
 
 static int load_transfers(const char *root, const struct transfer_parse_options *po, struct definitions *d) {
         _cleanup_strv_free_ char **files = NULL;
-        int r = list_transfer_files(root, po->search_dirs, &files);
+        int r = list_transfer_files(root, po->search_dirs, true, &files);
         if (r < 0)
                 return r;
         if (!files[0]) {
@@ -222,12 +223,7 @@ int definitions_list_components(const char *root, bool *ret_default, char ***ret
         r = definitions_search_dirs(NULL, &dirs);
         if (r < 0)
                 return r;
-        r = conf_files_list(root, (const char *const *) dirs, ".transfer", &files);
-        if (r >= 0 && !files[0]) {
-                strv_free(files);
-                files = NULL;
-                r = conf_files_list(root, (const char *const *) dirs, ".conf", &files);
-        }
+        r = list_transfer_files(root, (const char *const *) dirs, false, &files);
         if (r < 0)
                 return r;
         *ret_default = files[0] != NULL;

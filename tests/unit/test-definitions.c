@@ -140,6 +140,13 @@ static void test_components(void **state) {
         assert_string_equal(l[1], "shim");
         strv_free(l);
 
+        /* Older *.conf transfers make a default component too (and list quietly). */
+        scratch_write(root, "usr/lib/sysupdate.d/old.conf", TRANSFER("old_@v", ""));
+        assert_int_equal(definitions_list_components(root, &def, &l), 0);
+        assert_true(def);
+        strv_free(l);
+        def = false;
+
         scratch_write(root, "usr/lib/sysupdate.d/x.transfer", TRANSFER("x_@v", ""));
         assert_int_equal(definitions_list_components(root, &def, &l), 0);
         assert_true(def);
