@@ -93,8 +93,8 @@ static void row_cells(const struct transfer *t, const struct instance *i, char *
                 cells[COL_RO] = strdup(m->read_only ? "yes" : "no");
         if (m->has_sha256) {
                 cells[COL_SHA256] = malloc(65);
-                for (size_t k = 0; cells[COL_SHA256] && k < 32; k++)
-                        sprintf(cells[COL_SHA256] + 2 * k, "%02x", m->sha256[k]);
+                if (cells[COL_SHA256])
+                        hex_format(m->sha256, 32, cells[COL_SHA256]);
         }
 }
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The update agent on the seed appliance: list, check-new, update, vacuum, pending, reboot."""
+import hashlib
 import json
 
 import pytest
@@ -25,6 +26,12 @@ def test_list_before_update(abota, app):
     assert lines[2].split() == ["●", "1", "✓", "current"]
     j = json.loads(abota(*app.args("--json=short", "list")).stdout)
     assert j == {"current": "1", "all": ["2", "1"], "appstreamUrls": []}
+    # an available-only version shows the server's hashes from SHA256SUMS
+    j = json.loads(abota(*app.args("--json=short", "list", "2")).stdout)
+    assert not j["installed"] and j["available"]
+    assert sorted(c["sha256"] for c in j["contents"]) == sorted(
+        hashlib.sha256((app.server_dir / name).read_bytes()).hexdigest()
+        for name in ("appliance_2.store.raw", "appliance_2.efi"))
 
 
 def test_offline_list_shows_installed_only(abota, app):
