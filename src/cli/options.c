@@ -180,6 +180,10 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 log_error("unknown verb '%s' (see abota --help)", argv[optind]);
                 return NULL;
         }
+        if (!v->fn) { /* reached only when global options came first (see the top) */
+                log_error("%s: takes its own options, after the verb: abota %s [OPTIONS...]", v->name, v->name);
+                return NULL;
+        }
         o->args = argv + optind + 1;
         o->n_args = argc - optind - 1;
         if (o->n_args < v->min_args || o->n_args > v->max_args) {

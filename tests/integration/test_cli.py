@@ -23,3 +23,12 @@ def test_bad_json_mode(abota):
     r = abota("--json=yaml", "components", check=False)
     assert r.returncode != 0
     assert "--json=yaml" in r.stderr
+
+
+def test_global_options_before_own_parser_verb(abota, tmp_path):
+    # bless, repart and publish parse their own options: global ones before them are refused
+    # with a message (they used to reach a NULL verb function and crash).
+    for verb in ("bless", "repart", "publish"):
+        r = abota(f"--root={tmp_path}", verb, check=False)
+        assert r.returncode == 1
+        assert r.stderr.strip() == f"abota: {verb}: takes its own options, after the verb: abota {verb} [OPTIONS...]"
