@@ -29,36 +29,6 @@ static void manifest_freep(struct manifest **m) {
         manifest_free(*m);
 }
 
-/* Length of the UTF-8 sequence at s (at most n bytes) and its code point, or 0 when invalid
- * (truncated, overlong, surrogate, beyond U+10FFFF). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret) {
-        uint32_t c = s[0], min;
-        size_t len;
-        if (c < 0x80) {
-                *ret = c;
-                return 1;
-        }
-        if ((c & 0xe0) == 0xc0)
-                len = 2, c &= 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0)
-                len = 3, c &= 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0)
-                len = 4, c &= 0x07, min = 0x10000;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                c = c << 6 | (s[i] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-                return 0;
-        *ret = c;
-        return len;
-}
-
 /* Why name (len bytes, not NUL-terminated) cannot appear in a manifest, or NULL when it can. The
  * rules protect clients that append the name to a URL or a directory: relative, normalized, no
  * control characters, valid UTF-8. */
@@ -70,7 +40,7 @@ static const char *name_check(const char *name, size_t len) {
         size_t component = 0;
         for (size_t i = 0; i < len;) {
                 uint32_t c;
-                size_t k = utf8_decode((const unsigned char *) name + i, len - i, &c);
+                size_t k = utf8_decode(name + i, len - i, &c);
                 if (k == 0)
                         return "file name is not valid UTF-8";
                 if (c < 0x20 || (c >= 0x7f && c < 0xa0))

@@ -310,34 +310,13 @@ int repart_gpt_write(int fd, const char *path, const struct repart_gpt *g) {
 }
 
 int repart_gpt_label_encode(const char *s, uint16_t ret[REPART_GPT_LABEL_MAX]) {
-        const unsigned char *p = (const unsigned char *) s;
-        size_t n = 0;
+        size_t n = 0, left = strlen(s);
 
         memset(ret, 0, sizeof(uint16_t) * REPART_GPT_LABEL_MAX);
-        while (*p) {
+        for (const char *p = s; *p;) {
                 uint32_t c;
-                unsigned len;
-                if (p[0] < 0x80) {
-                        c = p[0];
-                        len = 1;
-                } else if ((p[0] & 0xE0) == 0xC0) {
-                        c = p[0] & 0x1F;
-                        len = 2;
-                } else if ((p[0] & 0xF0) == 0xE0) {
-                        c = p[0] & 0x0F;
-                        len = 3;
-                } else if ((p[0] & 0xF8) == 0xF0) {
-                        c = p[0] & 0x07;
-                        len = 4;
-                } else
-                        return -EINVAL;
-                for (unsigned i = 1; i < len; i++) {
-                        if ((p[i] & 0xC0) != 0x80)
-                                return -EINVAL;
-                        c = c << 6 | (p[i] & 0x3F);
-                }
-                static const uint32_t min_for_len[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-                if (c < min_for_len[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) || c < 0x20 || c == 0x7F)
+                size_t len = utf8_decode(p, left, &c);
+                if (len == 0 || c < 0x20 || c == 0x7F)
                         return -EINVAL;
                 if (c >= 0x10000) {
                         if (n + 2 > REPART_GPT_LABEL_MAX)
@@ -351,6 +330,7 @@ int repart_gpt_label_encode(const char *s, uint16_t ret[REPART_GPT_LABEL_MAX]) {
                         ret[n++] = (uint16_t) c;
                 }
                 p += len;
+                left -= len;
         }
         return 0;
 }

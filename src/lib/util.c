@@ -236,6 +236,35 @@ int unhexchar(char c) {
         return -EINVAL;
 }
 
+size_t utf8_decode(const char *str, size_t n, uint32_t *ret) {
+        const unsigned char *s = (const unsigned char *) str;
+        uint32_t c = s[0], min;
+        size_t len;
+        if (c < 0x80) {
+                *ret = c;
+                return 1;
+        }
+        if ((c & 0xe0) == 0xc0)
+                len = 2, c &= 0x1f, min = 0x80;
+        else if ((c & 0xf0) == 0xe0)
+                len = 3, c &= 0x0f, min = 0x800;
+        else if ((c & 0xf8) == 0xf0)
+                len = 4, c &= 0x07, min = 0x10000;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                c = c << 6 | (s[i] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+                return 0;
+        *ret = c;
+        return len;
+}
+
 void hex_format(const uint8_t *p, size_t n, char *ret) {
         static const char hex[] = "0123456789abcdef";
         for (size_t i = 0; i < n; i++) {

@@ -68,6 +68,10 @@ int strv_split_whitespace(const char *s, char ***ret);
 /* printf into a new string; NULL on OOM. */
 char *strprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Length (1..4) of the UTF-8 sequence at s (at most n bytes, n > 0) with its code point in *ret,
+ * or 0 when it is not valid UTF-8 (truncated, overlong, surrogate, beyond U+10FFFF). */
+size_t utf8_decode(const char *s, size_t n, uint32_t *ret);
+
 /* Paths. */
 bool path_is_absolute(const char *p);
 /* No "//", no "." or ".." components, no trailing slash (except "/"). */

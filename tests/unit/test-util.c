@@ -78,12 +78,30 @@ static void test_parse(void **state) {
         assert_string_equal(format_bytes(buf, 3 << 29), "1.5 GiB");
 }
 
+static void test_utf8(void **state) {
+        (void) state;
+        uint32_t c;
+        assert_int_equal(utf8_decode("a", 1, &c), 1);
+        assert_int_equal(c, 'a');
+        assert_int_equal(utf8_decode("\xc3\xa4", 2, &c), 2);
+        assert_int_equal(c, 0xe4);
+        assert_int_equal(utf8_decode("\xf0\x9f\x98\x80", 4, &c), 4);
+        assert_int_equal(c, 0x1f600);
+        assert_int_equal(utf8_decode("\xf0\x9f\x98\x80", 3, &c), 0); /* truncated */
+        assert_int_equal(utf8_decode("\xc0\xaf", 2, &c), 0);           /* overlong '/' */
+        assert_int_equal(utf8_decode("\xed\xa0\x80", 3, &c), 0);      /* surrogate */
+        assert_int_equal(utf8_decode("\xf4\x90\x80\x80", 4, &c), 0); /* beyond U+10FFFF */
+        assert_int_equal(utf8_decode("\xff", 1, &c), 0);
+        assert_int_equal(utf8_decode("\xc3" "a", 2, &c), 0);               /* bad continuation */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_paths),
                 cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_utf8),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
