@@ -58,6 +58,22 @@ def test_corrupted_kernel_after_store_was_written(abota, app):
     fails_cleanly(abota, app, contains="appliance_2.efi")
 
 
+def test_failure_after_vacuum_keeps_booted_version(abota, app):
+    # the room for 3 is made before it is fetched (man abota, update step 3): 2 is given away
+    # first, so a bad payload leaves the booted 1 and a free slot, never a label on scraps
+    abota(*app.args("update"))
+    app.publish("3")
+    p = app.server_dir / "appliance_3.store.raw"
+    data = bytearray(p.read_bytes())
+    data[4096] ^= 0xFF
+    p.write_bytes(bytes(data))
+    r = abota(*app.args("update"), check=False)
+    assert r.returncode != 0 and "checksum mismatch" in r.stderr, repr(r)
+    assert app.labels() == ["esp", "store_1", "_empty", "data"]
+    assert app.esp_files() == ["appliance_1.efi"]
+    assert not [p for p in app.esp.iterdir() if p.name.startswith(".#")]
+
+
 def test_version_that_its_own_name_would_hide(abota, app):
     # "3+1" formats as appliance_3+1+3-0.efi, which the pattern reads back as version 3: refused
     # before anything is written, instead of installing a file that list and vacuum cannot see
