@@ -28,9 +28,9 @@ if [ $quick -eq 0 ]; then
         # The sanitizer build uses clang, so the suite also proves the code builds warning-free
         # with both compilers (gcc above).
         echo "== build with clang, ASan+UBSan"
-        CC=clang build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+        CC=clang build build-clang-asan -Db_sanitize=address,undefined -Db_lundef=false
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-        run_suite build-asan
+        run_suite build-clang-asan
         unset ASAN_OPTIONS UBSAN_OPTIONS
         if [ -x tests/e2e/run ]; then
                 need_packages "${E2E_PACKAGES[@]}"
