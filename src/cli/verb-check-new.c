@@ -28,6 +28,7 @@ int verb_check_new(const struct cli_options *o) {
                 printf("%s\n", u->version);
         else
                 log_info("No updates found.");
+        int r = u ? EXIT_OK : EXIT_FAIL; /* u points into c */
         context_free(c);
-        return u ? EXIT_OK : EXIT_FAIL;
+        return r;
 }
