@@ -298,13 +298,12 @@ static int check_payloads(const struct publish_options *o, char **ret_version) {
 
 static int dir_files_load(const struct publish_options *o, int dir_fd, struct dir_files *ret) {
         int fd = dup(dir_fd);
-        if (fd < 0)
-                return -errno;
-        DIR *d = fdopendir(fd);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
         if (!d) {
                 int r = -errno;
-                close(fd);
-                return r;
+                if (fd >= 0)
+                        close(fd);
+                return log_error_errno(r, "%s: cannot read directory: %s", o->dir, strerror(-r));
         }
         rewinddir(d);
         int r = 0;
