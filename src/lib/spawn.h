@@ -11,7 +11,8 @@
 int find_executable(const char *name, char **ret);
 
 /* Run argv (argv[0] a full path) and wait for it. Returns the exit status (0..255), 128 + the
- * signal number when it was killed, or -errno when it could not be started. The combined
+ * signal number when it was killed, 127 when execv() failed (as a shell does), or -errno when
+ * no child could be started (memfd, /dev/null, fork). The combined
  * stdout/stderr output (at most SPAWN_OUTPUT_MAX bytes, NUL-terminated) is stored in *ret_output
  * when that is not NULL. Does not log: the caller names the tool and the object. */
 #define SPAWN_OUTPUT_MAX (64u * 1024)
