@@ -5,9 +5,9 @@
  *     acquire-bench URL TARGET OFFSET SIZE_MAX [SHA256HEX] [--sync]
  *
  * Prints "downloaded=N written=N sha256=HEX" on success; exit status 1 on failure. */
-#include "acquire.h"
-#include "log.h"
-#include "util.h"
+#include "agent/acquire.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,9 +3,9 @@
  * vacuum, pending and reboot. */
 #include "cli.h"
 
-#include "context.h"
-#include "definitions.h"
-#include "log.h"
+#include "agent/context.h"
+#include "sysupdate/definitions.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 
 /* The command-line tool: parses arguments, calls the library, prints. No update logic here. */
 
-#include "json.h"
+#include "base/json.h"
 
 #include <stdbool.h>
 #include <stdint.h>

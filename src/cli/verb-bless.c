@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
-#include "bless.h"
-#include "log.h"
-#include "reboot.h"
-#include "util.h"
+#include "boot/bless.h"
+#include "base/log.h"
+#include "boot/reboot.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
-#include "context.h"
-#include "log.h"
-#include "updateset.h"
+#include "agent/context.h"
+#include "base/log.h"
+#include "agent/updateset.h"
 
 #include <stdio.h>
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
-#include "definitions.h"
-#include "log.h"
-#include "util.h"
+#include "sysupdate/definitions.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #include <stdio.h>
 

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
-#include "context.h"
-#include "log.h"
-#include "partition.h"
-#include "resource.h"
-#include "transfer.h"
-#include "updateset.h"
-#include "util.h"
+#include "agent/context.h"
+#include "base/log.h"
+#include "agent/partition.h"
+#include "agent/resource.h"
+#include "sysupdate/transfer.h"
+#include "agent/updateset.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <inttypes.h>

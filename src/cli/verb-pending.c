@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
-#include "context.h"
-#include "log.h"
-#include "reboot.h"
-#include "updateset.h"
-#include "version.h"
+#include "agent/context.h"
+#include "base/log.h"
+#include "boot/reboot.h"
+#include "agent/updateset.h"
+#include "sysupdate/version.h"
 
 #include <stdbool.h>
 

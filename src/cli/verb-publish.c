@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
-#include "definitions.h"
-#include "log.h"
-#include "manifest.h"
-#include "pattern.h"
-#include "publish.h"
-#include "util.h"
+#include "sysupdate/definitions.h"
+#include "base/log.h"
+#include "sysupdate/manifest.h"
+#include "sysupdate/pattern.h"
+#include "release/publish.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
-#include "json.h"
-#include "log.h"
-#include "repart.h"
-#include "util.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "image/repart.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <getopt.h>

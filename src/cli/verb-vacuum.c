@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
-#include "context.h"
-#include "log.h"
-#include "vacuum.h"
+#include "agent/context.h"
+#include "base/log.h"
+#include "agent/vacuum.h"
 
 #include <stdio.h>
 

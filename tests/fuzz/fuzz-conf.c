@@ -6,10 +6,10 @@
  * ignore it (1), and a value without '%' expands to itself. */
 #include "fuzz.h"
 
-#include "conf.h"
-#include "log.h"
-#include "specifier.h"
-#include "util.h"
+#include "base/conf.h"
+#include "base/log.h"
+#include "base/specifier.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <errno.h>

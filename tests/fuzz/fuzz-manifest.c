@@ -4,9 +4,9 @@
  * gives back the same entries. */
 #include "fuzz.h"
 
-#include "log.h"
-#include "manifest.h"
-#include "util.h"
+#include "base/log.h"
+#include "sysupdate/manifest.h"
+#include "base/util.h"
 
 #include <errno.h>
 

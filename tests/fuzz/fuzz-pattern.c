@@ -9,11 +9,11 @@
  * - the same round trip for what a successful match extracted. */
 #include "fuzz.h"
 
-#include "instance.h"
-#include "log.h"
-#include "pattern.h"
-#include "util.h"
-#include "version.h"
+#include "sysupdate/instance.h"
+#include "base/log.h"
+#include "sysupdate/pattern.h"
+#include "base/util.h"
+#include "sysupdate/version.h"
 
 #include <errno.h>
 #include <inttypes.h>

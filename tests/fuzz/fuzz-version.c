@@ -3,8 +3,8 @@
  * non-version characters are invisible; version_is_valid() agrees with its character set. */
 #include "fuzz.h"
 
-#include "util.h"
-#include "version.h"
+#include "base/util.h"
+#include "sysupdate/version.h"
 
 static int sign(int v) {
         return (v > 0) - (v < 0);

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "acquire.h"
-#include "acquire-stage.h"
-#include "util.h"
+#include "agent/acquire.h"
+#include "agent/acquire-stage.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

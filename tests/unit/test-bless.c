@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "bless.h"
-#include "util.h"
+#include "boot/bless.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

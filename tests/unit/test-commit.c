@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "commit.h"
-#include "transfer.h"
+#include "agent/commit.h"
+#include "sysupdate/transfer.h"
 #include "tmpdir.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "compress.h"
-#include "util.h"
+#include "base/compress.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

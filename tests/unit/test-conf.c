@@ -4,10 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "conf.h"
-#include "log.h"
-#include "specifier.h"
-#include "util.h"
+#include "base/conf.h"
+#include "base/log.h"
+#include "base/specifier.h"
+#include "base/util.h"
 
 #include "test-files.h"
 

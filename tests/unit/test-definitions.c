@@ -4,9 +4,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "definitions.h"
-#include "log.h"
-#include "util.h"
+#include "sysupdate/definitions.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #include "test-files.h"
 

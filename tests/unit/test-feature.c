@@ -4,10 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "log.h"
-#include "specifier.h"
-#include "transfer.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/specifier.h"
+#include "sysupdate/transfer.h"
+#include "base/util.h"
 
 #include "test-files.h"
 

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "gpg.h"
-#include "util.h"
+#include "base/gpg.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "json.h"
+#include "base/json.h"
 
 #include <stdlib.h>
 

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "manifest.h"
-#include "util.h"
+#include "sysupdate/manifest.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

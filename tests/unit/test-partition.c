@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "partition.h"
-#include "util.h"
+#include "agent/partition.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

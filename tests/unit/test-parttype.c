@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "parttype.h"
-#include "util.h"
+#include "base/parttype.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

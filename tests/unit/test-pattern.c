@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "pattern.h"
-#include "util.h"
+#include "sysupdate/pattern.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,10 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "manifest.h"
-#include "pattern.h"
-#include "publish.h"
-#include "util.h"
+#include "sysupdate/manifest.h"
+#include "sysupdate/pattern.h"
+#include "release/publish.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "reboot.h"
-#include "util.h"
+#include "boot/reboot.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

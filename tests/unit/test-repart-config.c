@@ -4,10 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "parttype.h"
-#include "repart-config.h"
-#include "specifier.h"
-#include "util.h"
+#include "base/parttype.h"
+#include "image/repart-config.h"
+#include "base/specifier.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "repart-format.h"
-#include "util.h"
+#include "image/repart-format.h"
+#include "base/util.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "repart-gpt.h"
-#include "util.h"
+#include "image/repart-gpt.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

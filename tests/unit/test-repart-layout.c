@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "repart-layout.h"
-#include "util.h"
+#include "image/repart-layout.h"
+#include "base/util.h"
 
 #include <errno.h>
 

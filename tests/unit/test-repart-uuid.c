@@ -4,9 +4,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "parttype.h"
-#include "repart-uuid.h"
-#include "util.h"
+#include "base/parttype.h"
+#include "image/repart-uuid.h"
+#include "base/util.h"
 
 static void check(const uint8_t u[16], const char *expect) {
         char s[37];

@@ -4,9 +4,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "repart-format.h"
-#include "repart.h"
-#include "util.h"
+#include "image/repart-format.h"
+#include "image/repart.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

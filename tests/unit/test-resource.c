@@ -5,11 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "pattern.h"
-#include "resource.h"
-#include "transfer.h"
+#include "sysupdate/pattern.h"
+#include "agent/resource.h"
+#include "sysupdate/transfer.h"
 #include "tmpdir.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "spawn.h"
-#include "util.h"
+#include "base/spawn.h"
+#include "base/util.h"
 
 #include <errno.h>
 

@@ -4,9 +4,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "parttype.h"
-#include "specifier.h"
-#include "util.h"
+#include "base/parttype.h"
+#include "base/specifier.h"
+#include "base/util.h"
 
 #include "test-files.h"
 

@@ -4,11 +4,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "log.h"
-#include "parttype.h"
-#include "specifier.h"
-#include "transfer.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/parttype.h"
+#include "base/specifier.h"
+#include "sysupdate/transfer.h"
+#include "base/util.h"
 
 #include "test-files.h"
 

@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "resource.h"
-#include "transfer.h"
-#include "updateset.h"
-#include "util.h"
+#include "agent/resource.h"
+#include "sysupdate/transfer.h"
+#include "agent/updateset.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "util.h"
+#include "base/util.h"
 
 #include <errno.h>
 

@@ -5,14 +5,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "partition.h"
-#include "parttype.h"
-#include "pattern.h"
-#include "resource.h"
-#include "transfer.h"
+#include "agent/partition.h"
+#include "base/parttype.h"
+#include "sysupdate/pattern.h"
+#include "agent/resource.h"
+#include "sysupdate/transfer.h"
 #include "tmpdir.h"
-#include "util.h"
-#include "vacuum.h"
+#include "base/util.h"
+#include "agent/vacuum.h"
 
 #include <errno.h>
 #include <fcntl.h>

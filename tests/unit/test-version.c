@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "util.h"
-#include "version.h"
+#include "base/util.h"
+#include "sysupdate/version.h"
 
 #include <string.h>
 

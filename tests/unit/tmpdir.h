@@ -4,7 +4,7 @@
 /* A scratch directory per test program, created by the group setup and removed with its
  * contents by the group teardown (cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown)). */
 
-#include "util.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 

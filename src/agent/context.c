@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "context.h"
+
+#include "sysupdate/definitions.h"
+#include "base/log.h"
+#include "updateset.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <stdlib.h>
+
+static int push(void ***l, size_t n, void *p) {
+        void **a = realloc(*l, (n + 1) * sizeof(void *));
+        if (!a)
+                return -ENOMEM;
+        a[n] = p;
+        *l = a;
+        return 0;
+}
+
+static int load_transfer(struct context *c, struct transfer *t, bool sources) {
+        struct resource *target = NULL, *source = NULL;
+        int r = resource_load(t, true, &c->rc, &target);
+        if (r < 0)
+                return r;
+        if (!t->enabled) {
+                r = push((void ***) &c->disabled, c->n_disabled, t);
+                if (r >= 0)
+                        r = push((void ***) &c->disabled_targets, c->n_disabled, target);
+                if (r < 0) {
+                        resource_free(target);
+                        return r;
+                }
+                c->n_disabled++;
+                return 0;
+        }
+        if (sources && (r = resource_load(t, false, &c->rc, &source)) < 0) {
+                resource_free(target);
+                return r;
+        }
+        r = push((void ***) &c->transfers, c->n, t);
+        if (r >= 0)
+                r = push((void ***) &c->targets, c->n, target);
+        if (r >= 0 && sources)
+                r = push((void ***) &c->sources, c->n, source);
+        if (r < 0) {
+                resource_free(target);
+                resource_free(source);
+                return r;
+        }
+        c->n++;
+        return 0;
+}
+
+int context_load(const struct definitions_options *d, const struct resource_context *rc, bool sources,
+                 bool lock, struct context **ret) {
+        struct context *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->rc = *rc;
+        c->lock_fd = -1;
+
+        int r = lock ? context_lock(rc, &c->lock_fd) : 0;
+        if (r >= 0)
+                r = definitions_load(d, &c->defs);
+        for (size_t i = 0; r >= 0 && i < c->defs->n_transfers; i++)
+                r = load_transfer(c, c->defs->transfers[i], sources);
+        if (r >= 0 && c->n == 0)
+                r = log_error_errno(ENOENT, "no enabled transfer definitions found");
+        if (r >= 0)
+                r = update_sets_discover(c->transfers, c->targets, sources ? c->sources : NULL, c->n, &c->sets);
+        if (r < 0) {
+                context_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+void context_free(struct context *c) {
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n; i++) {
+                resource_free(c->targets[i]);
+                if (c->sources)
+                        resource_free(c->sources[i]);
+        }
+        for (size_t i = 0; i < c->n_disabled; i++)
+                resource_free(c->disabled_targets[i]);
+        free(c->transfers);
+        free(c->targets);
+        free(c->sources);
+        free(c->disabled);
+        free(c->disabled_targets);
+        update_sets_free(c->sets);
+        definitions_free(c->defs);
+        if (c->lock_fd >= 0)
+                close(c->lock_fd);
+        free(c);
+}
+
+int context_booted_version(const struct context *c, const char **ret) {
+        if (isempty(c->defs->os_image_version))
+                return log_error_errno(ENODATA, "os-release of %s lacks IMAGE_VERSION, cannot tell the booted version",
+                                       c->rc.root ? c->rc.root : "/");
+        *ret = c->defs->os_image_version;
+        return 0;
+}
+
+int context_lock(const struct resource_context *rc, int *ret_fd) {
+        _cleanup_free_ char *dir = NULL;
+        if (rc->image) {
+                dir = strdup(rc->image);
+                char *slash = dir ? strrchr(dir, '/') : NULL;
+                if (slash)
+                        *(slash == dir ? slash + 1 : slash) = 0;
+                else if (dir) {
+                        free(dir);
+                        dir = strdup(".");
+                }
+        } else
+                dir = strdup(rc->root ? rc->root : "/");
+        if (!dir)
+                return -ENOMEM;
+
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: cannot open for locking: %s", dir, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                close(fd);
+                return log_error_errno(r, "%s: another update or vacuum is running on this system, try again later", dir);
+        }
+        *ret_fd = fd;
+        return 0;
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "partition.h"
+
+#include "base/log.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libfdisk/libfdisk.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+static void fdisk_unref_contextp(struct fdisk_context **c) {
+        if (*c)
+                fdisk_unref_context(*c);
+}
+static void fdisk_unref_partitionp(struct fdisk_partition **p) {
+        if (*p)
+                fdisk_unref_partition(*p);
+}
+static void fdisk_unref_tablep(struct fdisk_table **t) {
+        if (*t)
+                fdisk_unref_table(*t);
+}
+
+bool partition_label_is_valid(const char *label) {
+        const unsigned char *s = (const unsigned char *) label;
+        size_t units = 0;
+
+        while (*s) {
+                unsigned c = *s, len, cp;
+                if (c < 0x80) {
+                        if (c < 0x20 || c == 0x7f)
+                                return false;
+                        len = 1, cp = c;
+                } else if ((c & 0xe0) == 0xc0)
+                        len = 2, cp = c & 0x1f;
+                else if ((c & 0xf0) == 0xe0)
+                        len = 3, cp = c & 0x0f;
+                else if ((c & 0xf8) == 0xf0)
+                        len = 4, cp = c & 0x07;
+                else
+                        return false;
+                for (unsigned i = 1; i < len; i++) {
+                        if ((s[i] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (s[i] & 0x3f);
+                }
+                /* overlong forms, surrogates and values beyond Unicode are not UTF-8 */
+                static const unsigned min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+                if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                units += cp >= 0x10000 ? 2 : 1;
+                s += len;
+        }
+        return units <= 36;
+}
+
+static char *partition_node(const char *disk, size_t partno) {
+        size_t l = strlen(disk);
+        bool digit = l > 0 && disk[l - 1] >= '0' && disk[l - 1] <= '9';
+        return strprintf("%s%s%zu", disk, digit ? "p" : "", partno + 1);
+}
+
+/* Opens disk in ctx and checks it carries a GPT. */
+static int open_gpt(struct fdisk_context *ctx, int fd, const char *disk, bool readonly) {
+        int r = fdisk_assign_device_by_fd(ctx, fd, disk, readonly);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read partition table: %s", disk, strerror(-r));
+        if (!fdisk_is_label(ctx, GPT))
+                return log_error_errno(EMEDIUMTYPE, "%s: has no GPT disk label", disk);
+        return 0;
+}
+
+static int read_entries(struct fdisk_context *ctx, struct partition_table *t) {
+        struct fdisk_table *tb _cleanup_(fdisk_unref_tablep) = NULL;
+        int r = fdisk_get_partitions(ctx, &tb);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot list partitions: %s", t->disk, strerror(-r));
+
+        size_t n = fdisk_table_get_nents(tb);
+        t->partitions = calloc(n ? n : 1, sizeof(struct partition_info));
+        if (!t->partitions)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++) {
+                struct fdisk_partition *pa = fdisk_table_get_partition(tb, i);
+                if (!pa || !fdisk_partition_is_used(pa))
+                        continue;
+                struct partition_info *p = &t->partitions[t->n_partitions];
+                p->partno = fdisk_partition_get_partno(pa);
+                p->start = (uint64_t) fdisk_partition_get_start(pa) * t->sector_size;
+                p->size = (uint64_t) fdisk_partition_get_size(pa) * t->sector_size;
+
+                struct fdisk_parttype *pt = fdisk_partition_get_type(pa);
+                const char *type = pt ? fdisk_parttype_get_string(pt) : NULL;
+                const char *uuid = fdisk_partition_get_uuid(pa);
+                if (!type || uuid_parse(type, p->type) < 0 || !uuid || uuid_parse(uuid, p->uuid) < 0)
+                        return log_error_errno(EBADMSG, "%s: partition %zu has an invalid type or UUID",
+                                               t->disk, p->partno + 1);
+                r = fdisk_gpt_get_partition_attrs(ctx, p->partno, &p->flags);
+                if (r < 0)
+                        return log_error_errno(r, "%s: partition %zu: cannot read attributes",
+                                               t->disk, p->partno + 1);
+                const char *name = fdisk_partition_get_name(pa);
+                p->label = strdup(name ? name : "");
+                if (!p->label)
+                        return -ENOMEM;
+                if (t->is_block && !(p->node = partition_node(t->disk, p->partno)))
+                        return -ENOMEM;
+                t->n_partitions++;
+        }
+        return 0;
+}
+
+static int table_load(struct fdisk_context *ctx, int fd, const char *disk, struct partition_table **ret) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "%s: %s", disk, strerror(errno));
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                return log_error_errno(ENOTBLK, "%s: neither a block device nor a disk image file", disk);
+
+        struct partition_table *t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->is_block = S_ISBLK(st.st_mode);
+        t->sector_size = fdisk_get_sector_size(ctx);
+        t->disk = strdup(disk);
+        int r = t->disk ? read_entries(ctx, t) : -ENOMEM;
+        if (r < 0) {
+                partition_table_free(t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+int partition_table_read(const char *disk, struct partition_table **ret) {
+        _cleanup_close_ int fd = open(disk, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: cannot open disk: %s", disk, strerror(errno));
+
+        struct fdisk_context *ctx _cleanup_(fdisk_unref_contextp) = fdisk_new_context();
+        if (!ctx)
+                return -ENOMEM;
+        int r = open_gpt(ctx, fd, disk, true);
+        if (r < 0)
+                return r;
+        r = table_load(ctx, fd, disk, ret);
+        fdisk_deassign_device(ctx, 1);
+        return r;
+}
+
+void partition_table_free(struct partition_table *t) {
+        if (!t)
+                return;
+        for (size_t i = 0; i < t->n_partitions; i++) {
+                free(t->partitions[i].label);
+                free(t->partitions[i].node);
+        }
+        free(t->partitions);
+        free(t->disk);
+        free(t);
+}
+
+const struct partition_info *partition_table_find(const struct partition_table *t, size_t partno) {
+        for (size_t i = 0; i < t->n_partitions; i++)
+                if (t->partitions[i].partno == partno)
+                        return &t->partitions[i];
+        return NULL;
+}
+
+static int apply_change(struct fdisk_context *ctx, const char *disk, size_t partno,
+                        const struct partition_change *change) {
+        struct fdisk_partition *pa _cleanup_(fdisk_unref_partitionp) = fdisk_new_partition();
+        if (!pa)
+                return -ENOMEM;
+        int r = 0;
+        if (change->label)
+                r = fdisk_partition_set_name(pa, change->label);
+        if (r >= 0 && change->set_uuid) {
+                char s[37];
+                uuid_format(change->uuid, s);
+                r = fdisk_partition_set_uuid(pa, s);
+        }
+        if (r >= 0)
+                r = fdisk_set_partition(ctx, partno, pa);
+        if (r >= 0 && change->set_flags)
+                r = fdisk_gpt_set_partition_attrs(ctx, partno, change->flags);
+        if (r < 0)
+                return log_error_errno(r, "%s: partition %zu: cannot change entry: %s", disk, partno + 1,
+                                       strerror(-r));
+        return 0;
+}
+
+int partition_commit(const char *disk, const struct partition_info *expect,
+                     const struct partition_change *change, bool sync) {
+        if (change->label && !partition_label_is_valid(change->label))
+                return log_error_errno(EINVAL, "%s: '%s' is not a valid GPT partition label", disk,
+                                       change->label);
+
+        _cleanup_close_ int fd = open(disk, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: cannot open disk for writing: %s", disk, strerror(errno));
+        /* The lock keeps udev and a concurrent abota away while the table is rewritten. */
+        if (flock(fd, LOCK_EX) < 0)
+                return log_error_errno(errno, "%s: cannot lock disk: %s", disk, strerror(errno));
+
+        struct fdisk_context *ctx _cleanup_(fdisk_unref_contextp) = fdisk_new_context();
+        if (!ctx)
+                return -ENOMEM;
+        int r = open_gpt(ctx, fd, disk, false);
+        if (r < 0)
+                return r;
+
+        struct partition_table *now = NULL;
+        r = table_load(ctx, fd, disk, &now);
+        if (r < 0)
+                goto finish;
+        const struct partition_info *cur = partition_table_find(now, expect->partno);
+        if (!cur || cur->start != expect->start || !streq(cur->label, expect->label)) {
+                r = log_error_errno(EBUSY, "%s: partition %zu changed while updating (expected label '%s')",
+                                    disk, expect->partno + 1, expect->label);
+                goto finish;
+        }
+
+        r = apply_change(ctx, disk, expect->partno, change);
+        if (r < 0)
+                goto finish;
+        r = fdisk_write_disklabel(ctx);
+        if (r < 0) {
+                r = log_error_errno(r, "%s: cannot write partition table: %s", disk, strerror(-r));
+                goto finish;
+        }
+        if (sync && fsync(fd) < 0)
+                r = log_error_errno(errno, "%s: cannot sync partition table: %s", disk, strerror(errno));
+finish:
+        partition_table_free(now);
+        fdisk_deassign_device(ctx, 1);
+        return r;
+}
+
+int partition_check_unused(const struct partition_info *p) {
+        if (!p->node)
+                return 0;
+        int fd = open(p->node, O_RDONLY | O_EXCL | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == EBUSY)
+                        return log_error_errno(EBUSY, "%s: partition '%s' is in use (mounted?), refusing to touch it",
+                                               p->node, p->label);
+                return 0;
+        }
+        close(fd);
+        return 0;
+}
+
+static int read_sysfs_line(const char *path, const char *key, char **ret) {
+        _cleanup_free_ char *data = NULL;
+        int r = read_full_file(path, 64 * 1024, &data, NULL);
+        if (r < 0)
+                return r;
+        size_t kl = strlen(key);
+        for (char *line = data; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = 0;
+                if (strncmp(line, key, kl) == 0) {
+                        *ret = strdup(line + kl);
+                        return *ret ? 0 : -ENOMEM;
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        return -ENOENT;
+}
+
+int partition_find_backing_disk(const char *path, char **ret) {
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return log_error_errno(errno, "%s: %s", path, strerror(errno));
+        dev_t dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+        if (major(dev) == 0)
+                return log_error_errno(ENOTBLK, "%s: not backed by a block device partition", path);
+
+        _cleanup_free_ char *sys = strprintf("/sys/dev/block/%u:%u", major(dev), minor(dev));
+        _cleanup_free_ char *part = sys ? path_join(sys, "partition") : NULL;
+        if (!part)
+                return -ENOMEM;
+        if (access(part, F_OK) < 0)
+                return log_error_errno(ENOTBLK, "%s: backing device %u:%u is not a partition of a disk",
+                                       path, major(dev), minor(dev));
+        /* The sysfs directory of a partition sits inside the one of its whole disk. */
+        _cleanup_free_ char *resolved = realpath(sys, NULL);
+        if (!resolved)
+                return log_error_errno(errno, "%s: %s", sys, strerror(errno));
+        char *slash = strrchr(resolved, '/');
+        if (!slash || slash == resolved)
+                return log_error_errno(ENOTBLK, "%s: unexpected sysfs layout", resolved);
+        *slash = 0;
+        _cleanup_free_ char *uevent = path_join(resolved, "uevent");
+        _cleanup_free_ char *name = NULL;
+        if (!uevent)
+                return -ENOMEM;
+        int r = read_sysfs_line(uevent, "DEVNAME=", &name);
+        if (r < 0)
+                return log_error_errno(r, "%s: no DEVNAME of the disk backing %s", uevent, path);
+        *ret = strprintf("/dev/%s", name);
+        return *ret ? 0 : -ENOMEM;
+}

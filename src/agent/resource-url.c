@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* url-file sources: the versions a server offers, from its SHA256SUMS (spec sysupdate.md 5.4, 9).
+ * The manifest is the unit of trust: with Verify=yes it is only used after its detached
+ * signature checked out; every payload is later checked against the hash listed here. */
+#include "resource.h"
+
+#include "acquire.h"
+#include "base/gpg.h"
+#include "base/log.h"
+#include "sysupdate/manifest.h"
+#include "sysupdate/pattern.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+#define SIGNATURE_SIZE_MAX (64u * 1024)
+
+static char *url_append(const char *base, const char *name) {
+        size_t l = strlen(base);
+        return strprintf("%s%s%s", base, l > 0 && base[l - 1] == '/' ? "" : "/", name);
+}
+
+static int verify_manifest(const char *url, const char *data, size_t size, const char *root) {
+        _cleanup_free_ char *sig_url = strprintf("%s.gpg", url), *keyring = NULL, *sig = NULL;
+        size_t sig_size = 0;
+        if (!sig_url)
+                return -ENOMEM;
+
+        int r = gpg_find_keyring(root, &keyring);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: Verify=yes, but no keyring found (%s/etc/systemd/import-pubring.pgp)",
+                                       url, root ? root : "");
+        if (r < 0)
+                return r;
+        r = acquire_fetch_small(sig_url, SIGNATURE_SIZE_MAX, &sig, &sig_size);
+        if (r == -ENOENT)
+                return log_error_errno(EBADMSG, "%s: signature missing, refusing the unsigned manifest (Verify=yes)",
+                                       sig_url);
+        if (r < 0)
+                return r;
+        return gpg_verify(keyring, data, size, sig, sig_size, url);
+}
+
+static int add_entries(struct resource *r, const struct resource_config *c, const struct manifest *m,
+                       const char *url) {
+        for (size_t i = 0; i < m->n_entries; i++) {
+                const struct manifest_entry *e = &m->entries[i];
+                struct instance_metadata md;
+                instance_metadata_init(&md);
+                int k = pattern_match_many(c->patterns, c->n_patterns, e->name, &md);
+                if (k != PATTERN_YES) {
+                        instance_metadata_done(&md);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
+                if (md.has_sha256 && memcmp(md.sha256, e->sha256, 32) != 0) {
+                        instance_metadata_done(&md);
+                        return log_error_errno(EBADMSG, "%s: %s: the hash in the name differs from the listed one, rejecting the manifest",
+                                               url, e->name);
+                }
+                md.has_sha256 = true;
+                memcpy(md.sha256, e->sha256, 32);
+                _cleanup_free_ char *path = url_append(r->path, e->name);
+                k = path ? resource_add_instance(r, e->name, path, &md) : -ENOMEM;
+                instance_metadata_done(&md);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+int resource_load_url(struct resource *r, const struct resource_config *c, bool verify, const char *root) {
+        _cleanup_free_ char *url = url_append(r->path, "SHA256SUMS"), *data = NULL, *reason = NULL;
+        size_t size = 0;
+        if (!url)
+                return -ENOMEM;
+
+        int k = acquire_fetch_small(url, MANIFEST_SIZE_MAX, &data, &size);
+        if (k == -ENOENT)
+                return log_error_errno(k, "%s: not found; the server must list its files in SHA256SUMS (check Path=)", url);
+        if (k < 0)
+                return k;
+        if (verify) {
+                k = verify_manifest(url, data, size, root);
+                if (k < 0)
+                        return k;
+        }
+
+        struct manifest *m = NULL;
+        k = manifest_parse(data, size, &m, &reason);
+        if (k < 0)
+                return log_error_errno(k, "%s: %s", url, reason ? reason : "invalid manifest");
+        k = manifest_check_fresh(m, time(NULL));
+        if (k == -ESTALE)
+                log_error_errno(k, "%s: best-before marker indicates an out-of-date file list", url);
+        else if (k >= 0)
+                k = add_entries(r, c, m, url);
+        manifest_free(m);
+        return k;
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "resource.h"
+
+#include "base/log.h"
+#include "partition.h"
+#include "base/util.h"
+#include "sysupdate/version.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+/* On the host a boot partition is mounted, so it must be a mount point; under --root plain
+ * directories stand in for it. */
+static bool is_boot_candidate(const char *root, const char *p) {
+        struct stat st, parent;
+        if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+                return false;
+        if (root)
+                return true;
+        _cleanup_free_ char *up = path_join(p, "..");
+        return up && stat(up, &parent) == 0 && parent.st_dev != st.st_dev;
+}
+
+int resource_find_boot_dir(const char *root, enum path_relative_to what, char **ret) {
+        static const char *const esp_dirs[] = { "/efi", "/boot", "/boot/efi" };
+        _cleanup_free_ char *esp = NULL, *xbootldr = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(esp_dirs) && !esp; i++) {
+                _cleanup_free_ char *p = path_prefix_root(root, esp_dirs[i]);
+                if (!p)
+                        return -ENOMEM;
+                if (is_boot_candidate(root, p))
+                        esp = TAKE_PTR(p);
+        }
+        _cleanup_free_ char *boot = path_prefix_root(root, "/boot");
+        if (!boot)
+                return -ENOMEM;
+        /* /boot is an XBOOTLDR only next to an ESP on /efi; an ESP on /boot/efi lives inside it. */
+        if (esp && endswith(esp, "/efi") && !endswith(esp, "/boot/efi") && is_boot_candidate(root, boot))
+                xbootldr = TAKE_PTR(boot);
+
+        char **pick = what == PATH_RELATIVE_TO_ESP ? &esp
+                    : what == PATH_RELATIVE_TO_XBOOTLDR ? &xbootldr
+                    : xbootldr ? &xbootldr : &esp;
+        if (!*pick)
+                return log_error_errno(ENOENT, "no %s found under %s (looked for /efi, /boot, /boot/efi)",
+                                       what == PATH_RELATIVE_TO_XBOOTLDR ? "XBOOTLDR partition" : "ESP",
+                                       root ? root : "/");
+        *ret = TAKE_PTR(*pick);
+        return 0;
+}
+
+static int resolve_partition_disk(const struct transfer *t, const struct resource_context *ctx, char **ret) {
+        if (ctx->image) {
+                *ret = strdup(ctx->image);
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (t->target.path_auto) {
+                if (ctx->root)
+                        return log_error_errno(EINVAL, "%s: Path=auto cannot be used with --root", t->file);
+                if (access("/run/systemd/volatile-root", F_OK) == 0)
+                        return partition_find_backing_disk("/run/systemd/volatile-root", ret);
+                return partition_find_backing_disk("/usr", ret);
+        }
+
+        _cleanup_free_ char *p = path_prefix_root(ctx->root, t->target.path);
+        if (!p)
+                return -ENOMEM;
+        struct stat st;
+        if (stat(p, &st) < 0)
+                return log_error_errno(errno, "%s: target disk %s: %s", t->file, p, strerror(errno));
+        if (S_ISBLK(st.st_mode) && ctx->root)
+                return log_error_errno(EPERM, "%s: %s is a block device, refused with --root", t->file, p);
+        if (S_ISDIR(st.st_mode)) {
+                if (ctx->root)
+                        return log_error_errno(EPERM, "%s: %s is a directory; its backing disk cannot be used with --root",
+                                               t->file, p);
+                return partition_find_backing_disk(p, ret);
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int resource_resolve(const struct transfer *t, bool target, const struct resource_context *ctx, char **ret) {
+        const struct resource_config *c = target ? &t->target : &t->source;
+
+        if (resource_type_is_url(c->type)) {
+                *ret = strdup(c->path);
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (c->type == RESOURCE_PARTITION)
+                return resolve_partition_disk(t, ctx, ret);
+
+        if (target && ctx->image)
+                return log_error_errno(EOPNOTSUPP,
+                                       "%s: --image=%s: the file system holding %s cannot be reached without mounting the image; use --root=DIR on the mounted image",
+                                       t->file, ctx->image, c->path);
+
+        _cleanup_free_ char *base = NULL;
+        switch (c->path_relative_to) {
+        case PATH_RELATIVE_TO_ROOT:
+                base = strdup(ctx->root ? ctx->root : "/");
+                break;
+        case PATH_RELATIVE_TO_EXPLICIT:
+                if (!ctx->transfer_source)
+                        return log_error_errno(EINVAL, "%s: PathRelativeTo=explicit needs --transfer-source=",
+                                               t->file);
+                base = strdup(ctx->transfer_source);
+                break;
+        default: {
+                int r = resource_find_boot_dir(ctx->root, c->path_relative_to, &base);
+                if (r < 0)
+                        return r;
+        }
+        }
+        if (!base)
+                return -ENOMEM;
+        *ret = streq(base, "/") ? strdup(c->path) : path_join(base, c->path);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int instance_cmp(const void *a, const void *b) {
+        const struct instance *x = *(struct instance *const *) a, *y = *(struct instance *const *) b;
+        int c = version_compare(y->metadata.version, x->metadata.version);
+        return c != 0 ? c : strcmp(x->path, y->path);
+}
+
+static void instance_free(struct instance *i) {
+        if (!i)
+                return;
+        free(i->name);
+        free(i->path);
+        instance_metadata_done(&i->metadata);
+        free(i);
+}
+
+int resource_add_instance(struct resource *r, const char *name, const char *path, struct instance_metadata *m) {
+        struct instance **l = realloc(r->instances, (r->n_instances + 1) * sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        r->instances = l;
+        struct instance *i = calloc(1, sizeof(*i));
+        if (!i)
+                return -ENOMEM;
+        i->name = strdup(name);
+        i->path = strdup(path);
+        if (!i->name || !i->path) {
+                instance_free(i);
+                return -ENOMEM;
+        }
+        i->metadata = *m;
+        instance_metadata_init(m); /* ownership moved */
+        r->instances[r->n_instances++] = i;
+        return 0;
+}
+
+void resource_remove_instance(struct resource *r, size_t idx) {
+        instance_free(r->instances[idx]);
+        memmove(r->instances + idx, r->instances + idx + 1, (r->n_instances - idx - 1) * sizeof(*r->instances));
+        r->n_instances--;
+}
+
+/* Sorts newest first and drops duplicate versions, keeping the first in sort order (spec 5.5). */
+static void resource_sort(struct resource *r) {
+        if (r->n_instances > 1)
+                qsort(r->instances, r->n_instances, sizeof(*r->instances), instance_cmp);
+        size_t k = 0;
+        for (size_t i = 0; i < r->n_instances; i++) {
+                if (k > 0 && version_compare(r->instances[k - 1]->metadata.version,
+                                             r->instances[i]->metadata.version) == 0) {
+                        log_info("%s: ignoring %s, version %s is also provided by %s", r->path,
+                                 r->instances[i]->name, r->instances[i]->metadata.version,
+                                 r->instances[k - 1]->name);
+                        instance_free(r->instances[i]);
+                        continue;
+                }
+                r->instances[k++] = r->instances[i];
+        }
+        r->n_instances = k;
+}
+
+int resource_load(const struct transfer *t, bool target, const struct resource_context *ctx, struct resource **ret) {
+        const struct resource_config *c = target ? &t->target : &t->source;
+        struct resource *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->type = c->type;
+
+        int k = resource_resolve(t, target, ctx, &r->path);
+        if (k >= 0) {
+                switch (c->type) {
+                case RESOURCE_URL_FILE:
+                        k = resource_load_url(r, c, ctx->verify >= 0 ? ctx->verify : t->verify, ctx->root);
+                        break;
+                case RESOURCE_REGULAR_FILE:
+                        k = resource_load_directory(r, c);
+                        break;
+                case RESOURCE_PARTITION:
+                        k = resource_load_partitions(r, t);
+                        break;
+                default:
+                        k = log_error_errno(EOPNOTSUPP, "%s: %s resources are not supported yet", t->file,
+                                            resource_type_to_string(c->type));
+                }
+        }
+        if (k < 0) {
+                resource_free(r);
+                return k;
+        }
+        resource_sort(r);
+        *ret = r;
+        return 0;
+}
+
+void resource_free(struct resource *r) {
+        if (!r)
+                return;
+        for (size_t i = 0; i < r->n_instances; i++)
+                instance_free(r->instances[i]);
+        free(r->instances);
+        partition_table_free(r->table);
+        free(r->path);
+        free(r);
+}
+
+const struct instance *resource_find(const struct resource *r, const char *v) {
+        size_t lo = 0, hi = r->n_instances;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = version_compare(r->instances[mid]->metadata.version, v);
+                if (c == 0)
+                        return r->instances[mid];
+                if (c > 0) /* newest first: mid is newer, look further on */
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}

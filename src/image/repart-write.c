@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "repart-plan.h"
+
+#include "base/log.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* New partitions start out as zeros, so that no stale file system signature survives and sparse
+ * copies are correct. */
+static int wipe_range(struct context *c, uint64_t off, uint64_t size) {
+        int r = 0;
+        if (c->disk.is_block) {
+                uint64_t range[2] = { off, size };
+                if (ioctl(c->disk.fd, BLKZEROOUT, range) < 0)
+                        r = -errno;
+        } else if (fallocate(c->disk.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) off, (off_t) size) < 0) {
+                r = -errno;
+                if (r == -EOPNOTSUPP) {
+                        char z[65536] = {};
+                        r = 0;
+                        for (uint64_t done = 0; done < size && r >= 0;) {
+                                size_t k = size - done < sizeof(z) ? (size_t) (size - done) : sizeof(z);
+                                if (pwrite(c->disk.fd, z, k, (off_t) (off + done)) != (ssize_t) k)
+                                        r = -errno;
+                                done += k;
+                        }
+                }
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot clear %" PRIu64 " bytes at %" PRIu64 ": %s", c->disk.path,
+                                       size, off, strerror(-r));
+        return 0;
+}
+
+static int copy_into(struct context *c, const char *what, const char *src, uint64_t off, uint64_t size) {
+        _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return log_error_errno(errno, "%s: %s: %s", what, src, strerror(errno));
+        uint64_t n = (uint64_t) st.st_size;
+        if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &n) < 0)
+                return log_error_errno(errno, "%s: %s: %s", what, src, strerror(errno));
+        if (n > size)
+                return log_error_errno(EFBIG, "%s: %s is larger than the partition", what, src);
+        int r = repart_copy_sparse(fd, 0, c->disk.fd, off, n);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot copy %s into %s: %s", what, src, c->disk.path, strerror(-r));
+        return 0;
+}
+
+static int write_partition(struct context *c, size_t i) {
+        struct part *p = &c->parts[i];
+        const struct repart_layout_item *it = &c->items[i];
+        const struct repart_definition *d = p->def;
+
+        /* On a block device, an empty partition only needs stale signatures gone (the first and
+         * last MiB): zeroing all of it could mean writing the whole rest of a large disk. Content
+         * is copied sparsely, so a partition that gets content is zeroed completely. */
+        bool content = d->copy_blocks || d->format != REPART_FORMAT_NONE;
+        uint64_t edge = UINT64_C(1024) * 1024;
+        int r;
+        if (c->disk.is_block && !content && it->new_size > 2 * edge) {
+                r = wipe_range(c, it->offset, edge);
+                if (r >= 0)
+                        r = wipe_range(c, it->offset + it->new_size - edge, edge);
+        } else
+                r = wipe_range(c, it->offset, it->new_size);
+        if (r < 0)
+                return r;
+        if (d->copy_blocks)
+                return copy_into(c, d->path, d->copy_blocks, it->offset, it->new_size);
+        if (d->format == REPART_FORMAT_NONE)
+                return 0;
+
+        if (p->prebuilt)
+                return copy_into(c, d->file_name, p->prebuilt, it->offset, it->new_size);
+        r = repart_ensure_workdir(c);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *out = strprintf("%s/part-%zu.img", c->workdir, i);
+        if (!out)
+                return -ENOMEM;
+        struct repart_format_request req;
+        r = repart_fs_request(c, p, it->new_size, &req);
+        if (r < 0)
+                return r;
+        uint64_t got;
+        r = repart_format_build(&req, out, &got);
+        if (r < 0)
+                return r;
+        r = copy_into(c, d->file_name, out, it->offset, it->new_size);
+        (void) unlink(out);
+        return r;
+}
+
+static int write_split(struct context *c, const struct repart_result_partition *rp) {
+        if (!rp->split_path)
+                return 0;
+        _cleanup_close_ int fd = open(rp->split_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: cannot create: %s", rp->split_path, strerror(errno));
+        if (ftruncate(fd, (off_t) rp->new_size) < 0)
+                return log_error_errno(errno, "%s: cannot size: %s", rp->split_path, strerror(errno));
+        int r = repart_copy_sparse(c->disk.fd, rp->offset, fd, 0, rp->new_size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot write: %s", rp->split_path, strerror(-r));
+        return 0;
+}
+
+int repart_write(struct context *c, const struct repart_result *res) {
+        uint64_t size = c->size;
+        struct disk *d = &c->disk;
+        uint64_t ss = d->sector_size;
+        int r;
+
+        if (!d->is_block && (size != d->size || c->fresh)) {
+                if (c->fresh && ftruncate(d->fd, 0) < 0)
+                        return log_error_errno(errno, "%s: cannot truncate: %s", d->path, strerror(errno));
+                if (ftruncate(d->fd, (off_t) size) < 0)
+                        return log_error_errno(errno, "%s: cannot resize to %" PRIu64 " bytes: %s", d->path, size,
+                                               strerror(errno));
+                d->size = size;
+        }
+        for (size_t i = 0; i < c->n_parts; i++)
+                if (!c->parts[i].exists && !c->items[i].dropped) {
+                        r = write_partition(c, i);
+                        if (r < 0)
+                                return r;
+                }
+
+        for (size_t i = 0; i < c->n_parts; i++) {
+                struct part *p = &c->parts[i];
+                const struct repart_layout_item *it = &c->items[i];
+                if (it->dropped)
+                        continue;
+                p->entry.first_lba = it->offset / ss;
+                p->entry.last_lba = (it->offset + it->new_size) / ss - 1;
+                int slot = p->exists ? it->slot : it->new_slot;
+                if (slot < 0 || (uint32_t) slot >= c->gpt.n_entries)
+                        return log_error_errno(ENOSPC, "%s: no free GPT entry for %s", d->path,
+                                               p->def ? p->def->file_name : "partition");
+                c->gpt.entries[slot] = p->entry;
+        }
+        r = repart_gpt_write(d->fd, d->path, &c->gpt);
+        if (r < 0)
+                return r;
+        if (fsync(d->fd) < 0)
+                return log_error_errno(errno, "%s: fsync: %s", d->path, strerror(errno));
+        if (d->is_block)
+                (void) ioctl(d->fd, BLKRRPART, 0);
+        for (size_t i = 0; i < res->n; i++) {
+                r = write_split(c, &res->partitions[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* `abota publish`: add one version's payloads to a static update directory (the url-file source
+ * of sysupdate, spec sysupdate.md 5.4 and 9), rewrite its SHA256SUMS, sign it, drop old versions.
+ *
+ * Crash and client safety come from the order of writes: payloads first (temporary name, fsync,
+ * rename), then the manifest and its signature (same), and only then the deletion of payloads
+ * that the new manifest no longer names. A client therefore never reads a manifest naming a
+ * missing file; one that pairs a new manifest with the old signature fails verification and
+ * retries later. */
+
+#include "base/compress.h"
+#include "sysupdate/pattern.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct publish_options {
+        const char *dir;                 /* the update directory, holding many versions */
+        char *const *files;              /* the payloads of one version */
+        size_t n_files;
+        struct pattern *const *patterns; /* recognise versions in file names (no '/') */
+        size_t n_patterns;
+        enum compression compression;
+        int level;                       /* as compression_from_string() returns it */
+        uint64_t keep;                   /* keep this many newest versions; 0 = all */
+        const char *best_before;         /* "YYYY-MM-DD": add a BEST-BEFORE marker, NULL = none */
+        bool force;                      /* replace a published file with different content */
+        bool sign;                       /* write SHA256SUMS.gpg with gpg */
+        const char *gpg_key;             /* --local-user, NULL = gpg's default key */
+        const char *gpg_homedir;         /* NULL = gpg's default */
+};
+
+struct publish_result {
+        char *version;   /* the version published */
+        char **added;    /* names written into dir, NULL-terminated */
+        char **removed;  /* names of older versions deleted by keep */
+        char **dropped_versions;
+        size_t n_listed; /* entries in the new SHA256SUMS */
+        bool signed_;    /* SHA256SUMS.gpg written */
+};
+
+/* Every failure is logged once, naming the file and the reason, and returned as -errno; the
+ * directory is then left as it was, except when the manifest or its signature could not be
+ * written: then the new payloads are there already, named by no manifest yet. Replacing a
+ * published file by different content fails with -EEXIST unless force is set. */
+int publish(const struct publish_options *o, struct publish_result *ret);
+void publish_result_done(struct publish_result *r);

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "transfer.h"
+
+#include "base/conf.h"
+#include "base/log.h"
+#include "base/util.h"
+
+#include <errno.h>
+
+/* *.feature files (spec sysupdate.md 1.2): a named, switchable group of transfers. */
+
+void feature_free(struct feature *f) {
+        if (!f)
+                return;
+        free(f->id);
+        free(f->file);
+        free(f->description);
+        free(f->documentation);
+        free(f->appstream);
+        free(f);
+}
+
+struct feature_parser {
+        const struct transfer_parse_options *o;
+        struct feature *f;
+};
+
+static int set_url(const struct feature_parser *p, const char *file, unsigned line, const char *key,
+                   const char *value, char **field) {
+        if (isempty(value)) {
+                free(*field);
+                *field = NULL;
+                return 0;
+        }
+        _cleanup_free_ char *e = NULL;
+        int r = conf_value_url(p->o ? p->o->specifiers : NULL, file, line, key, value, &e);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        free(*field);
+        *field = TAKE_PTR(e);
+        return 0;
+}
+
+static int feature_assign(const char *file, unsigned line, const char *section, const char *key,
+                          const char *value, void *userdata) {
+        struct feature_parser *p = userdata;
+        struct feature *f = p->f;
+        if (!streq(section, "Feature")) {
+                if (!startswith(section, "X-"))
+                        log_warning("%s:%u: unknown section [%s], ignoring %s=", file, line, section, key);
+                return 0;
+        }
+        if (streq(key, "Description")) {
+                char *d = strdup(value);
+                if (!d)
+                        return -ENOMEM;
+                free(f->description);
+                f->description = d;
+                return 0;
+        }
+        if (streq(key, "Enabled")) {
+                int r = conf_value_bool(file, line, key, value, &f->enabled);
+                return r < 0 ? r : 0;
+        }
+        if (streq(key, "Documentation"))
+                return set_url(p, file, line, key, value, &f->documentation);
+        if (streq(key, "AppStream"))
+                return set_url(p, file, line, key, value, &f->appstream);
+        if (!startswith(key, "X-"))
+                log_warning("%s:%u: unknown key %s= in [Feature], ignoring", file, line, key);
+        return 0;
+}
+
+int feature_load(const char *path, const struct transfer_parse_options *o, struct feature **ret) {
+        struct feature *f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        const char *base = path_basename(path), *end = endswith(base, ".feature");
+        f->file = strdup(path);
+        f->id = strndup(base, end ? (size_t) (end - base) : strlen(base));
+        int r = f->file && f->id ? 0 : -ENOMEM;
+        if (r >= 0) {
+                struct feature_parser p = { .o = o, .f = f };
+                r = conf_parse_file_with_dropins(o ? o->root : NULL, o ? o->search_dirs : NULL, path,
+                                                 feature_assign, &p);
+        }
+        if (r < 0) {
+                feature_free(f);
+                return r == -ENOMEM ? r : -EINVAL;
+        }
+        *ret = f;
+        return 0;
+}
