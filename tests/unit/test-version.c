@@ -9,18 +9,23 @@
 
 #include <string.h>
 
+/* Versions may be NULL (unset); printf's %s must not see NULL. */
+static const char *shown(const char *v) {
+        return v ? v : "(null)";
+}
+
 /* a is older than b: checked in both directions, and each side equals itself. */
 static void assert_older(const char *a, const char *b) {
         int ab = version_compare(a, b), ba = version_compare(b, a);
         if (ab >= 0 || ba <= 0)
-                fail_msg("expected \"%s\" < \"%s\", got compare=%d, reverse=%d", a, b, ab, ba);
+                fail_msg("expected \"%s\" < \"%s\", got compare=%d, reverse=%d", shown(a), shown(b), ab, ba);
         assert_int_equal(version_compare(a, a), 0);
         assert_int_equal(version_compare(b, b), 0);
 }
 
 static void assert_same(const char *a, const char *b) {
         if (version_compare(a, b) != 0 || version_compare(b, a) != 0)
-                fail_msg("expected \"%s\" == \"%s\"", a, b);
+                fail_msg("expected \"%s\" == \"%s\"", shown(a), shown(b));
 }
 
 /* Each chain is oldest to newest: every adjacent pair, and (ordering is transitive) every later
