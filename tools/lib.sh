@@ -4,7 +4,9 @@
 # What building needs.
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc clang libcurl4-openssl-dev libssl-dev libfdisk-dev
                 zlib1g-dev liblzma-dev libzstd-dev libcmocka-dev)
-# What the tests drive: real mkfs tools, a real HTTP server, gpg, QEMU with OVMF.
+# What the tests drive: real mkfs tools, a real HTTP server, gpg, QEMU with OVMF. systemd-repart 252
+# (the side-by-side repart tests) comes with the systemd package on Debian 12; there is no
+# systemd-repart package before Debian 13.
 TEST_PACKAGES=(python3 python3-pytest fdisk util-linux e2fsprogs dosfstools mtools squashfs-tools
                erofs-utils xz-utils zstd gzip curl lighttpd gpg gpgv gpg-agent strace
                libclang-rt-14-dev time openssl systemd man-db groff-base)

@@ -128,9 +128,7 @@ static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off) {
         return 0;
 }
 
-/* Parses the header at lba; returns -EMEDIUMTYPE without the signature, -EBADMSG when it or its
- * entries fail their checks. */
-static int read_at(int fd, uint32_t ss, uint64_t n_sectors, uint64_t lba, struct repart_gpt *g) {
+int repart_gpt_read_header(int fd, uint32_t ss, uint64_t n_sectors, uint64_t lba, struct repart_gpt *g) {
         _cleanup_free_ uint8_t *h = malloc(ss);
         if (!h)
                 return -ENOMEM;
@@ -190,9 +188,9 @@ static int read_at(int fd, uint32_t ss, uint64_t n_sectors, uint64_t lba, struct
 int repart_gpt_read(int fd, const char *path, uint32_t sector_size, uint64_t n_sectors,
                     struct repart_gpt *ret) {
         struct repart_gpt g;
-        int r = read_at(fd, sector_size, n_sectors, 1, &g);
+        int r = repart_gpt_read_header(fd, sector_size, n_sectors, 1, &g);
         if (r == -EMEDIUMTYPE || r == -EBADMSG) {
-                int q = read_at(fd, sector_size, n_sectors, n_sectors - 1, &g);
+                int q = repart_gpt_read_header(fd, sector_size, n_sectors, n_sectors - 1, &g);
                 if (q == 0)
                         log_warning("%s: primary GPT is damaged, using the backup", path);
                 else if (r == -EMEDIUMTYPE && q == -EMEDIUMTYPE)
@@ -302,7 +300,7 @@ int repart_gpt_write(int fd, const char *path, const struct repart_gpt *g) {
                 header_fill(h, g, 1, last, g->entries_lba, ecrc);
                 r = pwrite_full(fd, h, ss, 1 * (uint64_t) ss);
         }
-        if (r >= 0)
+        if (r >= 0 && !g->keep_mbr)
                 r = pwrite_full(fd, mbr, ss, 0);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot write the GPT: %s", path, strerror(-r));

@@ -29,6 +29,7 @@ struct repart_gpt {
         uint64_t entries_lba;
         uint32_t n_entries;
         struct repart_gpt_entry *entries; /* n_entries slots */
+        bool keep_mbr;                 /* a hybrid MBR: written GPT only, LBA 0 stays (as libfdisk) */
 };
 
 /* A fresh, empty table for a disk of n_sectors. */
@@ -41,9 +42,13 @@ int repart_gpt_new(uint32_t sector_size, uint64_t n_sectors, const uint8_t disk_
 int repart_gpt_read(int fd, const char *path, uint32_t sector_size, uint64_t n_sectors,
                     struct repart_gpt *ret);
 void repart_gpt_done(struct repart_gpt *g);
+/* The one header at lba and its entries, as they are (nothing logged): -EMEDIUMTYPE without the
+ * signature, -EBADMSG when the header or its entries fail their checks (CRCs, MyLBA, sizes). */
+int repart_gpt_read_header(int fd, uint32_t sector_size, uint64_t n_sectors, uint64_t lba,
+                           struct repart_gpt *ret);
 
-/* Writes protective MBR (keeping existing boot code), backup entries and header, then primary
- * entries and header. */
+/* Writes backup entries and header, primary entries and header, then the protective MBR (keeping
+ * existing boot code; not at all with keep_mbr). */
 int repart_gpt_write(int fd, const char *path, const struct repart_gpt *g);
 
 /* Index of the first unused slot, or -ENOSPC. */

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/parttype.h"
 #include "repart-config.h"
+#include "repart-disk.h"
 #include "repart-format.h"
 #include "repart-gpt.h"
 #include "repart-layout.h"
@@ -131,27 +132,20 @@ static int disk_open(struct context *c) {
 static int read_table(struct context *c) {
         const struct repart_options *o = c->o;
         struct disk *d = &c->disk;
+        struct repart_disk_probe probe = {};
+        int r = 0;
 
-        if (o->empty == REPART_EMPTY_CREATE || o->empty == REPART_EMPTY_FORCE) {
-                c->fresh = true;
-                return 0;
-        }
-        int r = -EMEDIUMTYPE;
-        if (d->size >= (uint64_t) d->sector_size * 67)
-                r = repart_gpt_read(d->fd, d->path, d->sector_size, d->size / d->sector_size, &c->gpt);
-        if (r == -EMEDIUMTYPE) {
-                if (o->empty == REPART_EMPTY_REFUSE)
-                        return log_error_errno(EMEDIUMTYPE, "%s: has no GPT disk label, not repartitioning "
-                                               "(use --empty=allow to create one)", d->path);
-                c->fresh = true;
-                return 0;
-        }
+        /* force and create never look at what is there (with --dry-run the new file may not exist) */
+        if (o->empty != REPART_EMPTY_CREATE && o->empty != REPART_EMPTY_FORCE)
+                r = repart_disk_probe(d->fd, d->path, d->sector_size, d->size, &probe);
+        if (r >= 0)
+                r = repart_disk_check_empty(&probe, d->path, o->empty, &c->fresh);
+        if (r < 0 || c->fresh)
+                return r;
+        r = repart_gpt_read(d->fd, d->path, d->sector_size, d->size / d->sector_size, &c->gpt);
         if (r < 0)
                 return r;
-        if (o->empty == REPART_EMPTY_REQUIRE) {
-                repart_gpt_done(&c->gpt);
-                return log_error_errno(ENOTEMPTY, "%s: already has a GPT (--empty=require)", d->path);
-        }
+        c->gpt.keep_mbr = probe.hybrid;
         return 0;
 }
 
