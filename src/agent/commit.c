@@ -11,13 +11,10 @@
 #include <stdlib.h>
 
 int commit_sync_directory_of(const char *path) {
-        _cleanup_free_ char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        char *slash = strrchr(dir, '/');
-        if (!slash)
-                return -EINVAL;
-        *(slash == dir ? slash + 1 : slash) = 0;
+        _cleanup_free_ char *dir = NULL;
+        int r = path_dirname(path, &dir);
+        if (r < 0)
+                return r;
         _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0 || fsync(fd) < 0)
                 return log_error_errno(errno, "%s: cannot sync directory: %s", dir, strerror(errno));

@@ -114,17 +114,11 @@ int context_booted_version(const struct context *c, const char **ret) {
 
 int context_lock(const struct resource_context *rc, int *ret_fd) {
         _cleanup_free_ char *dir = NULL;
-        if (rc->image) {
-                dir = strdup(rc->image);
-                char *slash = dir ? strrchr(dir, '/') : NULL;
-                if (slash)
-                        *(slash == dir ? slash + 1 : slash) = 0;
-                else if (dir) {
-                        free(dir);
-                        dir = strdup(".");
-                }
-        } else
-                dir = strdup(rc->root ? rc->root : "/");
+        int r = rc->image ? path_dirname(rc->image, &dir) : -EINVAL;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                dir = strdup(rc->image ? "." : rc->root ? rc->root : "/");
         if (!dir)
                 return -ENOMEM;
 
@@ -132,7 +126,7 @@ int context_lock(const struct resource_context *rc, int *ret_fd) {
         if (fd < 0)
                 return log_error_errno(errno, "%s: cannot open for locking: %s", dir, strerror(errno));
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                r = errno == EWOULDBLOCK ? -EBUSY : -errno;
                 close(fd);
                 return log_error_errno(r, "%s: another update or vacuum is running on this system, try again later", dir);
         }

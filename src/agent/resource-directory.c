@@ -14,11 +14,6 @@
 
 #define DESCEND_MAX 8u
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 static int scan(struct resource *r, const struct resource_config *c, const char *rel, unsigned depth) {
         _cleanup_free_ char *dir = rel ? path_join(r->path, rel) : strdup(r->path);
         if (!dir)

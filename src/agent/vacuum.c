@@ -20,11 +20,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 /* RemoveTemporary=: leftovers of interrupted runs (".#sysupdate...") in the target directory. */
 static void remove_temporary(const struct resource *target) {
         DIR *d _cleanup_(closedirp) = opendir(target->path);

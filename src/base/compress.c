@@ -31,7 +31,7 @@ static const char *const compression_names[_COMPRESSION_MAX] = {
 };
 
 const char *compression_to_string(enum compression c) {
-        return c >= 0 && c < _COMPRESSION_MAX ? compression_names[c] : NULL;
+        return string_table_to_string(compression_names, ELEMENTSOF(compression_names), c);
 }
 
 int compression_from_string(const char *s, enum compression *ret, int *ret_level) {

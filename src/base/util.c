@@ -159,6 +159,25 @@ const char *path_basename(const char *p) {
         return s ? s + 1 : p;
 }
 
+int path_dirname(const char *p, char **ret) {
+        const char *slash = strrchr(p, '/');
+        if (!slash)
+                return -EINVAL;
+        *ret = strndup(p, slash == p ? 1 : (size_t) (slash - p));
+        return *ret ? 0 : -ENOMEM;
+}
+
+const char *string_table_to_string(const char *const *table, size_t n, int i) {
+        return i >= 0 && (size_t) i < n ? table[i] : NULL;
+}
+
+int string_table_from_string(const char *const *table, size_t n, const char *s) {
+        for (size_t i = 0; s && i < n; i++)
+                if (table[i] && streq(table[i], s))
+                        return (int) i;
+        return -1;
+}
+
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size) {
         size_t n = 0, cap = 4096;
         char *buf = malloc(cap + 1);

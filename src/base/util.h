@@ -3,6 +3,7 @@
 
 /* Small helpers shared by the whole library: cleanup attributes, string lists, paths, files. */
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,10 @@ static inline void freep(void *p) {
 static inline void closep(int *fd) {
         if (*fd >= 0)
                 close(*fd);
+}
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
 }
 void strv_freep(char ***l);
 
@@ -65,6 +70,11 @@ char **strv_copy(char *const *l);
 /* Split at whitespace; returns -ENOMEM only. */
 int strv_split_whitespace(const char *s, char ***ret);
 
+/* Tables of names indexed by an enum (NULL holes allowed): the name of i (NULL when out of range)
+ * and the index of s (-1 when not listed or s is NULL). */
+const char *string_table_to_string(const char *const *table, size_t n, int i);
+int string_table_from_string(const char *const *table, size_t n, const char *s);
+
 /* printf into a new string; NULL on OOM. */
 char *strprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -83,6 +93,8 @@ char *path_join(const char *a, const char *b);
 /* Prefix p with root (root NULL or "/" returns a copy of p). */
 char *path_prefix_root(const char *root, const char *p);
 const char *path_basename(const char *p);
+/* The directory part of p: "/a/b" -> "/a", "/a" -> "/", "a/b" -> "a"; -EINVAL when p has no '/'. */
+int path_dirname(const char *p, char **ret);
 
 /* Read a whole file, refusing files larger than max bytes (-EFBIG). Result is NUL-terminated. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);

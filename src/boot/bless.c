@@ -168,7 +168,7 @@ const char *bless_state_to_string(enum bless_state s) {
                 [BLESS_INDETERMINATE] = "indeterminate",
                 [BLESS_DIRTY] = "dirty",
         };
-        return (size_t) s < ELEMENTSOF(names) ? names[s] : NULL;
+        return string_table_to_string(names, ELEMENTSOF(names), s);
 }
 
 /* The entry's directory (relative to the ESP) and its three names. */

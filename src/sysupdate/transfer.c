@@ -27,25 +27,19 @@ static const char *const path_relative_to_table[_PATH_RELATIVE_TO_MAX] = {
 };
 
 const char *resource_type_to_string(enum resource_type t) {
-        return t >= 0 && t < _RESOURCE_TYPE_MAX ? resource_type_table[t] : NULL;
+        return string_table_to_string(resource_type_table, ELEMENTSOF(resource_type_table), t);
 }
 
 enum resource_type resource_type_from_string(const char *s) {
-        for (int i = 0; i < _RESOURCE_TYPE_MAX; i++)
-                if (s && streq(resource_type_table[i], s))
-                        return i;
-        return _RESOURCE_TYPE_INVALID;
+        return string_table_from_string(resource_type_table, ELEMENTSOF(resource_type_table), s);
 }
 
 const char *path_relative_to_to_string(enum path_relative_to r) {
-        return r >= 0 && r < _PATH_RELATIVE_TO_MAX ? path_relative_to_table[r] : NULL;
+        return string_table_to_string(path_relative_to_table, ELEMENTSOF(path_relative_to_table), r);
 }
 
 enum path_relative_to path_relative_to_from_string(const char *s) {
-        for (int i = 0; i < _PATH_RELATIVE_TO_MAX; i++)
-                if (s && streq(path_relative_to_table[i], s))
-                        return i;
-        return _PATH_RELATIVE_TO_INVALID;
+        return string_table_from_string(path_relative_to_table, ELEMENTSOF(path_relative_to_table), s);
 }
 
 bool resource_type_is_url(enum resource_type t) {

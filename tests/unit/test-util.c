@@ -29,6 +29,34 @@ static void test_paths(void **state) {
         assert_false(filename_is_valid("a/b"));
 }
 
+static void test_path_dirname(void **state) {
+        (void) state;
+        char *d = NULL;
+        assert_int_equal(path_dirname("/var/lib/app.raw", &d), 0);
+        assert_string_equal(d, "/var/lib");
+        free(d);
+        assert_int_equal(path_dirname("/app.raw", &d), 0);
+        assert_string_equal(d, "/");
+        free(d);
+        assert_int_equal(path_dirname("img/disk.raw", &d), 0);
+        assert_string_equal(d, "img");
+        free(d);
+        assert_int_equal(path_dirname("disk.raw", &d), -EINVAL);
+}
+
+static void test_string_table(void **state) {
+        (void) state;
+        static const char *const table[] = { [0] = "zero", [2] = "two" };
+        assert_string_equal(string_table_to_string(table, ELEMENTSOF(table), 2), "two");
+        assert_null(string_table_to_string(table, ELEMENTSOF(table), 1));
+        assert_null(string_table_to_string(table, ELEMENTSOF(table), 3));
+        assert_null(string_table_to_string(table, ELEMENTSOF(table), -1));
+        assert_int_equal(string_table_from_string(table, ELEMENTSOF(table), "zero"), 0);
+        assert_int_equal(string_table_from_string(table, ELEMENTSOF(table), "two"), 2);
+        assert_int_equal(string_table_from_string(table, ELEMENTSOF(table), "one"), -1);
+        assert_int_equal(string_table_from_string(table, ELEMENTSOF(table), NULL), -1);
+}
+
 static void test_strv(void **state) {
         (void) state;
         _cleanup_strv_free_ char **l = NULL;
@@ -98,6 +126,8 @@ static void test_utf8(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_path_dirname),
+                cmocka_unit_test(test_string_table),
                 cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_parse),
