@@ -3,6 +3,7 @@
 
 #include "sysupdate/definitions.h"
 #include "base/log.h"
+#include "resource-kinds.h"
 #include "updateset.h"
 #include "base/util.h"
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Directories of regular files as sources and targets (spec sysupdate.md 5.2, 3.5). */
-#include "resource.h"
+#include "resource-directory.h"
 
+#include "resource.h"
 #include "base/log.h"
 #include "sysupdate/pattern.h"
 #include "base/util.h"
@@ -75,6 +76,14 @@ static int scan(struct resource *r, const struct resource_config *c, const char 
         return 0;
 }
 
-int resource_load_directory(struct resource *r, const struct resource_config *c) {
+static int load(struct resource *r, const struct transfer *t, const struct resource_config *c,
+                const struct resource_context *ctx) {
+        (void) t;
+        (void) ctx;
         return scan(r, c, NULL, 0);
 }
+
+const struct resource_kind resource_kind_regular_file = {
+        .type = RESOURCE_REGULAR_FILE,
+        .load = load,
+};

@@ -2,9 +2,10 @@
 /* url-file sources: the versions a server offers, from its SHA256SUMS (spec sysupdate.md 5.4, 9).
  * The manifest is the unit of trust: with Verify=yes it is only used after its detached
  * signature checked out; every payload is later checked against the hash listed here. */
-#include "resource.h"
+#include "resource-url.h"
 
 #include "acquire.h"
+#include "resource.h"
 #include "base/gpg.h"
 #include "base/log.h"
 #include "sysupdate/manifest.h"
@@ -72,7 +73,19 @@ static int add_entries(struct resource *r, const struct resource_config *c, cons
         return 0;
 }
 
-int resource_load_url(struct resource *r, const struct resource_config *c, bool verify, const char *root) {
+static int resolve(const struct transfer *t, const struct resource_config *c, bool target,
+                   const struct resource_context *ctx, char **ret) {
+        (void) t;
+        (void) target;
+        (void) ctx;
+        *ret = strdup(c->path);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int load(struct resource *r, const struct transfer *t, const struct resource_config *c,
+                const struct resource_context *ctx) {
+        bool verify = ctx->verify >= 0 ? ctx->verify : t->verify;
+        const char *root = ctx->root;
         _cleanup_free_ char *url = url_append(r->path, "SHA256SUMS"), *data = NULL, *reason = NULL;
         size_t size = 0;
         if (!url)
@@ -101,3 +114,9 @@ int resource_load_url(struct resource *r, const struct resource_config *c, bool 
         manifest_free(m);
         return k;
 }
+
+const struct resource_kind resource_kind_url_file = {
+        .type = RESOURCE_URL_FILE,
+        .resolve = resolve,
+        .load = load,
+};

@@ -2,7 +2,6 @@
 #include "resource.h"
 
 #include "base/log.h"
-#include "partition.h"
 #include "base/util.h"
 #include "sysupdate/version.h"
 
@@ -52,47 +51,8 @@ int resource_find_boot_dir(const char *root, enum path_relative_to what, char **
         return 0;
 }
 
-static int resolve_partition_disk(const struct transfer *t, const struct resource_context *ctx, char **ret) {
-        if (ctx->image) {
-                *ret = strdup(ctx->image);
-                return *ret ? 0 : -ENOMEM;
-        }
-        if (t->target.path_auto) {
-                if (ctx->root)
-                        return log_error_errno(EINVAL, "%s: Path=auto cannot be used with --root", t->file);
-                if (access("/run/systemd/volatile-root", F_OK) == 0)
-                        return partition_find_backing_disk("/run/systemd/volatile-root", ret);
-                return partition_find_backing_disk("/usr", ret);
-        }
-
-        _cleanup_free_ char *p = path_prefix_root(ctx->root, t->target.path);
-        if (!p)
-                return -ENOMEM;
-        struct stat st;
-        if (stat(p, &st) < 0)
-                return log_error_errno(errno, "%s: target disk %s: %s", t->file, p, strerror(errno));
-        if (S_ISBLK(st.st_mode) && ctx->root)
-                return log_error_errno(EPERM, "%s: %s is a block device, refused with --root", t->file, p);
-        if (S_ISDIR(st.st_mode)) {
-                if (ctx->root)
-                        return log_error_errno(EPERM, "%s: %s is a directory; its backing disk cannot be used with --root",
-                                               t->file, p);
-                return partition_find_backing_disk(p, ret);
-        }
-        *ret = TAKE_PTR(p);
-        return 0;
-}
-
-int resource_resolve(const struct transfer *t, bool target, const struct resource_context *ctx, char **ret) {
-        const struct resource_config *c = target ? &t->target : &t->source;
-
-        if (resource_type_is_url(c->type)) {
-                *ret = strdup(c->path);
-                return *ret ? 0 : -ENOMEM;
-        }
-        if (c->type == RESOURCE_PARTITION)
-                return resolve_partition_disk(t, ctx, ret);
-
+int resource_resolve_path(const struct transfer *t, const struct resource_config *c, bool target,
+                          const struct resource_context *ctx, char **ret) {
         if (target && ctx->image)
                 return log_error_errno(EOPNOTSUPP,
                                        "%s: --image=%s: the file system holding %s cannot be reached without mounting the image; use --root=DIR on the mounted image",
@@ -181,30 +141,26 @@ static void resource_sort(struct resource *r) {
         r->n_instances = k;
 }
 
-int resource_load(const struct transfer *t, bool target, const struct resource_context *ctx, struct resource **ret) {
+int resource_resolve_kind(const struct resource_kind *kind, const struct transfer *t, bool target,
+                          const struct resource_context *ctx, char **ret) {
+        const struct resource_config *c = target ? &t->target : &t->source;
+        if (kind && kind->resolve)
+                return kind->resolve(t, c, target, ctx, ret);
+        return resource_resolve_path(t, c, target, ctx, ret);
+}
+
+int resource_load_kind(const struct resource_kind *kind, const struct transfer *t, bool target,
+                       const struct resource_context *ctx, struct resource **ret) {
         const struct resource_config *c = target ? &t->target : &t->source;
         struct resource *r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
+        r->kind = kind;
         r->type = c->type;
 
-        int k = resource_resolve(t, target, ctx, &r->path);
-        if (k >= 0) {
-                switch (c->type) {
-                case RESOURCE_URL_FILE:
-                        k = resource_load_url(r, c, ctx->verify >= 0 ? ctx->verify : t->verify, ctx->root);
-                        break;
-                case RESOURCE_REGULAR_FILE:
-                        k = resource_load_directory(r, c);
-                        break;
-                case RESOURCE_PARTITION:
-                        k = resource_load_partitions(r, t);
-                        break;
-                default:
-                        k = log_error_errno(EOPNOTSUPP, "%s: %s resources are not supported yet", t->file,
-                                            resource_type_to_string(c->type));
-                }
-        }
+        int k = resource_resolve_kind(kind, t, target, ctx, &r->path);
+        if (k >= 0)
+                k = kind->load(r, t, c, ctx);
         if (k < 0) {
                 resource_free(r);
                 return k;
@@ -220,7 +176,8 @@ void resource_free(struct resource *r) {
         for (size_t i = 0; i < r->n_instances; i++)
                 instance_free(r->instances[i]);
         free(r->instances);
-        partition_table_free(r->table);
+        if (r->kind && r->kind->done)
+                r->kind->done(r);
         free(r->path);
         free(r);
 }

@@ -2,8 +2,11 @@
 #pragma once
 
 /* A source or target of one transfer, resolved to a concrete place and enumerated into
- * versioned instances (spec sysupdate.md 5): a url-file server (SHA256SUMS), a directory of
- * regular files, or the GPT partitions of one disk. */
+ * versioned instances (spec sysupdate.md 5). This is the core every kind shares: the instance
+ * list, its order, and Path= resolution on a file system. The kinds themselves (a url-file
+ * server, a directory of regular files, the GPT partitions of one disk, ...) live in
+ * resource-NAME.c, each as one struct resource_kind; resource-kinds.c lists them and picks one by
+ * Type=. The core never names a kind. */
 
 #include "sysupdate/instance.h"
 #include "sysupdate/transfer.h"
@@ -13,6 +16,7 @@
 
 struct partition_table;
 struct partition_info;
+struct resource_kind;
 
 struct instance {
         char *name;                        /* what the pattern matched: file name, label, entry */
@@ -22,11 +26,12 @@ struct instance {
 };
 
 struct resource {
+        const struct resource_kind *kind;
         enum resource_type type;
         char *path;                        /* resolved directory, server URL, or disk */
         struct instance **instances;       /* newest first (spec 5.5) */
         size_t n_instances;
-        struct partition_table *table;     /* partition targets */
+        struct partition_table *table;     /* partition targets (set by that kind) */
         size_t n_empty;                    /* `_empty` slots of the configured type */
 };
 
@@ -39,27 +44,41 @@ struct resource_context {
         bool offline;                      /* sources are not enumerated (caller's choice) */
 };
 
-/* Resolves the configured Path= of a transfer's source or target to a concrete path (directory,
- * URL or disk), honouring PathRelativeTo=, --root and --image. Logs one line on failure. */
-int resource_resolve(const struct transfer *t, bool target, const struct resource_context *ctx,
-                     char **ret);
+/* One kind of resource: how a Type= is reached and enumerated. A new kind is a file
+ * resource-NAME.c defining one of these (declared in resource-NAME.h) and a line in the list of
+ * resource-kinds.c. */
+struct resource_kind {
+        enum resource_type type;
+        /* Resolves the configured Path= (c is t's source or target) to the concrete place that
+         * becomes r->path. NULL: a path on a file system, resource_resolve_path(). Logs once. */
+        int (*resolve)(const struct transfer *t, const struct resource_config *c, bool target,
+                       const struct resource_context *ctx, char **ret);
+        /* Enumerates the instances into r (r->path set) with resource_add_instance(). A missing
+         * directory has no instances; anything else that fails is logged once, naming it. */
+        int (*load)(struct resource *r, const struct transfer *t, const struct resource_config *c,
+                    const struct resource_context *ctx);
+        /* Frees what load() attached to r besides the instances. May be NULL. */
+        void (*done)(struct resource *r);
+};
 
-/* Resolves and enumerates. A missing directory has no instances; a missing disk, a server that
- * fails or a manifest that does not verify is an error (logged once, naming it). */
-int resource_load(const struct transfer *t, bool target, const struct resource_context *ctx,
-                  struct resource **ret);
+/* Path= as a path on a file system: relative to --root, the ESP/XBOOTLDR or --transfer-source
+ * as PathRelativeTo= says; a target of a run on --image cannot be reached. Logs on failure. */
+int resource_resolve_path(const struct transfer *t, const struct resource_config *c, bool target,
+                          const struct resource_context *ctx, char **ret);
+
+/* Resolves Path= of t's source or target the way kind does (kind NULL: a file-system path). */
+int resource_resolve_kind(const struct resource_kind *kind, const struct transfer *t, bool target,
+                          const struct resource_context *ctx, char **ret);
+
+/* Resolves and enumerates t's source or target as a resource of kind, newest instance first. */
+int resource_load_kind(const struct resource_kind *kind, const struct transfer *t, bool target,
+                       const struct resource_context *ctx, struct resource **ret);
 void resource_free(struct resource *r);
 
 /* The instance of version v (strverscmp-equal), or NULL. */
 const struct instance *resource_find(const struct resource *r, const char *v);
 
-/* Back-ends (resource-*.c), called by resource_load() with r->path set. */
-int resource_load_directory(struct resource *r, const struct resource_config *c);
-int resource_load_partitions(struct resource *r, const struct transfer *t);
-int resource_load_url(struct resource *r, const struct resource_config *c, bool verify,
-                      const char *root);
-
-/* Shared by the back-ends: appends an instance (takes over m's contents on success). */
+/* For the kinds: appends an instance (takes over m's contents on success). */
 int resource_add_instance(struct resource *r, const char *name, const char *path,
                           struct instance_metadata *m);
 

@@ -7,6 +7,7 @@
 
 #include "sysupdate/pattern.h"
 #include "agent/resource.h"
+#include "agent/resource-kinds.h"
 #include "sysupdate/transfer.h"
 #include "tmpdir.h"
 #include "base/util.h"

@@ -9,6 +9,7 @@
 #include "base/parttype.h"
 #include "sysupdate/pattern.h"
 #include "agent/resource.h"
+#include "agent/resource-kinds.h"
 #include "sysupdate/transfer.h"
 #include "tmpdir.h"
 #include "base/util.h"

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Type=regular-file: the regular files in a directory (and its subdirectories, for patterns
+ * with a '/'). */
+
+#include "resource.h"
+
+extern const struct resource_kind resource_kind_regular_file;
