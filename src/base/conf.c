@@ -154,8 +154,8 @@ int conf_dropins_list(const char *root, const char *const *dirs, const char *pat
         return conf_files_list(root, (const char *const *) dropin_dirs, ".conf", ret);
 }
 
-int conf_parse_file_with_dropins(const char *root, const char *const *dirs, const char *path,
-                                 conf_assign_fn fn, void *userdata) {
+int conf_parse_file_with_dropins_list(const char *root, const char *const *dirs, const char *path,
+                                      conf_assign_fn fn, void *userdata, char ***ret_dropins) {
         int r = conf_parse_file(path, fn, userdata);
         if (r < 0)
                 return r;
@@ -168,7 +168,14 @@ int conf_parse_file_with_dropins(const char *root, const char *const *dirs, cons
                 if (r < 0)
                         return r;
         }
+        if (ret_dropins)
+                *ret_dropins = TAKE_PTR(dropins);
         return 0;
+}
+
+int conf_parse_file_with_dropins(const char *root, const char *const *dirs, const char *path,
+                                 conf_assign_fn fn, void *userdata) {
+        return conf_parse_file_with_dropins_list(root, dirs, path, fn, userdata, NULL);
 }
 
 /* A symlink to /dev/null (or anything resolving to the null device) masks. Under --root the

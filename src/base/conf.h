@@ -23,6 +23,9 @@ int conf_parse_file(const char *path, conf_assign_fn fn, void *userdata);
  * dirs (prefixed with root), merged with the conf-files rules below and applied in basename order. */
 int conf_parse_file_with_dropins(const char *root, const char *const *dirs, const char *path,
                                  conf_assign_fn fn, void *userdata);
+/* The same, handing back the drop-ins it applied, in that order (NULL-terminated), on success. */
+int conf_parse_file_with_dropins_list(const char *root, const char *const *dirs, const char *path,
+                                      conf_assign_fn fn, void *userdata, char ***ret_dropins);
 
 /* The drop-in files conf_parse_file_with_dropins() applies to path, in the order it applies them. */
 int conf_dropins_list(const char *root, const char *const *dirs, const char *path, char ***ret);

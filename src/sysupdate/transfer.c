@@ -690,22 +690,6 @@ static int make_id(const char *path, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-/* Parses path and then its drop-ins (conf.h rules), handing back the drop-ins applied. */
-static int parse_all(const char *path, const struct transfer_parse_options *o, conf_assign_fn fn, void *userdata,
-                     char ***ret_dropins) {
-        _cleanup_strv_free_ char **dropins = NULL;
-        int r = conf_dropins_list(o ? o->root : NULL, o ? o->search_dirs : NULL, path, &dropins);
-        if (r < 0)
-                return r;
-        r = conf_parse_file(path, fn, userdata);
-        for (size_t i = 0; r >= 0 && dropins[i]; i++)
-                r = conf_parse_file(dropins[i], fn, userdata);
-        if (r < 0)
-                return r == -ENOMEM ? r : -EINVAL;
-        *ret_dropins = TAKE_PTR(dropins);
-        return 0;
-}
-
 int transfer_load(const char *path, const struct transfer_parse_options *o, struct transfer **ret) {
         struct transfer *t = calloc(1, sizeof(*t));
         if (!t)
@@ -723,9 +707,10 @@ int transfer_load(const char *path, const struct transfer_parse_options *o, stru
         }
 
         /* The recorded "where" positions point into t->file and the drop-in strings, which
-         * parse_all() hands over to t->dropins and so outlive validation. */
+         * are handed over to t->dropins and so outlive validation. */
         struct parser p = { .o = o, .t = t };
-        r = parse_all(t->file, o, transfer_assign, &p, &t->dropins);
+        r = conf_parse_file_with_dropins_list(o ? o->root : NULL, o ? o->search_dirs : NULL, t->file,
+                                              transfer_assign, &p, &t->dropins);
         if (r >= 0)
                 r = validate_source(&p);
         if (r >= 0)

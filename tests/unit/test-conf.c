@@ -197,6 +197,13 @@ static void test_dropins(void **state) {
         assert_string_equal(l[2], "2 [Target] InstancesMax=6");
         assert_string_equal(l[3], "2 [Target] InstancesMax=5");
         assert_string_equal(l[4], "2 [Target] Mode=0600");
+
+        _cleanup_strv_free_ char **l2 = calloc(1, sizeof(char *)), **applied = NULL;
+        assert_int_equal(conf_parse_file_with_dropins_list(root, dirs, p, record, &l2, &applied), 0);
+        assert_int_equal(strv_length(l2), 5);
+        assert_int_equal(strv_length(applied), 3);
+        for (size_t i = 0; i < 3; i++)
+                assert_string_equal(applied[i], files[i]);
         scratch_free(root);
 }
 
