@@ -105,29 +105,34 @@ static const struct specifier_context *specifiers(const struct parser *p) {
 }
 
 /* Logs "FILE:LINE: reason" (or "FILE: reason" without a line) and returns -EINVAL. */
-static int fail_at(const char *file, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail_at(const char *file, unsigned line, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
+static int fail_va(const char *file, unsigned line, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+static int fail_va(const char *file, unsigned line, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
         if (vasprintf(&msg, fmt, ap) < 0)
                 msg = NULL;
-        va_end(ap);
         if (line > 0)
                 return log_error_errno(EINVAL, "%s:%u: %s", file, line, msg ? msg : fmt);
         return log_error_errno(EINVAL, "%s: %s", file, msg ? msg : fmt);
 }
 
+static int fail_at(const char *file, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_at(const char *file, unsigned line, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = fail_va(file, line, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* The same at a recorded position, or naming only fallback_file when the setting was not made. */
 static int fail_where(const struct where *w, const char *fallback_file, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static int fail_where(const struct where *w, const char *fallback_file, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        _cleanup_free_ char *msg = NULL;
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        int r = fail_va(w->file ? w->file : fallback_file, w->file ? w->line : 0, fmt, ap);
         va_end(ap);
-        return fail_at(w->file ? w->file : fallback_file, w->file ? w->line : 0, "%s", msg ? msg : fmt);
+        return r;
 }
 
 /* Whitespace-separated words with C-style escapes (\x20, \\, \t, \n); quotes are not special
@@ -324,23 +329,31 @@ static int parse_type(const char *file, unsigned line, const char *section, cons
         return 0;
 }
 
+/* A string setting: *field becomes the expanded value, or NULL for an empty one. Returns 0 when
+ * a value was set, 1 when reset or ignored (warned), < 0 on error. */
+static int set_expanded(const struct parser *p, const char *file, unsigned line, const char *key, const char *value,
+                        char **field) {
+        if (isempty(value)) {
+                free(*field);
+                *field = NULL;
+                return 1;
+        }
+        char *e = NULL;
+        int r = conf_value_expand(specifiers(p), file, line, key, value, &e);
+        if (r != 0)
+                return r;
+        free(*field);
+        *field = e;
+        return 0;
+}
+
 static int parse_path(struct parser *p, const char *file, unsigned line, struct resource_config *c, const char *value,
                       struct where *w) {
-        if (isempty(value)) {
-                free(c->path);
-                c->path = NULL;
-                c->path_auto = false;
-                return 0;
-        }
-        _cleanup_free_ char *e = NULL;
-        int r = conf_value_expand(specifiers(p), file, line, "Path", value, &e);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        c->path_auto = streq(e, "auto");
-        free(c->path);
-        c->path = TAKE_PTR(e);
-        *w = (struct where) { file, line };
-        return 0;
+        int r = set_expanded(p, file, line, "Path", value, &c->path);
+        if (r == 0)
+                *w = (struct where) { file, line };
+        c->path_auto = streq_ptr(c->path, "auto");
+        return r < 0 ? r : 0;
 }
 
 static int parse_relto(const char *file, unsigned line, const char *section, const char *value,
@@ -520,20 +533,12 @@ static int assign_target(struct parser *p, const char *file, unsigned line, cons
         if (streq(key, "RemoveTemporary"))
                 return handled(conf_value_bool(file, line, key, value, &t->remove_temporary));
         if (streq(key, "CurrentSymlink")) {
-                if (isempty(value)) {
-                        free(t->current_symlink);
-                        t->current_symlink = NULL;
-                        return 0;
+                int r = set_expanded(p, file, line, key, value, &t->current_symlink);
+                if (r == 0) {
+                        p->current_symlink = (struct where) { file, line };
+                        path_simplify_inplace(t->current_symlink);
                 }
-                _cleanup_free_ char *e = NULL;
-                int r = conf_value_expand(specifiers(p), file, line, key, value, &e);
-                if (r != 0)
-                        return r < 0 ? r : 0;
-                p->current_symlink = (struct where) { file, line };
-                path_simplify_inplace(e);
-                free(t->current_symlink);
-                t->current_symlink = TAKE_PTR(e);
-                return 0;
+                return r < 0 ? r : 0;
         }
         return 1;
 }
