@@ -3,7 +3,6 @@
  * https:// through libcurl with a write callback that pushes into the next stage, so nothing is
  * ever buffered whole. Connection errors, stalls and 5xx answers are retried a bounded number of
  * times with backoff, continuing where the transfer stopped; 404 never is. */
-#include "acquire.h"
 #include "acquire-stage.h"
 #include "base/log.h"
 #include "base/util.h"

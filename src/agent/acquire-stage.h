@@ -50,6 +50,10 @@ struct acquire_fetch_options {
         bool quiet_not_found;      /* a missing file/404 is logged at debug level only */
 };
 void acquire_fetch_options_default(struct acquire_fetch_options *o);
+/* Timeouts (seconds) for network stages; overridable with $ABOTA_CONNECT_TIMEOUT and
+ * $ABOTA_STALL_TIMEOUT (no byte for that long means the server stalled). */
+unsigned acquire_connect_timeout(void);
+unsigned acquire_stall_timeout(void);
 /* Pushes every byte of url into sink (does not call finish). An interrupted HTTP transfer is
  * retried from where it stopped (Range, or by skipping what was already delivered). Returns 0 or
  * -errno: -ENOENT (missing, 404), -EACCES (401/403), -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT,

@@ -37,8 +37,3 @@ int acquire_run(const struct acquire_request *r, struct acquire_result *ret);
  * beyond). -ENOENT for a 404 or a missing local file, so callers can tell "not there"; that
  * case is logged at debug level only, the caller decides whether it is an error. */
 int acquire_fetch_small(const char *url, size_t max, char **ret, size_t *ret_size);
-
-/* Timeouts (seconds) for network stages; overridable with $ABOTA_CONNECT_TIMEOUT and
- * $ABOTA_STALL_TIMEOUT (no byte for that long means the server stalled). */
-unsigned acquire_connect_timeout(void);
-unsigned acquire_stall_timeout(void);
