@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The command line's view of the update agent's context, shared by list, check-new, update,
- * vacuum, pending and reboot. */
+/* The command line's view of the definitions and of the update agent's context, shared by
+ * definitions, list, check-new, update, vacuum, pending and reboot. */
 #include "cli.h"
 
 #include "agent/context.h"
@@ -10,12 +10,27 @@
 #include <errno.h>
 #include <stdlib.h>
 
-int cli_context_load(const struct cli_options *o, bool sources, bool lock, struct context **ret) {
+int cli_definitions_options(const struct cli_options *o, struct definitions_options *ret) {
+        /* Otherwise the host's definitions would be shown or applied as if they were the image's. */
         if (o->image && !o->definitions)
-                return log_error_errno(EINVAL, "--image=%s: the definitions inside the image cannot be read without mounting it; pass --definitions=DIR",
-                                       o->image);
+                return log_error_errno(EINVAL, "--image=%s: the definitions inside the image cannot be read without "
+                                       "mounting it; pass --definitions=DIR", o->image);
+        *ret = (struct definitions_options) {
+                .root = o->root,
+                .definitions_dir = o->definitions,
+                .component = o->component,
+                .transfer_source = o->transfer_source,
+                .root_mode = o->root || o->image,
+                .image_mode = o->image != NULL,
+        };
+        return 0;
+}
+
+int cli_context_load(const struct cli_options *o, bool sources, bool lock, struct context **ret) {
         struct definitions_options d;
-        cli_definitions_options(o, &d);
+        int r = cli_definitions_options(o, &d);
+        if (r < 0)
+                return r;
         struct resource_context rc = {
                 .root = o->root,
                 .image = o->image,

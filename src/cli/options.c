@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
-#include "sysupdate/definitions.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -192,20 +191,4 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 return NULL;
         }
         return v;
-}
-
-int cli_definitions_options(const struct cli_options *o, struct definitions_options *ret) {
-        /* Otherwise the host's definitions would be shown or applied as if they were the image's. */
-        if (o->image && !o->definitions)
-                return log_error_errno(EINVAL, "--image=%s: the definitions inside the image cannot be read without "
-                                       "mounting it; pass --definitions=DIR", o->image);
-        *ret = (struct definitions_options) {
-                .root = o->root,
-                .definitions_dir = o->definitions,
-                .component = o->component,
-                .transfer_source = o->transfer_source,
-                .root_mode = o->root || o->image,
-                .image_mode = o->image != NULL,
-        };
-        return 0;
 }
