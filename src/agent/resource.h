@@ -13,10 +13,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct partition_table;
 struct partition_info;
 struct resource_kind;
+struct install;
+struct resource_write;
 
 struct instance {
         char *name;                        /* what the pattern matched: file name, label, entry */
@@ -59,6 +62,31 @@ struct resource_kind {
                     const struct resource_context *ctx);
         /* Frees what load() attached to r besides the instances. May be NULL. */
         void (*done)(struct resource *r);
+
+        /* As a target (NULL for kinds that are only sources). */
+        const char *name_what;                      /* what a new instance's name is: "file name" */
+        bool (*name_is_valid)(const char *name);
+        /* Writes w->source into a new instance named i->name that nothing sees yet (a free slot, a
+         * temporary file) and fills in i for commit_install(), which makes it visible. */
+        int (*acquire)(const struct resource *target, const struct resource_write *w, struct install *i);
+        /* Removes instance i from the disk (vacuum); resource_remove_instance() follows. */
+        int (*remove)(const struct transfer *t, struct resource *target, const struct instance *i, bool sync);
+        /* RemoveTemporary=: removes the leftovers of interrupted runs. May be NULL. */
+        void (*remove_temporary)(const struct resource *target);
+        /* Targets with a fixed number of slots: the number of instances vacuum may keep so that
+         * space slots are free, at most limit (-ENOSPC, logged, when that cannot be). May be NULL. */
+        int (*vacuum_limit)(const struct transfer *t, const struct resource *target, uint64_t space,
+                            uint64_t limit, uint64_t *ret);
+};
+
+/* One new instance to write into a target (update). */
+struct resource_write {
+        const struct transfer *transfer;
+        const struct instance *source;           /* what to fetch */
+        const struct instance_metadata *metadata; /* of the new instance (spec 3.6) */
+        const struct install *others;            /* this run's earlier installs: slots they took */
+        size_t n_others;
+        bool sync, progress;
 };
 
 /* Path= as a path on a file system: relative to --root, the ESP/XBOOTLDR or --transfer-source

@@ -1,40 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vacuum.h"
 
-#include "commit.h"
 #include "context.h"
 #include "sysupdate/definitions.h"
 #include "base/log.h"
-#include "partition.h"
-#include "base/parttype.h"
 #include "resource.h"
 #include "sysupdate/transfer.h"
 #include "base/util.h"
 #include "sysupdate/version.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-
-/* RemoveTemporary=: leftovers of interrupted runs (".#sysupdate...") in the target directory. */
-static void remove_temporary(const struct resource *target) {
-        DIR *d _cleanup_(closedirp) = opendir(target->path);
-        if (!d)
-                return;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (startswith(de->d_name, ".#")) {
-                        if (unlinkat(dirfd(d), de->d_name, 0) < 0)
-                                log_warning("%s/%s: cannot remove temporary file: %s", target->path,
-                                            de->d_name, strerror(errno));
-                        else
-                                log_info("%s/%s: removed temporary file", target->path, de->d_name);
-                }
-}
 
 static bool is_protected(char *const *protected, const char *v) {
         for (char *const *p = protected; p && *p; p++)
@@ -45,28 +23,9 @@ static bool is_protected(char *const *protected, const char *v) {
 
 static int remove_instance(const struct transfer *t, struct resource *target, size_t idx, bool sync) {
         struct instance *i = target->instances[idx];
-        int r;
-        if (i->partition) {
-                struct partition_change change = { .label = PARTITION_LABEL_EMPTY };
-                r = partition_check_unused(i->partition);
-                if (r >= 0)
-                        r = partition_commit(target->path, i->partition, &change, sync);
-                if (r < 0)
-                        return r;
-                /* keep the in-memory table in step, so the slot search sees the freed slot */
-                struct partition_info *p = (struct partition_info *) i->partition;
-                char *l = strdup(PARTITION_LABEL_EMPTY);
-                if (!l)
-                        return -ENOMEM;
-                free(p->label);
-                p->label = l;
-                target->n_empty++;
-        } else {
-                if (unlink(i->path) < 0 && errno != ENOENT)
-                        return log_error_errno(errno, "%s: cannot remove %s: %s", t->id, i->path, strerror(errno));
-                if (sync && (r = commit_sync_directory_of(i->path)) < 0)
-                        return r;
-        }
+        int r = target->kind->remove(t, target, i, sync);
+        if (r < 0)
+                return r;
         log_info("%s: removed version %s (%s)", t->id, i->metadata.version, i->path);
         resource_remove_instance(target, idx);
         return 0;
@@ -87,30 +46,16 @@ static int compute_limit(const struct transfer *t, const struct resource *target
         else
                 limit = max - q->space;
 
-        if (t->target.type == RESOURCE_PARTITION && q->space != VACUUM_WIPE) {
-                uint64_t total = target->n_empty + target->n_instances;
-                char type[37];
-                uuid_format(t->partition_type, type);
-                const char *tn = partition_type_to_string(t->partition_type);
-                if (total < 2)
-                        return log_error_errno(ENOSPC, "%s: %s has %" PRIu64 " partition slot(s) of type %s, A/B updates need at least two; add a partition of that type labelled '_empty'",
-                                               t->id, target->path, total, tn ? tn : type);
-                if (q->space >= total)
-                        return log_error_errno(ENOSPC, "%s: %s has %" PRIu64 " partition slots of type %s, cannot free %" PRIu64 " while keeping one",
-                                               t->id, target->path, total, tn ? tn : type, q->space);
-                uint64_t need = q->space > target->n_empty ? q->space - target->n_empty : 0;
-                uint64_t keep = target->n_instances > need ? target->n_instances - need : 0;
-                if (keep < limit)
-                        limit = keep;
-        }
+        if (target->kind->vacuum_limit && q->space != VACUUM_WIPE)
+                return target->kind->vacuum_limit(t, target, q->space, limit, ret);
         *ret = limit;
         return 0;
 }
 
 int vacuum_transfer(const struct transfer *t, struct resource *target, const struct vacuum_request *q,
                     size_t *removed) {
-        if (t->remove_temporary && t->target.type != RESOURCE_PARTITION)
-                remove_temporary(target);
+        if (t->remove_temporary && target->kind->remove_temporary)
+                target->kind->remove_temporary(target);
 
         uint64_t limit = 0;
         int r = compute_limit(t, target, q, &limit);
