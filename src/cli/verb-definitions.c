@@ -115,6 +115,14 @@ static void print_opt(const char *label, const char *v) {
                 printf("  %-16s%s\n", label, v);
 }
 
+static void print_opt_uint(const char *label, bool has, uint64_t v) {
+        char num[32];
+        if (!has)
+                return;
+        snprintf(num, sizeof num, "%" PRIu64, v);
+        print_opt(label, num);
+}
+
 static void print_resource(const char *label, const struct resource_config *c) {
         printf("  %-16s%s %s", label, resource_type_to_string(c->type), c->path);
         if (c->path_relative_to != PATH_RELATIVE_TO_ROOT)
@@ -157,16 +165,11 @@ static void print_transfer(const struct transfer *t) {
                 snprintf(num, sizeof num, "%04o", (unsigned) t->mode);
                 print_opt("mode", num);
         }
-        if (t->has_tries_done) {
-                snprintf(num, sizeof num, "%" PRIu64, t->tries_done);
-                print_opt("tries-done", num);
-        }
-        if (t->has_tries_left) {
-                snprintf(num, sizeof num, "%" PRIu64, t->tries_left);
-                print_opt("tries-left", num);
-        }
-        snprintf(num, sizeof num, "%" PRIu64, t->instances_max);
-        print_opt("instances-max", t->instances_max == UINT64_MAX ? "unlimited" : num);
+        print_opt_uint("tries-done", t->has_tries_done, t->tries_done);
+        print_opt_uint("tries-left", t->has_tries_left, t->tries_left);
+        if (t->instances_max == UINT64_MAX)
+                print_opt("instances-max", "unlimited");
+        print_opt_uint("instances-max", t->instances_max != UINT64_MAX, t->instances_max);
         if (!t->remove_temporary)
                 print_opt("remove-temp", "no");
         print_opt("current-symlink", t->current_symlink);
