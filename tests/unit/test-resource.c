@@ -221,12 +221,43 @@ static void test_url(void **state) {
         transfer_done(&t);
 }
 
+static void test_kinds(void **state) {
+        (void) state;
+        static const enum resource_type known[] = { RESOURCE_URL_FILE, RESOURCE_REGULAR_FILE, RESOURCE_PARTITION };
+        for (size_t i = 0; i < ELEMENTSOF(known); i++) {
+                const struct resource_kind *k = resource_kind_find(known[i]);
+                assert_non_null(k);
+                assert_int_equal(k->type, known[i]);
+                assert_non_null(k->load);
+        }
+        /* Targets can be written, named and vacuumed; a url-file is only ever a source. */
+        const struct resource_kind *f = resource_kind_find(RESOURCE_REGULAR_FILE);
+        assert_true(f->name_is_valid("EFI/Linux/app_1.efi"));
+        assert_false(f->name_is_valid("../app_1.efi"));
+        assert_false(f->name_is_valid("/app_1.efi"));
+        const struct resource_kind *p = resource_kind_find(RESOURCE_PARTITION);
+        assert_true(p->acquire && p->remove && p->vacuum_limit && !p->remove_temporary);
+        assert_null(resource_kind_find(RESOURCE_URL_FILE)->acquire);
+        assert_null(resource_kind_find(RESOURCE_DIRECTORY));
+        assert_null(resource_kind_find(RESOURCE_TAR));
+
+        struct transfer t;
+        transfer_init(&t, tmpdir, (const char *const[]) { "app_@v", NULL });
+        t.target.type = RESOURCE_DIRECTORY;
+        struct resource_context ctx = { .verify = -1 };
+        struct resource *r = NULL;
+        assert_int_equal(resource_load(&t, true, &ctx, &r), -EOPNOTSUPP);
+        assert_null(r);
+        transfer_done(&t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_directory),
                 cmocka_unit_test(test_boot_dirs),
                 cmocka_unit_test(test_resolve),
                 cmocka_unit_test(test_url),
+                cmocka_unit_test(test_kinds),
         };
         return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
