@@ -213,6 +213,29 @@ def test_payload_larger_than_every_free_slot(abota, app):
     fails_cleanly(abota, app, contains="larger than")
 
 
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "xz"])
+def test_payload_one_byte_larger_than_the_slot(abota, app, compressed):
+    # refused, and the partition behind the slot keeps every byte: also when only the
+    # decompressed size is too large (the server announces the compressed one)
+    import lzma
+    from agent_env import payload, read_partitions
+    data = payload("2", SLOT_SIZE + 1)
+    start, size = [(s, n) for name, s, n, _ in read_partitions(app.disk) if name == "_empty"][0]
+    assert size == SLOT_SIZE
+    # the data partition starts right behind the slot, with bytes the overflow would change
+    assert [s for name, s, _, _ in read_partitions(app.disk) if name == "data"] == [start + size]
+    app.write_slot("data", bytes([data[SLOT_SIZE] ^ 0xFF]) * 4096)
+    with open(app.disk, "rb") as f:
+        f.seek(start + size)
+        behind = f.read(MiB)
+    (app.server_dir / "appliance_2.store.raw").write_bytes(lzma.compress(data) if compressed else data)
+    write_manifest(app.server_dir)
+    fails_cleanly(abota, app, contains="larger than")
+    with open(app.disk, "rb") as f:
+        f.seek(start + size)
+        assert f.read(MiB) == behind
+
+
 @pytest.fixture
 def small_esp(app):
     """The ESP as a small tmpfs, nearly full."""
