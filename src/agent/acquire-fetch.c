@@ -2,7 +2,9 @@
 /* Source of the acquire pipeline: local paths and file:// URLs are read directly, http:// and
  * https:// through libcurl with a write callback that pushes into the next stage, so nothing is
  * ever buffered whole. Connection errors, stalls and 5xx answers are retried a bounded number of
- * times with backoff, continuing where the transfer stopped; 404 never is. */
+ * times with backoff, continuing where the transfer stopped; 404 never is. A server that sends
+ * too little (below a minimum rate, as systemd-importd: 30 bytes/s over 60 s) or takes longer
+ * than an overall deadline is given up on, so nobody can hold `update` and its lock forever. */
 #include "acquire-stage.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -19,17 +21,24 @@
 
 #define CONNECT_TIMEOUT_DEFAULT 30U
 #define STALL_TIMEOUT_DEFAULT 60U
+#define LOW_SPEED_LIMIT_DEFAULT 30U      /* bytes/s ... */
+#define LOW_SPEED_TIME_DEFAULT 60U       /* ... averaged over this many seconds */
+#define TRANSFER_TIMEOUT_DEFAULT (6U * 3600) /* one download, all its retries included */
 
-static unsigned timeout_from_env(const char *name, unsigned def) {
+static unsigned uint_from_env(const char *name, unsigned def, const char *unit) {
         const char *e = getenv(name);
         uint64_t v;
         if (isempty(e))
                 return def;
         if (parse_uint64(e, 10, &v) < 0 || v == 0 || v > 24 * 3600) {
-                log_warning("$%s=%s is not a number of seconds (1..86400), using %u", name, e, def);
+                log_warning("$%s=%s is not a number of %s (1..86400), using %u", name, e, unit, def);
                 return def;
         }
         return (unsigned) v;
+}
+
+static unsigned timeout_from_env(const char *name, unsigned def) {
+        return uint_from_env(name, def, "seconds");
 }
 
 unsigned acquire_connect_timeout(void) {
@@ -44,6 +53,9 @@ void acquire_fetch_options_default(struct acquire_fetch_options *o) {
         *o = (struct acquire_fetch_options) {
                 .connect_timeout_sec = acquire_connect_timeout(),
                 .stall_timeout_sec = acquire_stall_timeout(),
+                .low_speed_limit = uint_from_env("ABOTA_LOW_SPEED_LIMIT", LOW_SPEED_LIMIT_DEFAULT, "bytes/s"),
+                .low_speed_time_sec = timeout_from_env("ABOTA_LOW_SPEED_TIME", LOW_SPEED_TIME_DEFAULT),
+                .transfer_timeout_sec = timeout_from_env("ABOTA_TRANSFER_TIMEOUT", TRANSFER_TIMEOUT_DEFAULT),
                 .retries = 3,
                 .retry_delay_ms = 500,
         };
@@ -136,6 +148,10 @@ struct http {
         int64_t range_start;  /* from Content-Range, -1 if none */
         long status;
         bool started, announced, bad_status, stalled, connected;
+        bool too_slow;        /* the last attempt fell below the minimum rate */
+        bool tls;             /* an https:// URL: redirects may only lead to https:// */
+        const char *location; /* where the last attempt was sent (a redirect), or NULL */
+        uint64_t deadline_usec; /* monotonic time by which the whole download must be done */
         uint64_t total;       /* announced size of the whole file, if announced */
         unsigned stall_sec;
         curl_off_t last_dlnow;
@@ -281,10 +297,19 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
         case CURLE_OPERATION_TIMEDOUT:
         case CURLE_ABORTED_BY_CALLBACK:
                 *retry = true;
-                if (!h->stalled && !h->connected)
-                        snprintf(msg, size, "connection timed out after %u s", o->connect_timeout_sec);
-                else
+                if (now_usec() >= h->deadline_usec) {
+                        *retry = false;
+                        snprintf(msg, size, "not complete after %u s (%" PRIu64 " bytes received)",
+                                 o->transfer_timeout_sec, h->delivered);
+                } else if (h->stalled)
                         snprintf(msg, size, "server stalled, no data for %u s", o->stall_timeout_sec);
+                else if (!h->connected)
+                        snprintf(msg, size, "connection timed out after %u s", o->connect_timeout_sec);
+                else {
+                        h->too_slow = true;
+                        snprintf(msg, size, "too slow, less than %u bytes/s over %u s", o->low_speed_limit,
+                                 o->low_speed_time_sec);
+                }
                 return -ETIMEDOUT;
         case CURLE_PARTIAL_FILE:
         case CURLE_RECV_ERROR:
@@ -295,6 +320,14 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
                 *retry = true;
                 snprintf(msg, size, "transfer interrupted after %" PRIu64 " bytes: %s", h->delivered, errbuf);
                 return -EIO;
+        case CURLE_UNSUPPORTED_PROTOCOL:
+                if (h->tls && h->location && !startswith(h->location, "https://")) {
+                        snprintf(msg, size, "refusing the redirect to %s: an https source may only be redirected to https",
+                                 h->location);
+                        return -EPERM;
+                }
+                snprintf(msg, size, "%s", *errbuf ? errbuf : curl_easy_strerror(c));
+                return -EPROTONOSUPPORT;
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CONNECT_ERROR:
                 snprintf(msg, size, "TLS failure: %s", errbuf);
@@ -303,12 +336,6 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
                 snprintf(msg, size, "%s", *errbuf ? errbuf : curl_easy_strerror(c));
                 return -EIO;
         }
-}
-
-static void sleep_ms(unsigned ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
 }
 
 static void curl_cleanupp(CURL **c) {
@@ -321,13 +348,18 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
         _cleanup_(curl_cleanupp) CURL *curl = curl_easy_init();
         if (!curl)
                 return -ENOMEM;
-        struct http h = { .url = url, .sink = sink, .range_start = -1, .stall_sec = o->stall_timeout_sec };
+        struct http h = { .url = url, .sink = sink, .range_start = -1, .stall_sec = o->stall_timeout_sec,
+                          .tls = startswith(url, "https://") };
         struct http_attempt a = { .h = &h, .curl = curl };
         char errbuf[CURL_ERROR_SIZE] = "", range[32];
+        /* What TLS protects must not be handed to plain http by a redirect. */
         if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
             curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK)
+            curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, h.tls ? "https" : "http,https") != CURLE_OK)
                 return log_error_errno(EINVAL, "%s: invalid URL", url);
+        const char *ca = getenv("CURL_CA_BUNDLE");
+        if (!isempty(ca) && curl_easy_setopt(curl, CURLOPT_CAINFO, ca) != CURLE_OK)
+                return log_error_errno(EINVAL, "%s: cannot use $CURL_CA_BUNDLE=%s", url, ca);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
@@ -335,6 +367,8 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
         curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
         curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, (long) ACQUIRE_BUFFER_SIZE);
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long) o->connect_timeout_sec);
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, (long) o->low_speed_limit);
+        curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long) o->low_speed_time_sec);
         curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http_xferinfo);
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &h);
         curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, http_prereq);
@@ -346,12 +380,18 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
         curl_easy_setopt(curl, CURLOPT_HEADERDATA, &h);
 
         unsigned failures = 0, delay = o->retry_delay_ms;
+        h.deadline_usec = now_usec() + (uint64_t) o->transfer_timeout_sec * 1000000ULL;
         for (;;) {
-                uint64_t before = h.delivered;
+                uint64_t before = h.delivered, now = now_usec();
                 char msg[CURL_ERROR_SIZE + 128];
                 bool retry;
+                if (now >= h.deadline_usec)
+                        return log_error_errno(ETIMEDOUT, "%s: not complete after %u s (%" PRIu64 " bytes received), giving up",
+                                               url, o->transfer_timeout_sec, h.delivered);
+                /* The attempt may only use what is left of the deadline (at least 1 ms: 0 means none). */
+                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) ((h.deadline_usec - now + 999) / 1000));
                 errbuf[0] = 0;
-                h.started = h.bad_status = h.stalled = h.connected = false;
+                h.started = h.bad_status = h.stalled = h.connected = h.too_slow = false;
                 h.status = 0;
                 h.last_dlnow = 0;
                 h.last_data_usec = now_usec();
@@ -366,11 +406,15 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                 /* Everything had arrived when the connection broke: nothing left to ask for. */
                 if (h.status == 416 && h.announced && h.delivered == h.total)
                         return 0;
+                h.location = NULL;
+                if (c == CURLE_UNSUPPORTED_PROTOCOL)
+                        curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &h.location);
                 int r = http_failure(o, &h, c, errbuf, msg, sizeof(msg), &retry);
                 if (r == -ENOENT)
                         return log_not_found(o, url, msg);
-                if (h.delivered > before) {
-                        /* Progress was made: this is a new failure, not the same one again. */
+                if (h.delivered > before && !h.too_slow) {
+                        /* Progress was made: this is a new failure, not the same one again. A
+                         * trickle is no progress, else it would be retried for ever. */
                         failures = 0;
                         delay = o->retry_delay_ms;
                 }

@@ -45,6 +45,9 @@ static inline void acquire_stage_expect(struct acquire_stage *s, uint64_t total)
 struct acquire_fetch_options {
         unsigned connect_timeout_sec;
         unsigned stall_timeout_sec;
+        unsigned low_speed_limit;      /* bytes/s: an attempt slower than this ... */
+        unsigned low_speed_time_sec;   /* ... for this long is aborted (and retried) */
+        unsigned transfer_timeout_sec; /* the whole download, retries included */
         unsigned retries;          /* extra attempts after a connection error, stall or 5xx */
         unsigned retry_delay_ms;   /* first backoff; doubles on each retry */
         bool quiet_not_found;      /* a missing file/404 is logged at debug level only */

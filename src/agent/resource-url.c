@@ -17,31 +17,66 @@
 #include <time.h>
 
 #define SIGNATURE_SIZE_MAX (64u * 1024)
+#define SIGNATURE_RETRY_MS 1000u
 
 static char *url_append(const char *base, const char *name) {
         size_t l = strlen(base);
         return strprintf("%s%s%s", base, l > 0 && base[l - 1] == '/' ? "" : "/", name);
 }
 
-static int verify_manifest(const char *url, const char *data, size_t size, const char *root) {
-        _cleanup_free_ char *sig_url = strprintf("%s.gpg", url), *keyring = NULL, *sig = NULL;
+/* -EBADMSG with *ret_reason set when the signature is missing or does not match data. */
+static int check_signature(const char *url, const char *data, size_t size, const char *keyring,
+                           char **ret_reason) {
+        _cleanup_free_ char *sig_url = strprintf("%s.gpg", url), *sig = NULL;
         size_t sig_size = 0;
         if (!sig_url)
                 return -ENOMEM;
+        int r = acquire_fetch_small(sig_url, SIGNATURE_SIZE_MAX, &sig, &sig_size);
+        if (r == -ENOENT) {
+                *ret_reason = strprintf("%s: signature missing, refusing the unsigned manifest (Verify=yes)", sig_url);
+                return *ret_reason ? -EBADMSG : -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        return gpg_check(keyring, data, size, sig, sig_size, url, ret_reason);
+}
 
-        int r = gpg_find_keyring(root, &keyring);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s: Verify=yes, but no keyring found (%s/etc/systemd/import-pubring.pgp)",
-                                       url, root ? root : "");
-        if (r < 0)
-                return r;
-        r = acquire_fetch_small(sig_url, SIGNATURE_SIZE_MAX, &sig, &sig_size);
-        if (r == -ENOENT)
-                return log_error_errno(EBADMSG, "%s: signature missing, refusing the unsigned manifest (Verify=yes)",
-                                       sig_url);
-        if (r < 0)
-                return r;
-        return gpg_verify(keyring, data, size, sig, sig_size, url);
+/* The manifest, with Verify=yes only once its signature checked out. `abota publish` (like any
+ * server that renames the two files into place one after the other) has a moment in which a
+ * client gets a manifest and a signature that do not belong together: a bad pair is fetched
+ * once more, after a short wait, before it is refused. */
+static int fetch_manifest(const char *url, bool verify, const char *root, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *keyring = NULL;
+        if (verify) {
+                int r = gpg_find_keyring(root, &keyring);
+                if (r == -ENOENT)
+                        return log_error_errno(r, "%s: Verify=yes, but no keyring found (%s/etc/systemd/import-pubring.pgp)",
+                                               url, root ? root : "");
+                if (r < 0)
+                        return r;
+        }
+        for (unsigned attempt = 0;; attempt++) {
+                _cleanup_free_ char *data = NULL, *reason = NULL;
+                size_t size = 0;
+                int r = acquire_fetch_small(url, MANIFEST_SIZE_MAX, &data, &size);
+                if (r == -ENOENT)
+                        return log_error_errno(r, "%s: not found; the server must list its files in SHA256SUMS (check Path=)",
+                                               url);
+                if (r < 0)
+                        return r;
+                r = verify ? check_signature(url, data, size, keyring, &reason) : 0;
+                if (r >= 0) {
+                        *ret = TAKE_PTR(data);
+                        *ret_size = size;
+                        return 0;
+                }
+                if (r != -EBADMSG || !reason)
+                        return r;
+                if (attempt > 0)
+                        return log_error_errno(r, "%s", reason);
+                log_info("%s; fetching both again in %u ms, the server may be publishing", reason, SIGNATURE_RETRY_MS);
+                sleep_ms(SIGNATURE_RETRY_MS);
+        }
 }
 
 static int add_entries(struct resource *r, const struct resource_config *c, const struct manifest *m,
@@ -91,16 +126,9 @@ static int load(struct resource *r, const struct transfer *t, const struct resou
         if (!url)
                 return -ENOMEM;
 
-        int k = acquire_fetch_small(url, MANIFEST_SIZE_MAX, &data, &size);
-        if (k == -ENOENT)
-                return log_error_errno(k, "%s: not found; the server must list its files in SHA256SUMS (check Path=)", url);
+        int k = fetch_manifest(url, verify, root, &data, &size);
         if (k < 0)
                 return k;
-        if (verify) {
-                k = verify_manifest(url, data, size, root);
-                if (k < 0)
-                        return k;
-        }
 
         struct manifest *m = NULL;
         k = manifest_parse(data, size, &m, &reason);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void update_set_free(struct update_set *s) {
         if (!s)
@@ -61,14 +62,22 @@ static int add_set(struct update_sets *s, const char *version, struct update_set
         return 0;
 }
 
-/* The newest instance strictly older than boundary (NULL = no bound) of one resource. */
-static const char *newest_below(const struct resource *r, const char *boundary) {
-        for (size_t j = 0; j < r->n_instances; j++) {
-                const char *v = r->instances[j]->metadata.version;
-                if (!boundary || version_compare(v, boundary) < 0)
-                        return v;
-        }
-        return NULL;
+/* The newest instance of one resource strictly older than boundary (NULL = no bound). The
+ * instances are sorted newest first and discover() lowers the boundary on every step, so *pos
+ * only ever moves forward: one pass over the list in all, not one per version. */
+static const char *newest_below(const struct resource *r, const char *boundary, size_t *pos) {
+        while (boundary && *pos < r->n_instances &&
+               version_compare(r->instances[*pos]->metadata.version, boundary) >= 0)
+                (*pos)++;
+        return *pos < r->n_instances ? r->instances[*pos]->metadata.version : NULL;
+}
+
+/* The set of version v among the first n sets, which are sorted newest first; *pos moves
+ * forward as v falls, like newest_below(). */
+static struct update_set *find_equal_sorted(const struct update_sets *s, size_t n, const char *v, size_t *pos) {
+        while (*pos < n && version_compare(s->sets[*pos]->version, v) > 0)
+                (*pos)++;
+        return *pos < n && version_compare(s->sets[*pos]->version, v) == 0 ? s->sets[*pos] : NULL;
 }
 
 /* Versions outside [MinVersion=, MaxVersion=] are obsolete; ProtectVersion= of any transfer
@@ -88,17 +97,21 @@ static unsigned version_flags(struct transfer *const *transfers, size_t n, const
 }
 
 /* One discovery pass (spec 6.1, v257): the cursor walks down from the newest version any
- * transfer has; each version becomes a set unless (for sources) some transfer lacks it. */
+ * transfer has; each version becomes a set unless (for sources) some transfer lacks it. The
+ * sets found by an earlier pass are sorted newest first (the cursor only falls), so the pass is
+ * linear in the number of instances. */
 static int discover(struct update_sets *s, struct transfer *const *transfers, struct resource *const *res,
                     size_t n, bool installed) {
         const char *boundary = NULL;
         bool first = true;
+        size_t pos[n ? n : 1], earlier = s->n_sets, at = 0;
+        memset(pos, 0, sizeof(pos));
 
         for (;;) {
                 const char *cursor = NULL;
                 bool some_missing = false;
                 for (size_t k = 0; k < n; k++) {
-                        const char *v = newest_below(res[k], boundary);
+                        const char *v = newest_below(res[k], boundary, &pos[k]);
                         if (!v)
                                 some_missing = true;
                         else if (!cursor || version_compare(v, cursor) > 0)
@@ -122,7 +135,7 @@ static int discover(struct update_sets *s, struct transfer *const *transfers, st
                 unsigned f = version_flags(transfers, n, cursor) |
                              (installed ? UPDATE_INSTALLED : UPDATE_AVAILABLE) |
                              (complete ? 0 : UPDATE_INCOMPLETE);
-                struct update_set *u = find_equal(s, cursor);
+                struct update_set *u = find_equal_sorted(s, earlier, cursor, &at);
                 bool is_new = !u;
                 if (is_new) {
                         int r = add_set(s, cursor, &u);

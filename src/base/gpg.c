@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,10 +76,33 @@ static const char *tmp_dir(void) {
         return t && path_is_absolute(t) ? t : "/tmp";
 }
 
+static int bad_signature(char **ret_reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad_signature(char **ret_reason, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(ret_reason, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                *ret_reason = NULL;
+                return -ENOMEM;
+        }
+        return -EBADMSG;
+}
+
 int gpg_verify(const char *keyring, const char *data, size_t size, const char *sig, size_t sig_size,
                const char *url) {
+        _cleanup_free_ char *reason = NULL;
+        int r = gpg_check(keyring, data, size, sig, sig_size, url, &reason);
+        if (r == -EBADMSG)
+                return log_error_errno(EBADMSG, "%s", reason);
+        return r;
+}
+
+int gpg_check(const char *keyring, const char *data, size_t size, const char *sig, size_t sig_size,
+              const char *url, char **ret_reason) {
+        *ret_reason = NULL;
         if (!sig || sig_size == 0)
-                return log_error_errno(EBADMSG, "%s: signature verification failed: no signature", url);
+                return bad_signature(ret_reason, "%s: signature verification failed: no signature", url);
 
         _cleanup_free_ char *gpgv = NULL;
         int r = find_executable("gpgv", &gpgv);
@@ -133,8 +157,8 @@ int gpg_verify(const char *keyring, const char *data, size_t size, const char *s
                                                "premature eof", "invalid packet", "could not be verified",
                                                NULL };
         _cleanup_free_ char *reason = spawn_output_reason(output, "gpgv", needles);
-        return log_error_errno(EBADMSG, "%s: signature verification failed: %s (keyring %s)", url,
-                               reason ? reason : "gpgv failed", keyring);
+        return bad_signature(ret_reason, "%s: signature verification failed: %s (keyring %s)", url,
+                             reason ? reason : "gpgv failed", keyring);
 }
 
 int gpg_sign_detached(const char *homedir, const char *key_id, const char *file, const char *sigfile) {

@@ -15,6 +15,10 @@ int gpg_find_keyring(const char *root, char **ret);
  * an unknown key; logs "URL: signature verification failed: reason". */
 int gpg_verify(const char *keyring, const char *data, size_t size, const char *sig, size_t sig_size,
                const char *url);
+/* The same, but a bad signature is not logged: -EBADMSG with that line (without "abota: ") in
+ * *ret_reason, for a caller that may try again. Other failures are logged as by gpg_verify(). */
+int gpg_check(const char *keyring, const char *data, size_t size, const char *sig, size_t sig_size,
+              const char *url, char **ret_reason);
 
 /* Create a detached binary signature of file at sigfile with gpg (key_id may be NULL for the
  * default key; homedir may be NULL for gpg's default). */

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 const char *startswith(const char *s, const char *prefix) {
         size_t n = strlen(prefix);
@@ -397,4 +398,10 @@ int parse_size(const char *s, uint64_t *ret) {
                 return -ERANGE;
         *ret = v * mult;
         return 0;
+}
+
+void sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
 }

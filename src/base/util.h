@@ -121,3 +121,6 @@ int parse_boolean(const char *s); /* 1, 0, or -EINVAL */
 int parse_uint64(const char *s, int base, uint64_t *ret);
 /* "10M", "2G", "4096": base-1024 suffixes K M G T P E. */
 int parse_size(const char *s, uint64_t *ret);
+
+/* Sleeps ms milliseconds, through interrupting signals. */
+void sleep_ms(unsigned ms);

@@ -15,10 +15,16 @@ Failure modes (each applies to every GET, or only to the first K ones with --fai
     --truncate-after N         promise the full Content-Length, send N body bytes, close
     --hang                     read the request, then never answer (not even headers)
 Other options:
-    --throttle BPS             send at most BPS body bytes per second (all requests)
+    --throttle BPS             send at most BPS body bytes per second (all requests), in pieces
+                               of a tenth of that, so a slow server trickles instead of bursting
     --no-range                 ignore Range headers (answer 200 with the whole file)
     --log FILE                 append one line per request: "GET /path STATUS RANGE|-"
                                (lets a test count requests, e.g. that a 404 was not retried)
+    --stale NAME=FILE          answer the first GET of /NAME with FILE (an old version of it, as
+                               a client sees in the moment between two renames of a publish)
+    --redirect BASE            answer every request with 302 to BASE + the requested path
+    --tls-cert PEM --tls-key PEM   serve https with this certificate (clients are told to trust
+                               it, e.g. with CURL_CA_BUNDLE)
 
 Example (pytest):
     p = subprocess.Popen([sys.executable, HTTPD, "--root", d, "--port-file", pf, "--fail-count", "1",
@@ -51,6 +57,8 @@ class Config:
         self.throttle = args.throttle
         self.range = not args.no_range
         self.log = args.log
+        self.redirect = args.redirect
+        self.stale = dict(s.split("=", 1) for s in args.stale)
         self.lock = threading.Lock()
         self.gets = 0
 
@@ -59,6 +67,11 @@ class Config:
         with self.lock:
             self.gets += 1
             return self.fail_count is None or self.gets <= self.fail_count
+
+    def take_stale(self, path):
+        """The stand-in file for the first GET of path, else None."""
+        with self.lock:
+            return self.stale.pop(urllib.parse.unquote(path).lstrip("/"), None)
 
     def record(self, line):
         if self.log:
@@ -116,6 +129,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def serve(self):
         c = self.config
         rng_text = self.headers.get("Range", "-")
+        if c.redirect:
+            c.record(f"{self.command} {self.path} 302 {rng_text}")
+            self.send_response(302)
+            self.send_header("Location", c.redirect.rstrip("/") + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         failing = self.command == "GET" and c.next_get_fails()
         if failing and c.hang:
             c.record(f"{self.command} {self.path} hang {rng_text}")
@@ -125,7 +145,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if failing and c.fail_status:
             self.send_simple(c.fail_status, f"failing on purpose with {c.fail_status}", rng_text)
             return
-        path = self.translate()
+        path = (self.command == "GET" and c.take_stale(self.path)) or self.translate()
         if not path or not os.path.isfile(path):
             self.send_simple(404, "not found", rng_text)
             return
@@ -165,10 +185,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def send_body(self, path, start, count):
         began = time.monotonic()
         sent = 0
+        chunk = max(1, min(CHUNK, self.config.throttle // 10)) if self.config.throttle else CHUNK
         with open(path, "rb") as f:
             f.seek(start)
             while sent < count:
-                data = f.read(min(CHUNK, count - sent))
+                data = f.read(min(chunk, count - sent))
                 if not data:
                     break
                 try:
@@ -214,10 +235,19 @@ def main():
     ap.add_argument("--throttle", type=int)
     ap.add_argument("--no-range", action="store_true")
     ap.add_argument("--log")
+    ap.add_argument("--redirect")
+    ap.add_argument("--stale", action="append", default=[])
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
 
     Handler.config = Config(args)
     server = Server(("127.0.0.1", 0), Handler)
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -367,3 +367,33 @@ def test_service_notifications(abota, app, tmp_path):
     assert messages[0].splitlines() == ["READY=1", "X_SYSUPDATE_VERSION=2", "STATUS=Making room for '2'."]
     assert "STATUS=Updating to '2' (50% complete)." in messages[2]
     assert messages[-1].splitlines() == ["STATUS=Installed '2'.", "X_SYSUPDATE_PROGRESS=100"]
+
+
+def test_regular_file_write_order(abota_bin, app, tmp_path):
+    """A boot entry is durable before its name appears, and its name before the update reports
+    success (followed with strace: fsyncs and renames in order, fds shown as paths)."""
+    import os
+    import subprocess
+    trace = tmp_path / "trace"
+    # LeakSanitizer cannot run under ptrace: off for a sanitizer build, everything else stays on
+    env = dict(os.environ, ASAN_OPTIONS=":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "detect_leaks=0"])))
+    subprocess.run(["strace", "-f", "-y", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2",
+                    abota_bin, *app.args("update")], check=True, capture_output=True, env=env)
+    esp = str(app.esp)
+    events = []
+    for line in trace.read_text().splitlines():
+        call = line.split(None, 1)[1] if line[:1].isdigit() else line  # "PID call(...)" with -f
+        if call.startswith(("fsync(", "fdatasync(")) and call.rstrip().endswith("= 0"):
+            events.append("fsync " + call[call.index("<") + 1:call.index(">")])
+        elif call.startswith("rename") and call.rstrip().endswith("= 0"):
+            names = call.split('"')
+            events.append(f"rename {names[1]} {names[3]}")
+    renames = [e for e in events if e.startswith(f"rename {esp}/.#sysupdate")]
+    assert len(renames) == 1, events
+    _, temp, final = renames[0].split()
+    assert final == f"{esp}/appliance_2+3-0.efi"
+    at = events.index(renames[0])
+    # the temporary file's data before its rename, the directory after it
+    assert f"fsync {temp}" in events[:at], events
+    assert f"fsync {esp}" in events[at + 1:], events
+    assert (app.esp / "appliance_2+3-0.efi").exists()

@@ -126,6 +126,61 @@ def test_server_stalls_mid_payload(abota, app):
     assert time.monotonic() - start < 60
 
 
+def test_trickling_server_is_given_up(abota, app):
+    # a steady trickle keeps the stall timer happy; below the minimum rate (here 2000 bytes/s over
+    # 2 s instead of 30 over 60) every attempt is aborted, and a trickle does not count as the
+    # progress that would make the retries start over
+    app.server.start("--throttle", 500)
+    app.set_url(app.server.url)
+    env = {"ABOTA_LOW_SPEED_LIMIT": "2000", "ABOTA_LOW_SPEED_TIME": "2"}
+    line = fails_cleanly(abota, app, env=env, contains="appliance_2.store.raw")
+    assert "too slow, less than 2000 bytes/s over 2 s, giving up" in line
+
+
+def test_transfer_deadline(abota, app):
+    # fast enough for the minimum rate, but one download may not take longer than the deadline
+    app.server.start("--throttle", 100000)
+    app.set_url(app.server.url)
+    line = fails_cleanly(abota, app, env={"ABOTA_TRANSFER_TIMEOUT": "2"}, contains="appliance_2.store.raw")
+    assert "not complete after 2 s" in line
+
+
+@pytest.fixture
+def https(app, tmp_path):
+    """start(*options) -> https URL of another tests/helpers/httpd.py serving the same files with a
+    self-signed certificate for 127.0.0.1, which the client trusts through $CURL_CA_BUNDLE."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    servers = []
+
+    def start(*options):
+        workdir = tmp_path / f"https{len(servers)}"
+        workdir.mkdir()
+        servers.append(Server(app.server_dir, workdir).start("--tls-cert", cert, "--tls-key", key, *options))
+        return f"https://127.0.0.1:{servers[-1].port}/"
+
+    start.env = {"CURL_CA_BUNDLE": str(cert)}
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def test_https_redirect_to_https_is_followed(abota, app, https):
+    direct = https()
+    app.set_url(https("--redirect", direct))
+    r = abota(*app.args("check-new"), env=dict(os.environ, **https.env))
+    assert r.stdout.strip() == "2"
+
+
+def test_https_redirect_to_http_is_refused(abota, app, https):
+    # a redirect must not take what TLS protects onto plain http (the http server has the files)
+    app.set_url(https("--redirect", app.server.url))
+    line = fails_cleanly(abota, app, env=https.env, contains="SHA256SUMS")
+    assert "refusing the redirect to http://127.0.0.1" in line, line
+
+
 HOSTILE = {
     "nul": b"\0" * 10,
     "bad-hex": b"zz" * 32 + b"  appliance_2.store.raw\n",
@@ -156,6 +211,29 @@ def test_manifest_hash_disagrees_with_name(abota, app):
 def test_payload_larger_than_every_free_slot(abota, app):
     app.publish("2", store_size=SLOT_SIZE + 4096)
     fails_cleanly(abota, app, contains="larger than")
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "xz"])
+def test_payload_one_byte_larger_than_the_slot(abota, app, compressed):
+    # refused, and the partition behind the slot keeps every byte: also when only the
+    # decompressed size is too large (the server announces the compressed one)
+    import lzma
+    from agent_env import payload, read_partitions
+    data = payload("2", SLOT_SIZE + 1)
+    start, size = [(s, n) for name, s, n, _ in read_partitions(app.disk) if name == "_empty"][0]
+    assert size == SLOT_SIZE
+    # the data partition starts right behind the slot, with bytes the overflow would change
+    assert [s for name, s, _, _ in read_partitions(app.disk) if name == "data"] == [start + size]
+    app.write_slot("data", bytes([data[SLOT_SIZE] ^ 0xFF]) * 4096)
+    with open(app.disk, "rb") as f:
+        f.seek(start + size)
+        behind = f.read(MiB)
+    (app.server_dir / "appliance_2.store.raw").write_bytes(lzma.compress(data) if compressed else data)
+    write_manifest(app.server_dir)
+    fails_cleanly(abota, app, contains="larger than")
+    with open(app.disk, "rb") as f:
+        f.seek(start + size)
+        assert f.read(MiB) == behind
 
 
 @pytest.fixture
@@ -226,6 +304,35 @@ def test_signature_by_unknown_key(abota, app, signed, tmp_path):
 def test_manifest_changed_after_signing(abota, app, signed):
     app.publish("3")  # rewrites SHA256SUMS, the old signature no longer matches
     fails_cleanly(abota, app, contains="signature")
+
+
+def test_signature_of_the_previous_manifest_is_fetched_again(abota, app, signed, tmp_path):
+    # a client between publish's two renames sees the new manifest with the old signature: it
+    # fetches the pair once more after a short wait, and then installs the new version
+    old_sig = tmp_path / "old.gpg"
+    old_sig.write_bytes((app.server_dir / "SHA256SUMS.gpg").read_bytes())
+    app.publish("3")
+    sign(signed, app.server_dir / "SHA256SUMS")
+    log = tmp_path / "httpd.log"
+    app.server.start("--stale", f"SHA256SUMS.gpg={old_sig}", "--log", log)
+    app.set_url(app.server.url, verify=True)
+    r = abota(*app.args("update"))
+    assert "signature" not in r.stderr, repr(r)
+    assert "store_3" in app.labels()
+    # the pair twice for the first transfer, once for the second
+    requests = log.read_text().splitlines()
+    assert sum(line.startswith("GET /SHA256SUMS ") for line in requests) == 3
+    assert sum(line.startswith("GET /SHA256SUMS.gpg ") for line in requests) == 3
+
+
+def test_bad_signature_is_fetched_again_only_once(abota, app, signed, tmp_path):
+    log = tmp_path / "httpd.log"
+    app.server.start("--log", log)
+    app.set_url(app.server.url, verify=True)
+    app.publish("3")  # the signature no longer matches, and never will
+    fails_cleanly(abota, app, contains="BAD signature")
+    requests = log.read_text().splitlines()
+    assert sum(line.startswith("GET /SHA256SUMS.gpg ") for line in requests) == 2
 
 
 def test_verify_no_overrides(abota, app, signed):

@@ -746,6 +746,24 @@ static void test_timeouts_from_env(void **state) {
         assert_int_equal(acquire_stall_timeout(), 60);
         setenv("ABOTA_STALL_TIMEOUT", "1", 1);
         assert_int_equal(acquire_stall_timeout(), 1);
+
+        /* The minimum rate and the deadline default to systemd-importd's 30 bytes/s over 60 s
+         * and 6 hours; tests make them small. */
+        struct acquire_fetch_options o;
+        acquire_fetch_options_default(&o);
+        assert_int_equal(o.low_speed_limit, 30);
+        assert_int_equal(o.low_speed_time_sec, 60);
+        assert_int_equal(o.transfer_timeout_sec, 6 * 3600);
+        setenv("ABOTA_LOW_SPEED_LIMIT", "1000", 1);
+        setenv("ABOTA_LOW_SPEED_TIME", "2", 1);
+        setenv("ABOTA_TRANSFER_TIMEOUT", "0", 1); /* invalid: the default */
+        acquire_fetch_options_default(&o);
+        assert_int_equal(o.low_speed_limit, 1000);
+        assert_int_equal(o.low_speed_time_sec, 2);
+        assert_int_equal(o.transfer_timeout_sec, 6 * 3600);
+        unsetenv("ABOTA_LOW_SPEED_LIMIT");
+        unsetenv("ABOTA_LOW_SPEED_TIME");
+        unsetenv("ABOTA_TRANSFER_TIMEOUT");
 }
 
 int main(void) {

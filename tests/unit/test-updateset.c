@@ -10,7 +10,17 @@
 #include "agent/updateset.h"
 #include "base/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+
+/* Every version_compare() made by the library passes through here (-Wl,--wrap in meson.build). */
+int __real_version_compare(const char *a, const char *b);
+int __wrap_version_compare(const char *a, const char *b);
+static size_t compares;
+int __wrap_version_compare(const char *a, const char *b) {
+        compares++;
+        return __real_version_compare(a, b);
+}
 
 /* A resource holding the given versions (newest first, as resource_load() sorts them). */
 static struct resource *res(const char *const *versions) {
@@ -172,6 +182,45 @@ static void test_empty(void **state) {
         teardown(&f);
 }
 
+/* "1".."n" newest first, as resource_load() sorts them; every step-th one only. */
+static char **versions(size_t n, size_t step) {
+        char **v = calloc(n + 1, sizeof(char *));
+        assert_non_null(v);
+        size_t k = 0;
+        for (size_t i = n; i >= 1; i--)
+                if (i % step == 0)
+                        assert_int_not_equal(asprintf(&v[k++], "%zu", i), -1);
+        return v;
+}
+
+/* A big manifest (4 MiB is about 24000 versions of two transfers) made discovery quadratic:
+ * it walked every resource from its newest instance again for each version. The number of
+ * comparisons must grow with the number of instances, not with its square. */
+static void test_linear_in_versions(void **state) {
+        (void) state;
+        const size_t n = 4000;
+        char **all = versions(n, 1), **some = versions(n, 3);
+        struct fixture f;
+        setup(&f, (const char *const *) some, (const char *const *) some, (const char *const *) all,
+              (const char *const *) all);
+        compares = 0;
+        discover(&f, true);
+        assert_int_equal(f.s->n_sets, n);
+        assert_string_equal(f.s->candidate->version, "4000");
+        assert_true(f.s->sets[n - 3]->flags & UPDATE_INSTALLED); /* "3" */
+        assert_true(f.s->sets[n - 3]->flags & UPDATE_AVAILABLE);
+        assert_false(f.s->sets[n - 2]->flags & UPDATE_INSTALLED); /* "2" */
+        /* About 40 per version here (binary searches, the final sort); quadratic was ~4000. */
+        assert_in_range(compares, n, 100 * n);
+        teardown(&f);
+        for (size_t i = 0; all[i]; i++)
+                free(all[i]);
+        for (size_t i = 0; some[i]; i++)
+                free(some[i]);
+        free(all);
+        free(some);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_candidate),
@@ -182,6 +231,7 @@ int main(void) {
                 cmocka_unit_test(test_obsolete_and_protected),
                 cmocka_unit_test(test_find),
                 cmocka_unit_test(test_empty),
+                cmocka_unit_test(test_linear_in_versions),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
