@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "partition.h"
 
+#include "base/gpt.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -8,9 +9,11 @@
 #include <fcntl.h>
 #include <libfdisk/libfdisk.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -22,42 +25,10 @@ static void fdisk_unref_partitionp(struct fdisk_partition **p) {
         if (*p)
                 fdisk_unref_partition(*p);
 }
-static void fdisk_unref_tablep(struct fdisk_table **t) {
-        if (*t)
-                fdisk_unref_table(*t);
-}
 
 bool partition_label_is_valid(const char *label) {
-        const unsigned char *s = (const unsigned char *) label;
-        size_t units = 0;
-
-        while (*s) {
-                unsigned c = *s, len, cp;
-                if (c < 0x80) {
-                        if (c < 0x20 || c == 0x7f)
-                                return false;
-                        len = 1, cp = c;
-                } else if ((c & 0xe0) == 0xc0)
-                        len = 2, cp = c & 0x1f;
-                else if ((c & 0xf0) == 0xe0)
-                        len = 3, cp = c & 0x0f;
-                else if ((c & 0xf8) == 0xf0)
-                        len = 4, cp = c & 0x07;
-                else
-                        return false;
-                for (unsigned i = 1; i < len; i++) {
-                        if ((s[i] & 0xc0) != 0x80)
-                                return false;
-                        cp = cp << 6 | (s[i] & 0x3f);
-                }
-                /* overlong forms, surrogates and values beyond Unicode are not UTF-8 */
-                static const unsigned min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-                if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                units += cp >= 0x10000 ? 2 : 1;
-                s += len;
-        }
-        return units <= 36;
+        uint16_t name[GPT_LABEL_MAX];
+        return gpt_label_encode(label, name) == 0;
 }
 
 static char *partition_node(const char *disk, size_t partno) {
@@ -66,71 +37,59 @@ static char *partition_node(const char *disk, size_t partno) {
         return strprintf("%s%s%zu", disk, digit ? "p" : "", partno + 1);
 }
 
-/* Opens disk in ctx and checks it carries a GPT. */
-static int open_gpt(struct fdisk_context *ctx, int fd, const char *disk, bool readonly) {
-        int r = fdisk_assign_device_by_fd(ctx, fd, disk, readonly);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot read partition table: %s", disk, strerror(-r));
-        if (!fdisk_is_label(ctx, GPT))
-                return log_error_errno(EMEDIUMTYPE, "%s: has no GPT disk label", disk);
-        return 0;
-}
-
-static int read_entries(struct fdisk_context *ctx, struct partition_table *t) {
-        struct fdisk_table *tb _cleanup_(fdisk_unref_tablep) = NULL;
-        int r = fdisk_get_partitions(ctx, &tb);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot list partitions: %s", t->disk, strerror(-r));
-
-        size_t n = fdisk_table_get_nents(tb);
-        t->partitions = calloc(n ? n : 1, sizeof(struct partition_info));
+static int read_entries(const struct gpt_table *g, struct partition_table *t) {
+        t->partitions = calloc(g->n_entries, sizeof(struct partition_info));
         if (!t->partitions)
                 return -ENOMEM;
-
-        for (size_t i = 0; i < n; i++) {
-                struct fdisk_partition *pa = fdisk_table_get_partition(tb, i);
-                if (!pa || !fdisk_partition_is_used(pa))
+        for (uint32_t i = 0; i < g->n_entries; i++) {
+                const struct gpt_entry *e = &g->entries[i];
+                if (!gpt_entry_is_used(e))
                         continue;
-                struct partition_info *p = &t->partitions[t->n_partitions];
-                p->partno = fdisk_partition_get_partno(pa);
-                p->start = (uint64_t) fdisk_partition_get_start(pa) * t->sector_size;
-                p->size = (uint64_t) fdisk_partition_get_size(pa) * t->sector_size;
-
-                struct fdisk_parttype *pt = fdisk_partition_get_type(pa);
-                const char *type = pt ? fdisk_parttype_get_string(pt) : NULL;
-                const char *uuid = fdisk_partition_get_uuid(pa);
-                if (!type || uuid_parse(type, p->type) < 0 || !uuid || uuid_parse(uuid, p->uuid) < 0)
-                        return log_error_errno(EBADMSG, "%s: partition %zu has an invalid type or UUID",
-                                               t->disk, p->partno + 1);
-                r = fdisk_gpt_get_partition_attrs(ctx, p->partno, &p->flags);
-                if (r < 0)
-                        return log_error_errno(r, "%s: partition %zu: cannot read attributes",
-                                               t->disk, p->partno + 1);
-                const char *name = fdisk_partition_get_name(pa);
-                p->label = strdup(name ? name : "");
-                if (!p->label)
+                struct partition_info *p = &t->partitions[t->n_partitions++];
+                p->partno = i;
+                p->start = e->first_lba * g->sector_size;
+                p->size = (e->last_lba - e->first_lba + 1) * g->sector_size;
+                memcpy(p->type, e->type, 16);
+                memcpy(p->uuid, e->uuid, 16);
+                p->flags = e->flags;
+                p->label = gpt_label_decode(e->name);
+                if (!p->label || (t->is_block && !(p->node = partition_node(t->disk, p->partno))))
                         return -ENOMEM;
-                if (t->is_block && !(p->node = partition_node(t->disk, p->partno)))
-                        return -ENOMEM;
-                t->n_partitions++;
         }
         return 0;
 }
 
-static int table_load(struct fdisk_context *ctx, int fd, const char *disk, struct partition_table **ret) {
+/* Reads the table of the open disk through the GPT reader (base/gpt.c). */
+static int table_load(int fd, const char *disk, struct partition_table **ret) {
         struct stat st;
+        uint64_t size;
+        int ss = 0;
         if (fstat(fd, &st) < 0)
                 return log_error_errno(errno, "%s: %s", disk, strerror(errno));
-        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        if (S_ISBLK(st.st_mode)) {
+                if (ioctl(fd, BLKGETSIZE64, &size) < 0 || ioctl(fd, BLKSSZGET, &ss) < 0)
+                        return log_error_errno(errno, "%s: cannot get the device size: %s", disk, strerror(errno));
+        } else if (S_ISREG(st.st_mode))
+                size = (uint64_t) st.st_size;
+        else
                 return log_error_errno(ENOTBLK, "%s: neither a block device nor a disk image file", disk);
+
+        _cleanup_(gpt_table_done) struct gpt_table g = {};
+        int r = gpt_read(fd, (uint32_t) ss, size, &g);
+        if (r == -EMEDIUMTYPE)
+                return log_error_errno(EMEDIUMTYPE, "%s: has no GPT disk label", disk);
+        if (r == -EBADMSG)
+                return log_error_errno(EBADMSG, "%s: the GPT is corrupt", disk);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read partition table: %s", disk, strerror(-r));
 
         struct partition_table *t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
         t->is_block = S_ISBLK(st.st_mode);
-        t->sector_size = fdisk_get_sector_size(ctx);
+        t->sector_size = g.sector_size;
         t->disk = strdup(disk);
-        int r = t->disk ? read_entries(ctx, t) : -ENOMEM;
+        r = t->disk ? read_entries(&g, t) : -ENOMEM;
         if (r < 0) {
                 partition_table_free(t);
                 return r;
@@ -143,16 +102,7 @@ int partition_table_read(const char *disk, struct partition_table **ret) {
         _cleanup_close_ int fd = open(disk, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "%s: cannot open disk: %s", disk, strerror(errno));
-
-        struct fdisk_context *ctx _cleanup_(fdisk_unref_contextp) = fdisk_new_context();
-        if (!ctx)
-                return -ENOMEM;
-        int r = open_gpt(ctx, fd, disk, true);
-        if (r < 0)
-                return r;
-        r = table_load(ctx, fd, disk, ret);
-        fdisk_deassign_device(ctx, 1);
-        return r;
+        return table_load(fd, disk, ret);
 }
 
 void partition_table_free(struct partition_table *t) {
@@ -210,17 +160,27 @@ int partition_commit(const char *disk, const struct partition_info *expect,
         if (flock(fd, LOCK_EX) < 0)
                 return log_error_errno(errno, "%s: cannot lock disk: %s", disk, strerror(errno));
 
-        struct fdisk_context *ctx _cleanup_(fdisk_unref_contextp) = fdisk_new_context();
-        if (!ctx)
-                return -ENOMEM;
-        int r = open_gpt(ctx, fd, disk, false);
+        struct partition_table *now = NULL;
+        int r = table_load(fd, disk, &now);
         if (r < 0)
                 return r;
 
-        struct partition_table *now = NULL;
-        r = table_load(ctx, fd, disk, &now);
-        if (r < 0)
-                goto finish;
+        /* libfdisk rewrites the entry; it must see the table with the sector size it was read
+         * with (an image file made with 4096-byte sectors). */
+        struct fdisk_context *ctx _cleanup_(fdisk_unref_contextp) = fdisk_new_context();
+        if (!ctx) {
+                partition_table_free(now);
+                return -ENOMEM;
+        }
+        r = fdisk_save_user_sector_size(ctx, (unsigned) now->sector_size, (unsigned) now->sector_size);
+        if (r >= 0)
+                r = fdisk_assign_device_by_fd(ctx, fd, disk, 0);
+        if (r >= 0 && !fdisk_is_label(ctx, GPT))
+                r = -EMEDIUMTYPE;
+        if (r < 0) {
+                partition_table_free(now);
+                return log_error_errno(r, "%s: cannot open the partition table for writing: %s", disk, strerror(-r));
+        }
         const struct partition_info *cur = partition_table_find(now, expect->partno);
         if (!cur || cur->start != expect->start || !streq(cur->label, expect->label)) {
                 r = log_error_errno(EBUSY, "%s: partition %zu changed while updating (expected label '%s')",

@@ -405,3 +405,37 @@ void sleep_ms(unsigned ms) {
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
 }
+
+int pread_full(int fd, void *buf, size_t n, uint64_t off) {
+        uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t k = pread(fd, p, n, (off_t) off);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                n -= (size_t) k;
+                off += (uint64_t) k;
+        }
+        return 0;
+}
+
+int pwrite_full(int fd, const void *buf, size_t n, uint64_t off) {
+        const uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t k = pwrite(fd, p, n, (off_t) off);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t) k;
+                off += (uint64_t) k;
+        }
+        return 0;
+}

@@ -101,6 +101,10 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
 /* Read a whole fd the same way. */
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 
+/* pread()/pwrite() all n bytes at off, retrying short transfers; reading past the end is -EIO. */
+int pread_full(int fd, void *buf, size_t n, uint64_t off);
+int pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
+
 /* Human-readable sizes: "1.5 GiB". buf must hold 16 bytes. */
 const char *format_bytes(char buf[static 16], uint64_t n);
 

@@ -44,11 +44,17 @@ struct parse_state {
         const struct specifier_context *spec;
 };
 
+/* *ret stays NULL (and 0 is returned) when the setting is to be ignored: an unknown specifier. */
 static int expand(const struct parse_state *st, const char *file, unsigned line, const char *key,
                   const char *value, char **ret) {
+        *ret = NULL;
         int r = specifier_expand(st->spec, value, NULL, ret);
-        if (r == -EBADMSG)
+        if (r == -EBADMSG) {
                 log_warning("%s:%u: %s=%s: unknown specifier, ignoring the setting", file, line, key, value);
+                free(*ret);
+                *ret = NULL;
+                return 0;
+        }
         return r;
 }
 
@@ -59,23 +65,26 @@ static int parse_abs_path(const char *file, unsigned line, const char *key, cons
         return 0;
 }
 
+/* An empty CopyFiles= resets the list, as the end of the definition does. */
+static void copy_files_clear(struct repart_definition *d) {
+        for (size_t i = 0; i < d->n_copy_files; i++) {
+                free(d->copy_files[i].source);
+                free(d->copy_files[i].target);
+        }
+        free(d->copy_files);
+        d->copy_files = NULL;
+        d->n_copy_files = 0;
+}
+
 static int parse_copy_files(struct parse_state *st, const char *file, unsigned line, const char *value) {
         struct repart_definition *d = st->d;
         if (isempty(value)) {
-                for (size_t i = 0; i < d->n_copy_files; i++) {
-                        free(d->copy_files[i].source);
-                        free(d->copy_files[i].target);
-                }
-                free(d->copy_files);
-                d->copy_files = NULL;
-                d->n_copy_files = 0;
+                copy_files_clear(d);
                 return 0;
         }
         _cleanup_free_ char *e = NULL;
         int r = expand(st, file, line, "CopyFiles", value, &e);
-        if (r == -EBADMSG)
-                return 0;
-        if (r < 0)
+        if (r < 0 || !e)
                 return r;
         char *colon = strchr(e, ':');
         const char *target = e;
@@ -115,9 +124,7 @@ static int parse_make_directories(struct parse_state *st, const char *file, unsi
         }
         _cleanup_free_ char *e = NULL;
         int r = expand(st, file, line, "MakeDirectories", value, &e);
-        if (r == -EBADMSG)
-                return 0;
-        if (r < 0)
+        if (r < 0 || !e)
                 return r;
         _cleanup_strv_free_ char **words = NULL;
         r = strv_split_whitespace(e, &words);
@@ -198,12 +205,10 @@ static int assign(const char *file, unsigned line, const char *section, const ch
         } else if (streq(key, "Label")) {
                 _cleanup_free_ char *e = NULL;
                 r = expand(st, file, line, key, value, &e);
-                if (r == -EBADMSG)
-                        return 0;
-                if (r < 0)
+                if (r < 0 || !e)
                         return r;
-                uint16_t u[REPART_GPT_LABEL_MAX];
-                if (isempty(e) || repart_gpt_label_encode(e, u) < 0)
+                uint16_t u[GPT_LABEL_MAX];
+                if (isempty(e) || gpt_label_encode(e, u) < 0)
                         return log_error_errno(EINVAL, "%s:%u: Label=%s: not valid UTF-8 of at most 36 UTF-16 units",
                                                file, line, value);
                 replace_string(&d->label, TAKE_PTR(e));
@@ -247,9 +252,7 @@ static int assign(const char *file, unsigned line, const char *section, const ch
                                                file, line);
                 _cleanup_free_ char *e = NULL;
                 r = expand(st, file, line, key, value, &e);
-                if (r == -EBADMSG)
-                        return 0;
-                if (r < 0)
+                if (r < 0 || !e)
                         return r;
                 r = parse_abs_path(file, line, key, e);
                 if (r < 0)
@@ -352,11 +355,7 @@ static void definition_done(struct repart_definition *d) {
         free(d->path);
         free(d->file_name);
         free(d->label);
-        for (size_t i = 0; i < d->n_copy_files; i++) {
-                free(d->copy_files[i].source);
-                free(d->copy_files[i].target);
-        }
-        free(d->copy_files);
+        copy_files_clear(d);
         free(d->copy_blocks);
         strv_free(d->make_directories);
         free(d->split_name);

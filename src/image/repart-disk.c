@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "repart-disk.h"
 
-#include "repart-gpt.h"
-
+#include "base/gpt.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -41,43 +40,16 @@ static int probe_mbr(int fd, const char *path, uint64_t size, struct repart_disk
         return 0;
 }
 
-static bool same_table(const struct repart_gpt *a, const struct repart_gpt *b) {
+static bool same_table(const struct gpt_table *a, const struct gpt_table *b) {
         return a->n_entries == b->n_entries && a->first_usable == b->first_usable &&
                a->last_usable == b->last_usable && memcmp(a->disk_guid, b->disk_guid, 16) == 0 &&
-               memcmp(a->entries, b->entries, sizeof(struct repart_gpt_entry) * a->n_entries) == 0;
-}
-
-static int cmp_first_lba(const void *a, const void *b) {
-        const struct repart_gpt_entry *x = *(const struct repart_gpt_entry *const *) a,
-                                      *y = *(const struct repart_gpt_entry *const *) b;
-        return x->first_lba < y->first_lba ? -1 : x->first_lba > y->first_lba;
-}
-
-/* libfdisk reads such a table but cannot write it back (systemd-repart fails only after it has
- * wiped the new partitions): finding it here means nothing is written at all. */
-static int find_overlap(const struct repart_gpt *g, unsigned ret[2]) {
-        static const uint8_t zero[16];
-        _cleanup_free_ const struct repart_gpt_entry **used = calloc(g->n_entries + 1, sizeof(*used));
-        size_t n = 0;
-        if (!used)
-                return -ENOMEM;
-        for (uint32_t i = 0; i < g->n_entries; i++)
-                if (memcmp(g->entries[i].type, zero, 16) != 0)
-                        used[n++] = &g->entries[i];
-        qsort(used, n, sizeof(*used), cmp_first_lba);
-        for (size_t i = 1; i < n; i++)
-                if (used[i]->first_lba <= used[i - 1]->last_lba) {
-                        ret[0] = (unsigned) (used[i - 1] - g->entries) + 1;
-                        ret[1] = (unsigned) (used[i] - g->entries) + 1;
-                        break;
-                }
-        return 0;
+               memcmp(a->entries, b->entries, sizeof(struct gpt_entry) * a->n_entries) == 0;
 }
 
 /* A header that does not read (damaged, absent) only makes that copy invalid; an I/O error fails. */
-static int read_header(int fd, const char *path, uint32_t ss, uint64_t n_sectors, uint64_t lba, struct repart_gpt *g,
+static int read_header(int fd, const char *path, uint32_t ss, uint64_t n_sectors, uint64_t lba, struct gpt_table *g,
                        bool *ret_valid) {
-        int r = repart_gpt_read_header(fd, ss, n_sectors, lba, g);
+        int r = gpt_read_header(fd, ss, n_sectors, lba, g);
         *ret_valid = r >= 0;
         if (r < 0 && r != -EMEDIUMTYPE && r != -EBADMSG)
                 return log_error_errno(r, "%s: cannot read the GPT header at LBA %" PRIu64 ": %s", path, lba,
@@ -89,7 +61,7 @@ int repart_disk_probe(int fd, const char *path, uint32_t sector_size, uint64_t s
                       struct repart_disk_probe *ret) {
         struct repart_disk_probe p = { .label = REPART_DISK_BLANK };
         uint64_t n_sectors = size / sector_size;
-        _cleanup_(repart_gpt_done) struct repart_gpt primary = {}, backup = {};
+        _cleanup_(gpt_table_done) struct gpt_table primary = {}, backup = {};
         int r = probe_mbr(fd, path, size, &p);
         if (r < 0)
                 return r;
@@ -104,8 +76,10 @@ int repart_disk_probe(int fd, const char *path, uint32_t sector_size, uint64_t s
         }
         p.backup_differs = p.primary_valid && p.backup_valid && !same_table(&primary, &backup);
         if (p.primary_valid || p.backup_valid) {
-                r = find_overlap(p.primary_valid ? &primary : &backup, p.overlap);
-                if (r < 0)
+                /* libfdisk reads overlapping partitions but cannot write them back (systemd-repart
+                 * fails only after it has wiped the new partitions): found here, nothing is written. */
+                r = gpt_entries_check(p.primary_valid ? &primary : &backup, p.overlap);
+                if (r == -ENOMEM)
                         return r;
                 if (p.label == REPART_DISK_PMBR_ONLY)
                         p.label = REPART_DISK_GPT;

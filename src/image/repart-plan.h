@@ -20,7 +20,7 @@ struct part {
         size_t def_index;
         bool exists;
         int slot;                        /* existing: index in the GPT */
-        struct repart_gpt_entry entry;   /* existing: as read; new: filled by the plan */
+        struct gpt_entry entry;   /* existing: as read; new: filled by the plan */
         char *label;
         char *prebuilt;                  /* Minimize=best: the file system image made up front */
         uint64_t payload;                /* bytes the content needs (Minimize, CopyBlocks) */
@@ -30,6 +30,7 @@ struct disk {
         const char *path;
         int fd;
         bool is_block, created;
+        bool keep_mbr;           /* a hybrid MBR: the GPT is written, LBA 0 stays (as libfdisk does) */
         bool remove_on_failure;  /* this run created the file (--empty=create, or force on a new path) */
         uint32_t sector_size;
         uint64_t size;
@@ -43,7 +44,7 @@ struct context {
         struct disk disk;
         bool fresh;
         uint64_t size;                   /* the disk size after this run */
-        struct repart_gpt gpt;
+        struct gpt_table gpt;
         struct part *parts;
         size_t n_parts;
         struct repart_layout_item *items;

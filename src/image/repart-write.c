@@ -150,7 +150,7 @@ int repart_write(struct context *c, const struct repart_result *res) {
                                                p->def ? p->def->file_name : "partition");
                 c->gpt.entries[slot] = p->entry;
         }
-        r = repart_gpt_write(d->fd, d->path, &c->gpt);
+        r = repart_gpt_write(d->fd, d->path, &c->gpt, d->keep_mbr);
         if (r < 0)
                 return r;
         if (fsync(d->fd) < 0)

@@ -49,7 +49,7 @@ static void context_done(struct context *c) {
         if (c->workdir)
                 (void) repart_rm_rf(c->workdir);
         free(c->workdir);
-        repart_gpt_done(&c->gpt);
+        gpt_table_done(&c->gpt);
         repart_definitions_done(&c->defs);
         specifier_context_free(c->spec);
         if (c->disk.fd >= 0)
@@ -142,17 +142,27 @@ static int read_table(struct context *c) {
                 r = repart_disk_check_empty(&probe, d->path, o->empty, &c->fresh);
         if (r < 0 || c->fresh)
                 return r;
-        r = repart_gpt_read(d->fd, d->path, d->sector_size, d->size / d->sector_size, &c->gpt);
+        r = repart_gpt_read(d->fd, d->path, d->sector_size, d->size, &c->gpt);
         if (r < 0)
                 return r;
-        c->gpt.keep_mbr = probe.hybrid;
+        d->keep_mbr = probe.hybrid;
         return 0;
 }
 
+/* p.slot >= 0: the existing partition in that GPT slot, with its entry and label. */
 static int add_part(struct context *c, struct part p) {
+        if (p.slot >= 0) {
+                p.exists = true;
+                p.entry = c->gpt.entries[p.slot];
+                p.label = gpt_label_decode(p.entry.name);
+                if (!p.label)
+                        return -ENOMEM;
+        }
         struct part *n = realloc(c->parts, sizeof(*n) * (c->n_parts + 1));
-        if (!n)
+        if (!n) {
+                free(p.label);
                 return -ENOMEM;
+        }
         c->parts = n;
         n[c->n_parts++] = p;
         return 0;
@@ -163,7 +173,6 @@ static int add_part(struct context *c, struct part p) {
 static int match_partitions(struct context *c) {
         size_t nd = c->defs.n;
         _cleanup_free_ int *owner = malloc(sizeof(int) * (nd + 1));
-        static const uint8_t zero[16];
         int r;
 
         if (!owner)
@@ -175,7 +184,7 @@ static int match_partitions(struct context *c) {
                 return -ENOMEM;
         if (!c->fresh)
                 for (uint32_t s = 0; s < c->gpt.n_entries; s++) {
-                        if (memcmp(c->gpt.entries[s].type, zero, 16) == 0)
+                        if (!gpt_entry_is_used(&c->gpt.entries[s]))
                                 continue;
                         for (size_t i = 0; i < nd; i++)
                                 if (owner[i] < 0 && memcmp(c->defs.items[i].type, c->gpt.entries[s].type, 16) == 0) {
@@ -185,86 +194,23 @@ static int match_partitions(struct context *c) {
                                 }
                 }
         for (size_t i = 0; i < nd; i++) {
-                struct part p = { .def = &c->defs.items[i], .def_index = i, .exists = owner[i] >= 0, .slot = owner[i] };
-                if (p.exists) {
-                        p.entry = c->gpt.entries[owner[i]];
-                        p.label = repart_gpt_label_decode(p.entry.name);
-                        if (!p.label)
-                                return -ENOMEM;
-                }
-                r = add_part(c, p);
-                if (r < 0) {
-                        free(p.label);
+                r = add_part(c, (struct part) { .def = &c->defs.items[i], .def_index = i, .slot = owner[i] });
+                if (r < 0)
                         return r;
-                }
         }
         if (!c->fresh)
                 for (uint32_t s = 0; s < c->gpt.n_entries; s++) {
-                        if (claimed[s] || memcmp(c->gpt.entries[s].type, zero, 16) == 0)
+                        if (claimed[s] || !gpt_entry_is_used(&c->gpt.entries[s]))
                                 continue;
-                        struct part p = { .exists = true, .slot = (int) s, .entry = c->gpt.entries[s] };
-                        p.label = repart_gpt_label_decode(p.entry.name);
-                        if (!p.label)
-                                return -ENOMEM;
-                        r = add_part(c, p);
-                        if (r < 0) {
-                                free(p.label);
+                        r = add_part(c, (struct part) { .slot = (int) s });
+                        if (r < 0)
                                 return r;
-                        }
                 }
         return 0;
 }
 
-int repart_ensure_workdir(struct context *c) {
-        if (c->workdir)
-                return 0;
-        _cleanup_free_ char *dir = NULL;
-        const char *tmp = getenv("TMPDIR");
-        if (c->disk.is_block)
-                dir = strdup(!isempty(tmp) ? tmp : "/var/tmp");
-        else if (!strchr(c->o->image, '/'))
-                dir = strdup(".");
-        else
-                dir = strndup(c->o->image, (size_t) (strrchr(c->o->image, '/') - c->o->image));
-        if (!dir)
-                return -ENOMEM;
-        char *t = strprintf("%s/.abota-repart-XXXXXX", isempty(dir) ? "/" : dir);
-        if (!t)
-                return -ENOMEM;
-        if (!mkdtemp(t)) {
-                int r = -errno;
-                free(t);
-                return log_error_errno(r, "%s: cannot create a scratch directory: %s", dir, strerror(-r));
-        }
-        /* Absolute, because tools are run from other directories. */
-        c->workdir = realpath(t, NULL);
-        if (!c->workdir) {
-                int r = -errno;
-                (void) rmdir(t);
-                free(t);
-                return r;
-        }
-        free(t);
-        return 0;
-}
 
-int repart_fs_request(struct context *c, struct part *p, uint64_t size, struct repart_format_request *ret) {
-        *ret = (struct repart_format_request) {
-                .what = p->def->file_name,
-                .format = p->def->format,
-                .label = p->label,
-                .copy_files = p->def->copy_files,
-                .n_copy_files = p->def->n_copy_files,
-                .make_directories = p->def->make_directories,
-                .size = size,
-                .workdir = c->workdir,
-        };
-        return repart_uuid_filesystem(p->entry.uuid, ret->fs_uuid);
-}
 
-uint64_t repart_grain(const struct context *c) {
-        return c->disk.sector_size > REPART_GRAIN ? c->disk.sector_size : REPART_GRAIN;
-}
 
 /* What the content of a new partition needs, before sizes are decided: the size of CopyBlocks=
  * sources; Minimize= file systems get a scratch file (built by build_prebuilt()). */
@@ -446,7 +392,7 @@ static int assign_identities(struct context *c) {
                 }
                 if (!p->label)
                         return -ENOMEM;
-                if (repart_gpt_label_encode(p->label, p->entry.name) < 0)
+                if (gpt_label_encode(p->label, p->entry.name) < 0)
                         return log_error_errno(EINVAL, "%s: label '%s' does not fit a GPT entry", d->path, p->label);
                 p->entry.flags = repart_definition_flags(d);
         }

@@ -31,7 +31,7 @@ static void done(int fd, const char *path) {
 /* A GPT of n linux-generic partitions of 1 MiB each, from 1 MiB on. */
 static void write_gpt(int fd, const char *path, uint32_t ss, unsigned n, bool keep_mbr) {
         static const uint8_t guid[16] = { 1, 2, 3 };
-        struct repart_gpt g;
+        struct gpt_table g;
         assert_int_equal(repart_gpt_new(ss, SIZE / ss, guid, &g), 0);
         for (unsigned i = 0; i < n; i++) {
                 assert_int_equal(uuid_parse("0fc63daf-8483-4772-8e79-3d69d8477de4", g.entries[i].type), 0);
@@ -39,9 +39,8 @@ static void write_gpt(int fd, const char *path, uint32_t ss, unsigned n, bool ke
                 g.entries[i].first_lba = (i + 1) * (1048576 / ss);
                 g.entries[i].last_lba = (i + 2) * (1048576 / ss) - 1;
         }
-        g.keep_mbr = keep_mbr;
-        assert_int_equal(repart_gpt_write(fd, path, &g), 0);
-        repart_gpt_done(&g);
+        assert_int_equal(repart_gpt_write(fd, path, &g, keep_mbr), 0);
+        gpt_table_done(&g);
 }
 
 static void put_mbr(int fd, const uint8_t types[4]) {
@@ -176,11 +175,11 @@ static void test_overlap_and_disagreement(void **state) {
         assert_true(p.primary_valid && p.backup_valid && p.backup_differs);
         assert_int_equal(decide(&p, REPART_EMPTY_REFUSE), 0);
 
-        struct repart_gpt g;
-        assert_int_equal(repart_gpt_read(fd, path, 512, SIZE / 512, &g), 0);
+        struct gpt_table g;
+        assert_int_equal(repart_gpt_read(fd, path, 512, SIZE, &g), 0);
         g.entries[0].last_lba += 1; /* into partition 2 */
-        assert_int_equal(repart_gpt_write(fd, path, &g), 0);
-        repart_gpt_done(&g);
+        assert_int_equal(repart_gpt_write(fd, path, &g, false), 0);
+        gpt_table_done(&g);
         p = probe(fd, path, 512);
         assert_int_equal(p.overlap[0], 1);
         assert_int_equal(p.overlap[1], 2);
