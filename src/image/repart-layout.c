@@ -77,11 +77,25 @@ static int find_free_areas(struct repart_layout_item *items, size_t n, uint64_t 
         return 0;
 }
 
-/* First fit of every new partition's minimal footprint. */
+/* An existing partition's minimum: never below its current size. */
+static uint64_t existing_min(const struct repart_layout_item *p) {
+        return p->min_size > p->current_size ? p->min_size : p->current_size;
+}
+
+/* What an existing partition must grow by to reach its minimum. */
+static uint64_t growth(const struct repart_layout_item *p) {
+        return p->foreign ? 0 : existing_min(p) - p->current_size;
+}
+
+/* First fit of every new partition's minimal footprint, after the growth that existing
+ * partitions need from the free area behind them. */
 static bool allocate(struct repart_layout_item *items, size_t n, struct free_area *areas, size_t n_areas,
                      struct free_area **owner) {
-        for (size_t k = 0; k < n_areas; k++)
-                areas[k].allocated = 0;
+        for (size_t k = 0; k < n_areas; k++) {
+                areas[k].allocated = areas[k].after ? growth(areas[k].after) : 0;
+                if (areas[k].allocated > areas[k].size)
+                        return false;
+        }
         for (size_t i = 0; i < n; i++) {
                 owner[i] = NULL;
                 if (items[i].exists || items[i].dropped)
@@ -145,12 +159,13 @@ static void distribute(struct claim *c, size_t n, uint64_t *span, uint64_t grain
         }
 }
 
+/* Grows value into span, never beyond max and never below value. */
 static uint64_t grow_by(uint64_t value, uint64_t max, uint64_t *span, uint64_t grain) {
         uint64_t m = repart_round_down(value + *span, grain);
-        if (m < value)
-                m = value;
         if (m > max)
                 m = max;
+        if (m < value)
+                m = value;
         *span -= m - value;
         return m;
 }
@@ -166,10 +181,11 @@ static int grow_area(struct repart_layout_item *items, size_t n, struct free_are
         struct repart_layout_item *after = a->after;
         if (after) {
                 span += repart_round_up(after->current_offset + after->current_size, grain) - after->current_offset;
+                uint64_t min = after->foreign ? after->current_size : existing_min(after);
                 uint64_t max = after->foreign ? after->current_size : after->max_size;
-                if (max < after->current_size)
-                        max = after->current_size;
-                c[k++] = (struct claim) { &after->new_size, after->current_size, max, after->weight, after->foreign };
+                if (max < min)
+                        max = min;
+                c[k++] = (struct claim) { &after->new_size, min, max, after->weight, after->foreign };
                 c[k++] = (struct claim) { &after->new_padding, 0, after->foreign ? 0 : after->max_padding,
                                           after->padding_weight, after->foreign };
         }
@@ -212,6 +228,13 @@ int repart_layout_place(struct repart_layout_item *items, size_t n, uint64_t sta
         r = find_free_areas(items, n, start, end, grain, &areas, &n_areas);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < n; i++) {
+                bool room = false;
+                for (size_t k = 0; k < n_areas; k++)
+                        room = room || areas[k].after == &items[i];
+                if (items[i].exists && growth(&items[i]) > 0 && !room)
+                        return -ENOSPC;
+        }
 
         /* When it does not fit, drop the new partitions with the highest positive Priority=, all
          * of that priority at once, and try again. */

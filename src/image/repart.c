@@ -267,14 +267,20 @@ static int fill_items(struct context *c) {
                                                                             : UINT64_MAX;
                 if (it->max_padding < it->min_padding)
                         it->max_padding = it->min_padding;
+                uint64_t min = d ? repart_round_up(d->size_min != REPART_SIZE_UNSET ? d->size_min : REPART_DEFAULT_MIN, g)
+                                 : 0;
                 if (p->exists) {
+                        /* An existing partition holds a file system as large as itself: it never
+                         * goes below its current size, whatever the definition says now; it grows
+                         * to the definition's minimum, as in systemd-repart. */
                         it->current_offset = p->entry.first_lba * ss;
                         it->current_size = (p->entry.last_lba - p->entry.first_lba + 1) * ss;
-                        it->min_size = it->current_size;
+                        it->min_size = min > it->current_size ? min : it->current_size;
+                        if (it->max_size < it->min_size)
+                                it->max_size = it->min_size;
                         it->slot = p->slot;
                         continue;
                 }
-                uint64_t min = repart_round_up(d->size_min != REPART_SIZE_UNSET ? d->size_min : REPART_DEFAULT_MIN, g);
                 uint64_t need = repart_round_up(p->payload, g);
                 if (d->format == REPART_FORMAT_EXT4 && need < 1024 * 1024)
                         need = 1024 * 1024;

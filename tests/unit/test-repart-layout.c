@@ -161,12 +161,32 @@ static void test_gaps(void **state) {
         assert_int_equal(it[2].new_slot, 3);
 }
 
+/* An existing partition never shrinks, whatever its maximum says now; one whose minimum is above
+ * its size grows into the space behind it, and fails when there is none. */
+static void test_existing_never_shrinks(void **state) {
+        (void) state;
+        struct repart_layout_item it[2] = {
+                { .exists = true, .current_offset = M, .current_size = 8 * M, .min_size = 8 * M,
+                  .max_size = 4 * M, .max_padding = UINT64_MAX, .weight = 1000, .slot = 0 },
+        };
+        assert_int_equal(repart_layout_place(it, 1, M, 64 * M, 4096), 0);
+        assert_int_equal(it[0].new_size, 8 * M);
+        it[0].min_size = 10 * M;
+        assert_int_equal(repart_layout_place(it, 1, M, 64 * M, 4096), 0);
+        assert_int_equal(it[0].new_size, 10 * M);
+        /* another partition right behind it: no room to grow */
+        it[1] = (struct repart_layout_item) { .exists = true, .foreign = true, .current_offset = 9 * M,
+                                              .current_size = M, .min_size = M, .slot = 1 };
+        assert_int_equal(repart_layout_place(it, 2, M, 64 * M, 4096), -ENOSPC);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_auto_size), cmocka_unit_test(test_packed),
                 cmocka_unit_test(test_weights),   cmocka_unit_test(test_padding),
                 cmocka_unit_test(test_existing),  cmocka_unit_test(test_existing_grows),
                 cmocka_unit_test(test_priority),  cmocka_unit_test(test_gaps),
+                cmocka_unit_test(test_existing_never_shrinks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
