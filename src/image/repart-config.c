@@ -150,7 +150,10 @@ static int parse_bool_key(const char *file, unsigned line, const char *key, cons
 }
 
 static int parse_size_key(const char *file, unsigned line, const char *key, const char *value, uint64_t *ret) {
-        if (parse_size(value, ret) < 0)
+        int r = parse_size(value, ret);
+        if (r == -ERANGE || (r >= 0 && *ret > REPART_SIZE_MAX))
+                return log_error_errno(ERANGE, "%s:%u: %s=%s: too large (at most 4 EiB)", file, line, key, value);
+        if (r < 0)
                 return log_error_errno(EINVAL, "%s:%u: %s=%s: expected a size in bytes (K, M, G... suffixes)",
                                        file, line, key, value);
         return 0;

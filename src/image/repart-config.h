@@ -29,6 +29,9 @@ int repart_format_from_string(const char *s, enum repart_format *ret);
 bool repart_format_is_read_only(enum repart_format f); /* squashfs, erofs: built from a tree */
 
 #define REPART_SIZE_UNSET UINT64_MAX
+/* Larger sizes are refused when parsed: sums of a few of them still fit 64 bits, and no disk is
+ * that large (an image file ends below 2^63). */
+#define REPART_SIZE_MAX (UINT64_C(1) << 62)
 #define REPART_DEFAULT_MIN (UINT64_C(10) * 1024 * 1024)
 #define REPART_WEIGHT_MAX 1000000u
 

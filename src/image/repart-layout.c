@@ -23,8 +23,9 @@ struct claim {
 uint64_t repart_layout_auto_size(const struct repart_layout_item *items, size_t n) {
         uint64_t total = REPART_GPT_OVERHEAD;
         for (size_t i = 0; i < n; i++)
-                if (!items[i].exists && !items[i].dropped)
-                        total += items[i].min_size + items[i].min_padding;
+                if (!items[i].exists && !items[i].dropped &&
+                    __builtin_add_overflow(total, items[i].min_size + items[i].min_padding, &total))
+                        return UINT64_MAX;
         return total;
 }
 

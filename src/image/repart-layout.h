@@ -38,7 +38,7 @@ int repart_layout_place(struct repart_layout_item *items, size_t n, uint64_t sta
                         uint64_t grain);
 
 /* The --size=auto result for a fresh disk: REPART_GPT_OVERHEAD + the minimal sizes and paddings
- * of the given items. */
+ * of the given items (each at most 2^62), UINT64_MAX when the sum does not fit 64 bits. */
 uint64_t repart_layout_auto_size(const struct repart_layout_item *items, size_t n);
 
 static inline uint64_t repart_round_up(uint64_t v, uint64_t g) {

@@ -322,8 +322,8 @@ static int decide_size(struct context *c, uint64_t *ret) {
                                         end = e;
                         }
                 uint64_t want = repart_layout_auto_size(c->items, c->n_parts);
-                if (end > 1024 * 1024)
-                        want += end - 1024 * 1024;
+                if (end > 1024 * 1024 && __builtin_add_overflow(want, end - 1024 * 1024, &want))
+                        want = UINT64_MAX;
                 size = c->fresh ? want : (want > size ? want : size);
         } else if (o->size != UINT64_MAX) {
                 uint64_t want = repart_round_up(o->size, REPART_GRAIN);
@@ -331,6 +331,11 @@ static int decide_size(struct context *c, uint64_t *ret) {
         }
         if (size == 0)
                 return log_error_errno(EINVAL, "%s: the image is empty, give --size=", c->disk.path);
+        if (size > INT64_MAX) {
+                char a[16];
+                return log_error_errno(EFBIG, "%s: the image would be larger than a file can be (%s)", c->disk.path,
+                                       size == UINT64_MAX ? "over 16 EiB" : format_bytes(a, size));
+        }
         *ret = size;
         return 0;
 }

@@ -41,3 +41,24 @@ def test_existing_partition_never_shrinks(abota, tmp_path):
             f.seek(start)
             o.write(f.read(j[0]["raw_size"]))
         subprocess.run(["e2fsck", "-fn", str(part)], check=True, capture_output=True)
+
+
+def test_huge_sizes_refused(abota, tmp_path):
+    """Sizes near 2^64 are refused naming FILE:LINE; none is read as "unset" or overflows."""
+    for key, value in (("SizeMinBytes", "18446744073709551615"), ("SizeMaxBytes", "18446744073709551614"),
+                       ("PaddingMinBytes", "18446744073709551615"), ("PaddingMaxBytes", "16E"),
+                       ("SizeMinBytes", "5E")):
+        defs = write_defs(tmp_path / f"defs-{key}-{value}",
+                          {"10-a.conf": f"Type=linux-generic\n{key}={value}"})
+        img = tmp_path / "x.raw"
+        r = abota("repart", "--empty=create", "--size=auto", f"--definitions={defs}", "--dry-run=no", img,
+                  check=False)
+        assert r.returncode != 0, (key, value, r)
+        assert f"{defs}/10-a.conf:3: {key}={value}: too large" in r.stderr, r.stderr
+        assert not img.exists()
+    # below the limit, but two of them do not fit a file: one line naming the image
+    defs = write_defs(tmp_path / "defs-sum", {"10-a.conf": "Type=linux-generic\nSizeMinBytes=4E",
+                                              "20-b.conf": "Type=linux-generic\nSizeMinBytes=4E"})
+    r = abota("repart", "--empty=create", "--size=auto", f"--definitions={defs}", "--dry-run=no",
+              tmp_path / "y.raw", check=False)
+    assert r.returncode != 0 and "y.raw: the image would be larger than a file can be" in r.stderr, r.stderr
