@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "repart-format.h"
 
+#include "repart-tool.h"
+#include "repart-vfat.h"
+
 #include "base/log.h"
 #include "base/spawn.h"
 #include "base/util.h"
@@ -16,47 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* SOURCE_DATE_EPOCH, when set and valid. */
-static bool source_date_epoch(uint64_t *ret) {
-        const char *e = getenv("SOURCE_DATE_EPOCH");
-        return e && parse_uint64(e, 10, ret) >= 0;
-}
 
-/* Runs argv (through env(1), which adds the variables that make the tools reproducible and
- * non-interactive); on failure logs the telling line of the tool's output. */
-static int run_tool(const char *what, char *const *argv) {
-        _cleanup_free_ char *env = NULL, *fake = NULL, *output = NULL;
-        _cleanup_free_ char **full = calloc(strv_length(argv) + 5, sizeof(char *));
-        size_t n = 0;
-        uint64_t t;
-        int r;
-
-        if (!full)
-                return -ENOMEM;
-        r = find_executable("env", &env);
-        if (r < 0)
-                return log_error_errno(r, "%s: env(1) not found", what);
-        full[n++] = env;
-        full[n++] = "TZ=UTC";
-        full[n++] = "MTOOLS_SKIP_CHECK=1";
-        if (source_date_epoch(&t)) {
-                fake = strprintf("E2FSPROGS_FAKE_TIME=%" PRIu64, t);
-                if (!fake)
-                        return -ENOMEM;
-                full[n++] = fake;
-        }
-        for (size_t i = 0; argv[i]; i++)
-                full[n++] = argv[i];
-        full[n] = NULL;
-        r = spawn_capture(full, &output);
-        if (r == 0)
-                return 0;
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot run %s: %s", what, argv[0], strerror(-r));
-        _cleanup_free_ char *reason = spawn_output_reason(output ? output : "", argv[0], NULL);
-        return log_error_errno(EIO, "%s: %s failed (status %d)%s%s", what, argv[0], r,
-                               !isempty(reason) ? ": " : "", reason ? reason : "");
-}
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
         (void) st;
@@ -89,32 +52,6 @@ static int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
-/* Calls fn for every entry below path and then for path itself (children first, so that
- * changing a file's times does not disturb its directory's afterwards). Symlinks are not
- * followed. */
-static int walk_tree(const char *path, int (*fn)(const char *p, const struct stat *st, void *userdata),
-                     void *userdata) {
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode)) {
-                DIR *d = opendir(path);
-                if (!d)
-                        return -errno;
-                int r = 0;
-                struct dirent *de;
-                while (r >= 0 && (de = readdir(d))) {
-                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                                continue;
-                        _cleanup_free_ char *c = path_join(path, de->d_name);
-                        r = c ? walk_tree(c, fn, userdata) : -ENOMEM;
-                }
-                closedir(d);
-                if (r < 0)
-                        return r;
-        }
-        return fn(path, &st, userdata);
-}
 
 /* Reproducible-builds rule: no timestamp later than SOURCE_DATE_EPOCH. */
 static int clamp_one(const char *path, const struct stat *st, void *userdata) {
@@ -162,7 +99,7 @@ static int stage_tree(const struct repart_format_request *req, bool need_own, ch
                         if (!src || !dstdir)
                                 return -ENOMEM;
                         char *argv[] = { "cp", "-a", "--reflink=auto", src, dstdir, NULL };
-                        r = run_tool(req->what, argv);
+                        r = repart_run_tool(req->what, argv, false);
                 } else {
                         char *slash = strrchr(dst, '/');
                         *slash = 0;
@@ -171,7 +108,7 @@ static int stage_tree(const struct repart_format_request *req, bool need_own, ch
                         if (r < 0)
                                 return log_error_errno(r, "%s: cannot create %s: %s", req->what, dst, strerror(-r));
                         char *argv[] = { "cp", "-a", "--reflink=auto", c->source, dst, NULL };
-                        r = run_tool(req->what, argv);
+                        r = repart_run_tool(req->what, argv, false);
                 }
                 if (r < 0)
                         return r;
@@ -186,8 +123,8 @@ static int stage_tree(const struct repart_format_request *req, bool need_own, ch
                                                req->make_directories[i], strerror(-r));
         }
         uint64_t epoch;
-        if (source_date_epoch(&epoch)) {
-                r = walk_tree(stage, clamp_one, &epoch);
+        if (repart_source_date_epoch(&epoch)) {
+                r = repart_walk_tree(stage, clamp_one, &epoch);
                 if (r < 0)
                         return log_error_errno(r, "%s: cannot set timestamps in %s: %s", req->what, stage, strerror(-r));
         }
@@ -219,12 +156,6 @@ char *repart_format_label(enum repart_format f, const char *label) {
         return s;
 }
 
-static int create_sized(const char *what, const char *output, uint64_t size) {
-        _cleanup_close_ int fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0 || ftruncate(fd, (off_t) size) < 0)
-                return log_error_errno(errno, "%s: cannot create %s: %s", what, output, strerror(errno));
-        return 0;
-}
 
 struct fix_times {
         FILE *f;
@@ -249,7 +180,7 @@ static int fix_one(const char *path, const struct stat *st, void *userdata) {
  * overwrite them afterwards (debugfs), everything else is fixed by E2FSPROGS_FAKE_TIME. */
 static int ext4_fix_times(const struct repart_format_request *req, const char *output, const char *root) {
         struct fix_times x = { .root_len = strlen(root) };
-        if (!source_date_epoch(&x.epoch))
+        if (!repart_source_date_epoch(&x.epoch))
                 return 0;
         _cleanup_free_ char *cmds = strprintf("%s/debugfs-%s", req->workdir, req->what);
         if (!cmds)
@@ -257,44 +188,17 @@ static int ext4_fix_times(const struct repart_format_request *req, const char *o
         x.f = fopen(cmds, "we");
         if (!x.f)
                 return log_error_errno(errno, "%s: cannot create %s: %s", req->what, cmds, strerror(errno));
-        int r = walk_tree(root, fix_one, &x);
+        int r = repart_walk_tree(root, fix_one, &x);
         if (fclose(x.f) != 0 && r >= 0)
                 r = -errno;
         if (r < 0)
                 return log_error_errno(r, "%s: cannot list %s: %s", req->what, root, strerror(-r));
         char *argv[] = { "debugfs", "-w", "-f", cmds, (char *) output, NULL };
-        r = run_tool(req->what, argv);
+        r = repart_run_tool(req->what, argv, false);
         (void) unlink(cmds);
         return r;
 }
 
-static int vfat_populate(const struct repart_format_request *req, const char *output, const char *root) {
-        _cleanup_free_ struct dirent **entries = NULL;
-        int n = scandir(root, &entries, NULL, alphasort);
-        if (n < 0)
-                return log_error_errno(errno, "%s: cannot read %s: %s", req->what, root, strerror(errno));
-        _cleanup_strv_free_ char **argv = NULL;
-        int r = 0;
-        const char *head[] = { "mcopy", "-s", "-p", "-Q", "-m", "-i", output };
-        for (size_t i = 0; i < ELEMENTSOF(head) && r >= 0; i++)
-                r = strv_extend(&argv, head[i]);
-        size_t n_args = 0;
-        for (int i = 0; i < n; i++) {
-                if (r >= 0 && !streq(entries[i]->d_name, ".") && !streq(entries[i]->d_name, "..")) {
-                        r = strv_push(&argv, path_join(root, entries[i]->d_name));
-                        n_args++;
-                }
-                free(entries[i]);
-        }
-        if (r < 0)
-                return r;
-        if (n_args == 0)
-                return 0;
-        r = strv_extend(&argv, "::/");
-        if (r < 0)
-                return r;
-        return run_tool(req->what, argv);
-}
 
 int repart_format_build(const struct repart_format_request *req, const char *output, uint64_t *ret_size) {
         char uuid[37];
@@ -319,7 +223,7 @@ int repart_format_build(const struct repart_format_request *req, const char *out
                 _cleanup_free_ char *ext = strprintf("nodiscard,lazy_itable_init=1,hash_seed=%s", uuid);
                 if (!ext)
                         return -ENOMEM;
-                r = create_sized(req->what, output, size);
+                r = repart_create_sized(req->what, output, size);
                 if (r < 0)
                         break;
                 char *argv[] = { "mkfs.ext4", "-q", "-F", "-L", label, "-U", uuid, "-I", "256", "-m", "0",
@@ -329,51 +233,33 @@ int repart_format_build(const struct repart_format_request *req, const char *out
                         argv[18] = root;
                         argv[19] = (char *) output;
                 }
-                r = run_tool(req->what, argv);
+                r = repart_run_tool(req->what, argv, false);
                 if (r >= 0 && root)
                         r = ext4_fix_times(req, output, root);
                 break;
         }
-        case REPART_FORMAT_VFAT: {
-                char volid[9];
-                hex_format(req->fs_uuid, 4, volid);
-                for (char *c = volid; *c; c++)
-                        *c = (char) toupper((unsigned char) *c);
-                r = create_sized(req->what, output, size);
-                if (r < 0)
-                        break;
-                /* mkfs.fat 4.2 stamps the volume label entry with the current time and ignores
-                 * SOURCE_DATE_EPOCH; --invariant fixes it (and keeps the -i volume id). */
-                uint64_t epoch;
-                bool fixed = source_date_epoch(&epoch);
-                /* --invariant first: a later -i must win over its constant volume id */
-                char *argv[] = { "mkfs.vfat", "--invariant", "-i", volid, "-n", label, "-F", "32", (char *) output, NULL };
-                if (!fixed)
-                        argv[1] = argv[0];
-                r = run_tool(req->what, fixed ? argv : argv + 1);
-                if (r >= 0 && root)
-                        r = vfat_populate(req, output, root);
+        case REPART_FORMAT_VFAT:
+                r = repart_vfat_build(req, output, size, label, root);
                 break;
-        }
         case REPART_FORMAT_SWAP: {
-                r = create_sized(req->what, output, size);
+                r = repart_create_sized(req->what, output, size);
                 if (r < 0)
                         break;
                 char *argv[] = { "mkswap", "-L", label, "-U", uuid, (char *) output, NULL };
-                r = run_tool(req->what, argv);
+                r = repart_run_tool(req->what, argv, false);
                 break;
         }
         case REPART_FORMAT_SQUASHFS: {
                 (void) unlink(output);
                 char *argv[] = { "mksquashfs", root, (char *) output, "-noappend", "-quiet", "-no-progress", NULL };
-                r = run_tool(req->what, argv);
+                r = repart_run_tool(req->what, argv, false);
                 break;
         }
         case REPART_FORMAT_EROFS: {
                 (void) unlink(output);
                 uint64_t epoch;
                 char t[32] = "";
-                if (source_date_epoch(&epoch))
+                if (repart_source_date_epoch(&epoch))
                         snprintf(t, sizeof(t), "-T%" PRIu64, epoch);
                 char *argv[] = { "mkfs.erofs", "--quiet", "-U", uuid, (char *) output, root, NULL, NULL };
                 if (*t) {
@@ -381,7 +267,7 @@ int repart_format_build(const struct repart_format_request *req, const char *out
                         argv[5] = (char *) output;
                         argv[6] = root;
                 }
-                r = run_tool(req->what, argv);
+                r = repart_run_tool(req->what, argv, false);
                 break;
         }
         default:
@@ -445,7 +331,7 @@ int repart_format_guess_size(const struct repart_format_request *req, const char
         if (req->format != REPART_FORMAT_EXT4)
                 return log_error_errno(EOPNOTSUPP, "%s: Minimize=guess supports ext4 only", req->what);
         for (size_t i = 0; i < req->n_copy_files; i++) {
-                r = walk_tree(req->copy_files[i].source, add_bytes, &content);
+                r = repart_walk_tree(req->copy_files[i].source, add_bytes, &content);
                 if (r < 0)
                         return log_error_errno(r, "%s: CopyFiles=%s: %s", req->what, req->copy_files[i].source,
                                                strerror(-r));

@@ -5,22 +5,9 @@
  * a scratch file, populated from CopyFiles=/MakeDirectories=, then copied into place. With
  * SOURCE_DATE_EPOCH set every timestamp is fixed, so the same inputs give the same bytes. */
 
-#include "repart-config.h"
+#include "repart-tool.h"
 
 #include <stdint.h>
-
-struct repart_format_request {
-        const char *what;                 /* definition file name, for messages */
-        enum repart_format format;
-        const char *label;                /* partition label; mangled per file system */
-        uint8_t fs_uuid[16];
-        const struct repart_copy *copy_files;
-        size_t n_copy_files;
-        char *const *make_directories;
-        uint64_t size;                    /* writable file systems: exact size; read-only ones:
-                                           * the most they may take (UINT64_MAX: unbounded) */
-        const char *workdir;              /* scratch directory for staging trees */
-};
 
 /* Builds the file system into the regular file output (created). *ret_size = bytes of the
  * result (for squashfs/erofs the image size, else req->size). -EFBIG (logged) when the content
