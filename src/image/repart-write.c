@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/blkpg.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -116,6 +117,33 @@ static int write_split(struct context *c, const struct repart_result_partition *
         return 0;
 }
 
+static int blkpg(int fd, int op, unsigned partno, uint64_t offset, uint64_t size) {
+        struct blkpg_partition p = { .start = (long long) offset, .length = (long long) size, .pno = (int) partno + 1 };
+        struct blkpg_ioctl_arg a = { .op = op, .datalen = sizeof(p), .data = &p };
+        return ioctl(fd, BLKPG, &a) < 0 ? -errno : 0;
+}
+
+/* The kernel reads the new table (BLKRRPART); when a partition of the disk is in use (the
+ * running system, at first boot) it refuses, and the changed partitions are announced one by
+ * one (BLKPG). The table on the disk is complete either way; what is not announced is said. */
+static void tell_kernel(struct context *c) {
+        if (ioctl(c->disk.fd, BLKRRPART, 0) >= 0)
+                return;
+        int why = errno;
+        for (size_t i = 0; i < c->n_parts; i++) {
+                const struct part *p = &c->parts[i];
+                const struct repart_layout_item *it = &c->items[i];
+                if (it->dropped || (p->exists && it->new_size == it->current_size))
+                        continue;
+                unsigned partno = (unsigned) (p->exists ? it->slot : it->new_slot);
+                int r = blkpg(c->disk.fd, p->exists ? BLKPG_RESIZE_PARTITION : BLKPG_ADD_PARTITION, partno,
+                              it->offset, it->new_size);
+                if (r < 0)
+                        log_warning("%s: the kernel does not see partition %u yet (reread: %s; BLKPG: %s), it will after "
+                                    "a reboot", c->disk.path, partno + 1, strerror(why), strerror(-r));
+        }
+}
+
 int repart_write(struct context *c, const struct repart_result *res) {
         uint64_t size = c->size;
         struct disk *d = &c->disk;
@@ -150,13 +178,16 @@ int repart_write(struct context *c, const struct repart_result *res) {
                                                p->def ? p->def->file_name : "partition");
                 c->gpt.entries[slot] = p->entry;
         }
+        /* The new partitions' contents are durable before the table that makes them exist: after
+         * a power cut, a partition in the table is never one whose file system is half there
+         * (it would count as existing and never be formatted again). */
+        if (fsync(d->fd) < 0)
+                return log_error_errno(errno, "%s: cannot sync the new partitions: %s", d->path, strerror(errno));
         r = repart_gpt_write(d->fd, d->path, &c->gpt, d->keep_mbr);
         if (r < 0)
                 return r;
-        if (fsync(d->fd) < 0)
-                return log_error_errno(errno, "%s: fsync: %s", d->path, strerror(errno));
         if (d->is_block)
-                (void) ioctl(d->fd, BLKRRPART, 0);
+                tell_kernel(c);
         for (size_t i = 0; i < res->n; i++) {
                 r = write_split(c, &res->partitions[i]);
                 if (r < 0)

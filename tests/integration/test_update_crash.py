@@ -5,81 +5,23 @@ complete and verified, and a rerun of `update` succeeds.
 
 Two ways to pick the points: timed kills from outside while a throttled server feeds the
 download, and exact kills at the Nth data-changing system call (write, pwrite, fsync, rename,
-unlink, ...) by a small LD_PRELOAD shim built here, which covers the commit steps too, down to
+unlink, ...) by the LD_PRELOAD shim of tests/helpers/syscall_shim.c, which covers the commit steps too, down to
 the moment between libfdisk's writes of the backup and the primary GPT."""
 import hashlib
-import os
 import signal
 import subprocess
 import time
 
 import pytest
 
+import syscall_shim
 from agent_env import Appliance, Server, payload, read_partitions, slot_bytes
-
-SHIM = r"""
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/types.h>
-#include <unistd.h>
-
-static long counter, kill_at = -1;
-static const char *count_file;
-
-__attribute__((constructor)) static void init(void) {
-        const char *k = getenv("CRASH_KILL_AT");
-        kill_at = k ? atol(k) : -1;
-        count_file = getenv("CRASH_COUNT_FILE");
-}
-
-__attribute__((destructor)) static void done(void) {
-        if (count_file) {
-                FILE *f = fopen(count_file, "w");
-                if (f) {
-                        fprintf(f, "%ld\n", counter);
-                        fclose(f);
-                }
-        }
-}
-
-static void step(void) {
-        if (++counter == kill_at)
-                raise(SIGKILL);
-}
-
-#define WRAP(ret, name, params, args, fdarg)                                  \
-        ret name params {                                                     \
-                static ret (*real) params;                                    \
-                if (!real)                                                    \
-                        real = (ret (*) params) dlsym(RTLD_NEXT, #name);      \
-                if ((fdarg) > 2)                                              \
-                        step();                                               \
-                return real args;                                             \
-        }
-
-WRAP(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n), fd)
-WRAP(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o), fd)
-WRAP(ssize_t, pwrite64, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o), fd)
-WRAP(int, fsync, (int fd), (fd), fd)
-WRAP(int, fdatasync, (int fd), (fd), fd)
-WRAP(int, rename, (const char *a, const char *b), (a, b), 3)
-WRAP(int, renameat, (int d1, const char *a, int d2, const char *b), (d1, a, d2, b), 3)
-WRAP(int, unlink, (const char *p), (p), 3)
-WRAP(int, unlinkat, (int d, const char *p, int f), (d, p, f), 3)
-"""
+from syscall_shim import build_shim
 
 
 @pytest.fixture(scope="module")
 def shim(tmp_path_factory):
-    d = tmp_path_factory.mktemp("shim")
-    (d / "shim.c").write_text(SHIM)
-    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(d / "shim.so"), str(d / "shim.c"), "-ldl"],
-                   check=True)
-    return d / "shim.so"
+    return build_shim(tmp_path_factory.mktemp("shim"))
 
 
 @pytest.fixture
@@ -131,10 +73,7 @@ def fresh(app, tmp_path):
 
 
 def shim_env(abota_bin, shim, **extra):
-    env = dict(os.environ, LD_PRELOAD=str(shim), **extra)
-    # sanitizer builds insist on coming first; the shim only wraps libc calls
-    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
-    return env
+    return syscall_shim.shim_env(shim, **extra)
 
 
 def test_kill_at_system_calls(abota, abota_bin, app, shim, tmp_path):
