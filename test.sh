@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs every test: unit (cmocka) and integration (pytest, the real binary on real disk images and a
-# real HTTP server), then both again under ASan+UBSan, then the QEMU end-to-end scenarios.
-# Usage: ./test.sh [--quick]   (--quick skips the sanitizer pass and the e2e scenarios)
+# real HTTP server), then both again under ASan+UBSan, a short libFuzzer run, then the QEMU
+# end-to-end scenarios.
+# Usage: ./test.sh [--quick]   (--quick skips the sanitizer pass, fuzzing and the e2e scenarios)
 set -euo pipefail
 cd "$(dirname "$0")"
 . tools/lib.sh
@@ -39,6 +40,9 @@ if [ $quick -eq 0 ]; then
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
         run_suite build-clang-asan
         unset ASAN_OPTIONS UBSAN_OPTIONS
+        # Briefly: the checked-in corpora plus 10 s of new inputs per target.
+        echo "== fuzz (libFuzzer, 10 s per target)"
+        tests/fuzz/run 10
         if [ -x tests/e2e/run ]; then
                 need_packages "${E2E_PACKAGES[@]}"
                 echo "== end-to-end (QEMU)"

@@ -53,11 +53,12 @@ int repart_gpt_read(int fd, const char *path, uint32_t sector_size, uint64_t siz
                 log_warning("%s: primary GPT is damaged, using the backup", path);
 
         /* The disk may have grown (an image copied onto a larger disk): the backup table moves to
-         * the new end and the space in between becomes usable. */
+         * the new end and the space in between becomes usable. A disk smaller than its table
+         * (a truncated image) is refused. */
         uint64_t es = gpt_entries_sectors(g.n_entries, g.sector_size);
         if (g.last_usable < g.n_sectors - 2 - es)
                 g.last_usable = g.n_sectors - 2 - es;
-        if (g.entries_lba + es > g.first_usable) {
+        if (g.entries_lba + es > g.first_usable || g.last_usable > g.n_sectors - 2 - es) {
                 gpt_table_done(&g);
                 return log_error_errno(EBADMSG, "%s: GPT usable area does not fit the disk", path);
         }

@@ -65,6 +65,9 @@ static void test_write_read(void **state) {
         assert_int_equal(r.last_usable, 262144 - 34);
         gpt_table_done(&r);
 
+        /* the disk is smaller than its table says (a truncated image): refused */
+        assert_int_equal(repart_gpt_read(fd, path, 512, UINT64_C(131064) * 512, &r), -EBADMSG);
+
         /* a damaged primary header falls back to the backup */
         assert_int_equal(ftruncate(fd, 64 * 1024 * 1024), 0);
         assert_int_equal(pwrite(fd, "X", 1, 512 + 100), 1);
