@@ -8,7 +8,7 @@
  * but the disk is not what it seems (GPT headers without a protective MBR, overlapping
  * partitions) we refuse as well: nothing is written to a disk we do not understand. */
 
-#include "repart.h"
+#include "repart-options.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -2,13 +2,13 @@
 #pragma once
 
 /* The state of one `abota repart` run, shared by planning (repart.c) and writing
- * (repart-write.c). Internal to the repart files. */
+ * (repart-write.c), and the helpers both use (repart-plan.c). Internal to the repart files. */
 
 #include "repart-config.h"
 #include "repart-format.h"
 #include "repart-gpt.h"
 #include "repart-layout.h"
-#include "repart.h"
+#include "repart-options.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,6 +57,3 @@ int repart_ensure_workdir(struct context *c);
 int repart_fs_request(struct context *c, struct part *p, uint64_t size, struct repart_format_request *ret);
 uint64_t repart_grain(const struct context *c);
 
-/* Writes the plan: resizes the image file, clears and fills the new partitions, writes the GPT,
- * then the split files. */
-int repart_write(struct context *c, const struct repart_result *res);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "repart-plan.h"
+#include "repart-write.h"
 
 #include "base/log.h"
 #include "base/util.h"

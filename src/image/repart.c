@@ -4,6 +4,7 @@
 #include "repart.h"
 
 #include "repart-plan.h"
+#include "repart-write.h"
 
 #include "base/log.h"
 #include "base/parttype.h"
@@ -27,17 +28,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const empty_names[_REPART_EMPTY_MAX] = {
-        [REPART_EMPTY_REFUSE] = "refuse", [REPART_EMPTY_ALLOW] = "allow", [REPART_EMPTY_REQUIRE] = "require",
-        [REPART_EMPTY_FORCE] = "force",   [REPART_EMPTY_CREATE] = "create",
-};
-
-enum repart_empty repart_empty_from_string(const char *s) {
-        for (int i = 0; i < _REPART_EMPTY_MAX; i++)
-                if (streq(empty_names[i], s))
-                        return (enum repart_empty) i;
-        return _REPART_EMPTY_INVALID;
-}
 
 static void context_done(struct context *c) {
         for (size_t i = 0; i < c->n_parts; i++) {
@@ -609,16 +599,4 @@ int repart_run(const struct repart_options *o, struct repart_result *ret) {
         }
         *ret = res;
         return 0;
-}
-
-void repart_result_done(struct repart_result *r) {
-        for (size_t i = 0; i < r->n; i++) {
-                free(r->partitions[i].type);
-                free(r->partitions[i].label);
-                free(r->partitions[i].file);
-                free(r->partitions[i].node);
-                free(r->partitions[i].split_path);
-        }
-        free(r->partitions);
-        *r = (struct repart_result) {};
 }

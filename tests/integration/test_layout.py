@@ -17,12 +17,7 @@ SRC = ROOT / "src"
 RANK = {"base": 0, "sysupdate": 1, "agent": 2, "image": 2, "release": 2, "boot": 2, "cli": 3}
 # Module cycles that are being removed, each with the change that removes it. A cycle found is
 # excused only when all its modules are listed in one entry. Keep this empty.
-KNOWN_CYCLES = [
-    # repart.c <-> repart-write.c through repart-plan.h (repart_write(), repart_ensure_workdir()),
-    # and repart-disk.h including repart.h for enum repart_empty: being removed by the image side
-    # of issue 8 (repart split, one GPT reader).
-    {"image/repart", "image/repart-plan", "image/repart-write", "image/repart-disk"},
-]
+KNOWN_CYCLES = []
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 IDENT = re.compile(r"[A-Za-z_]\w*")

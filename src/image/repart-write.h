@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "repart-plan.h"
+
+/* Writes the plan: resizes the image file, clears and fills the new partitions (synced), writes
+ * the GPT (backup, then primary), tells the kernel, then writes the split files. */
+int repart_write(struct context *c, const struct repart_result *res);
