@@ -67,60 +67,26 @@ ssize_t write(int fd, const void *b, size_t n) {
         return real(fd, b, n);
 }
 
-#define WRAP_PWRITE(name)                                                     \
-        ssize_t name(int fd, const void *b, size_t n, off_t o) {              \
-                REAL(ssize_t, name, (int, const void *, size_t, off_t));      \
-                if (fd > 2)                                                   \
-                        step("pwrite", fd, (long long) o, (long long) n);     \
-                return real(fd, b, n, o);                                     \
-        }
-WRAP_PWRITE(pwrite)
-WRAP_PWRITE(pwrite64)
-
-#define WRAP_SYNC(name)                                                       \
-        int name(int fd) {                                                    \
-                REAL(int, name, (int));                                       \
-                if (fd > 2)                                                   \
-                        step(#name, fd, 0, 0);                                \
-                return real(fd);                                              \
-        }
-WRAP_SYNC(fsync)
-WRAP_SYNC(fdatasync)
-
-#define WRAP_FALLOCATE(name)                                                  \
-        int name(int fd, int mode, off_t o, off_t n) {                        \
-                REAL(int, name, (int, int, off_t, off_t));                    \
-                if (fd > 2)                                                   \
-                        step("fallocate", fd, (long long) o, (long long) n);  \
-                return real(fd, mode, o, n);                                  \
-        }
-WRAP_FALLOCATE(fallocate)
-WRAP_FALLOCATE(fallocate64)
-
-#define WRAP_FTRUNCATE(name)                                                  \
-        int name(int fd, off_t n) {                                           \
-                REAL(int, name, (int, off_t));                                \
-                if (fd > 2)                                                   \
-                        step("ftruncate", fd, 0, (long long) n);              \
-                return real(fd, n);                                           \
-        }
-WRAP_FTRUNCATE(ftruncate)
-WRAP_FTRUNCATE(ftruncate64)
-
-ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out_off, size_t n, unsigned flags) {
-        REAL(ssize_t, copy_file_range, (int, off_t *, int, off_t *, size_t, unsigned));
-        if (out > 2)
-                step("copy_file_range", out, out_off ? (long long) *out_off : -1, (long long) n);
-        return real(in, in_off, out, out_off, n, flags);
-}
-
-#define WRAP_PATH(name, params, args, what)                                   \
-        int name params {                                                     \
-                REAL(int, name, params);                                      \
-                step(#name, -1, 0, 0);                                        \
+/* ret name(params): counted (and logged as call, fd, off, len) when fd is a file (> 2) or -1 (a
+ * call on a path), then done. */
+#define WRAP(ret, name, params, args, call, fd, off, len)                     \
+        ret name params {                                                     \
+                REAL(ret, name, params);                                      \
+                if ((fd) > 2 || (fd) == -1)                                   \
+                        step(call, fd, (long long) (off), (long long) (len)); \
                 return real args;                                             \
         }
-WRAP_PATH(rename, (const char *a, const char *b), (a, b), a)
-WRAP_PATH(renameat, (int d1, const char *a, int d2, const char *b), (d1, a, d2, b), a)
-WRAP_PATH(unlink, (const char *p), (p), p)
-WRAP_PATH(unlinkat, (int d, const char *p, int f), (d, p, f), p)
+WRAP(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o), "pwrite", fd, o, n)
+WRAP(ssize_t, pwrite64, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o), "pwrite", fd, o, n)
+WRAP(int, fsync, (int fd), (fd), "fsync", fd, 0, 0)
+WRAP(int, fdatasync, (int fd), (fd), "fdatasync", fd, 0, 0)
+WRAP(int, fallocate, (int fd, int m, off_t o, off_t n), (fd, m, o, n), "fallocate", fd, o, n)
+WRAP(int, fallocate64, (int fd, int m, off_t o, off_t n), (fd, m, o, n), "fallocate", fd, o, n)
+WRAP(int, ftruncate, (int fd, off_t n), (fd, n), "ftruncate", fd, 0, n)
+WRAP(int, ftruncate64, (int fd, off_t n), (fd, n), "ftruncate", fd, 0, n)
+WRAP(ssize_t, copy_file_range, (int in, off_t *io, int fd, off_t *oo, size_t n, unsigned f), (in, io, fd, oo, n, f),
+     "copy_file_range", fd, oo ? *oo : -1, n)
+WRAP(int, rename, (const char *a, const char *b), (a, b), "rename", -1, 0, 0)
+WRAP(int, renameat, (int d1, const char *a, int d2, const char *b), (d1, a, d2, b), "renameat", -1, 0, 0)
+WRAP(int, unlink, (const char *p), (p), "unlink", -1, 0, 0)
+WRAP(int, unlinkat, (int d, const char *p, int f), (d, p, f), "unlinkat", -1, 0, 0)
