@@ -137,6 +137,51 @@ static void test_backing_disk(void **state) {
         assert_null(d);
 }
 
+/* An image file whose GPT was made with 4096-byte sectors (on a loop device): read through the
+ * one GPT reader, which finds the sector size, and a slot relabelled through libfdisk told that
+ * sector size. libfdisk alone sees only the protective MBR of such a file. */
+static void test_4096_image(void **state) {
+        (void) state;
+        char path[] = "/tmp/test-partition-4k-XXXXXX", loop[64] = "";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 16 * 1024 * 1024), 0);
+        close(fd);
+        _cleanup_free_ char *cmd = strprintf("losetup -f --show --sector-size 4096 %s 2>/dev/null", path);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        bool ok = fgets(loop, sizeof(loop), f) != NULL;
+        pclose(f);
+        if (!ok) {
+                unlink(path);
+                skip(); /* no loop devices here (not root?) */
+        }
+        loop[strcspn(loop, "\n")] = 0;
+        _cleanup_free_ char *sf = strprintf(
+                "printf 'label: gpt\\nsize=2MiB, name=esp, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\\n"
+                "size=3MiB, type=" LINUX_GENERIC ", name=_empty\\n' | sfdisk -q %s >/dev/null 2>&1", loop);
+        int rc = system(sf);
+        _cleanup_free_ char *detach = strprintf("losetup -d %s", loop);
+        assert_int_equal(system(detach), 0);
+        assert_int_equal(rc, 0);
+
+        struct partition_table *t = NULL;
+        assert_int_equal(partition_table_read(path, &t), 0);
+        assert_int_equal(t->sector_size, 4096);
+        assert_int_equal(t->n_partitions, 2);
+        assert_string_equal(t->partitions[1].label, "_empty");
+        assert_int_equal(t->partitions[1].start, 3 * 1024 * 1024);
+        assert_int_equal(t->partitions[1].size, 3 * 1024 * 1024);
+        struct partition_change c = { .label = "store_2" };
+        assert_int_equal(partition_commit(path, &t->partitions[1], &c, true), 0);
+        partition_table_free(t);
+        assert_int_equal(partition_table_read(path, &t), 0);
+        assert_string_equal(t->partitions[1].label, "store_2");
+        assert_int_equal(t->partitions[1].start, 3 * 1024 * 1024);
+        partition_table_free(t);
+        unlink(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read),
@@ -144,6 +189,7 @@ int main(void) {
                 cmocka_unit_test(test_not_gpt),
                 cmocka_unit_test(test_label_valid),
                 cmocka_unit_test(test_backing_disk),
+                cmocka_unit_test(test_4096_image),
         };
         return cmocka_run_group_tests(tests, make_image, remove_image);
 }
