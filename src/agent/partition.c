@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "partition.h"
 
+#include "disk-lock.h"
 #include "base/log.h"
 #include "base/util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libfdisk/libfdisk.h>
 #include <limits.h>
@@ -60,10 +62,42 @@ bool partition_label_is_valid(const char *label) {
         return units <= 36;
 }
 
-static char *partition_node(const char *disk, size_t partno) {
-        size_t l = strlen(disk);
-        bool digit = l > 0 && disk[l - 1] >= '0' && disk[l - 1] <= '9';
-        return strprintf("%s%s%zu", disk, digit ? "p" : "", partno + 1);
+static int read_sysfs_line(const char *path, const char *key, char **ret);
+
+/* The node of partition partno of the whole disk with device number devno, as the kernel names
+ * it in sysfs (/sys/dev/block/MAJ:MIN/NAME/partition holds the number, its uevent the DEVNAME),
+ * whatever path named the disk: /dev/disk/by-id/X has X-part3, not X3. *ret = NULL when the
+ * kernel has no such partition (not scanned, or an image file's loop device without -P). */
+static int partition_node(dev_t devno, size_t partno, char **ret) {
+        _cleanup_free_ char *sys = strprintf("/sys/dev/block/%u:%u", major(devno), minor(devno));
+        if (!sys)
+                return -ENOMEM;
+        *ret = NULL;
+        DIR *d _cleanup_(closedirp) = opendir(sys);
+        if (!d)
+                return 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *num_path = strprintf("%s/%s/partition", sys, de->d_name), *num = NULL;
+                if (!num_path)
+                        return -ENOMEM;
+                uint64_t n;
+                if (read_full_file(num_path, 64, &num, NULL) < 0)
+                        continue;
+                num[strcspn(num, "\n")] = 0;
+                if (parse_uint64(num, 10, &n) < 0 || n != partno + 1)
+                        continue;
+                _cleanup_free_ char *uevent = strprintf("%s/%s/uevent", sys, de->d_name), *name = NULL;
+                if (!uevent)
+                        return -ENOMEM;
+                if (read_sysfs_line(uevent, "DEVNAME=", &name) < 0)
+                        return 0;
+                *ret = strprintf("/dev/%s", name);
+                return *ret ? 0 : -ENOMEM;
+        }
+        return 0;
 }
 
 /* Opens disk in ctx and checks it carries a GPT. */
@@ -110,8 +144,8 @@ static int read_entries(struct fdisk_context *ctx, struct partition_table *t) {
                 p->label = strdup(name ? name : "");
                 if (!p->label)
                         return -ENOMEM;
-                if (t->is_block && !(p->node = partition_node(t->disk, p->partno)))
-                        return -ENOMEM;
+                if (t->is_block && (r = partition_node(t->devno, p->partno, &p->node)) < 0)
+                        return r;
                 t->n_partitions++;
         }
         return 0;
@@ -128,6 +162,7 @@ static int table_load(struct fdisk_context *ctx, int fd, const char *disk, struc
         if (!t)
                 return -ENOMEM;
         t->is_block = S_ISBLK(st.st_mode);
+        t->devno = st.st_rdev;
         t->sector_size = fdisk_get_sector_size(ctx);
         t->disk = strdup(disk);
         int r = t->disk ? read_entries(ctx, t) : -ENOMEM;
@@ -207,7 +242,7 @@ int partition_commit(const char *disk, const struct partition_info *expect,
         if (fd < 0)
                 return log_error_errno(errno, "%s: cannot open disk for writing: %s", disk, strerror(errno));
         /* The lock keeps udev and a concurrent abota away while the table is rewritten. */
-        if (flock(fd, LOCK_EX) < 0)
+        if (!disk_lock_held(fd) && flock(fd, LOCK_EX) < 0)
                 return log_error_errno(errno, "%s: cannot lock disk: %s", disk, strerror(errno));
 
         struct fdisk_context *ctx _cleanup_(fdisk_unref_contextp) = fdisk_new_context();
@@ -244,7 +279,8 @@ finish:
         return r;
 }
 
-int partition_check_unused(const struct partition_info *p) {
+int partition_claim(const struct partition_info *p, int *ret_fd) {
+        *ret_fd = -1;
         if (!p->node)
                 return 0;
         int fd = open(p->node, O_RDONLY | O_EXCL | O_CLOEXEC);
@@ -252,10 +288,21 @@ int partition_check_unused(const struct partition_info *p) {
                 if (errno == EBUSY)
                         return log_error_errno(EBUSY, "%s: partition '%s' is in use (mounted?), refusing to touch it",
                                                p->node, p->label);
-                return 0;
+                if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+                        return 0; /* no node (yet) or no device behind it: nothing can hold it */
+                return log_error_errno(errno, "%s: cannot open partition '%s' exclusively: %s", p->node, p->label,
+                                       strerror(errno));
         }
-        close(fd);
+        *ret_fd = fd;
         return 0;
+}
+
+int partition_check_unused(const struct partition_info *p) {
+        int fd;
+        int r = partition_claim(p, &fd);
+        if (fd >= 0)
+                close(fd);
+        return r;
 }
 
 static int read_sysfs_line(const char *path, const char *key, char **ret) {
