@@ -37,3 +37,9 @@ int acquire_run(const struct acquire_request *r, struct acquire_result *ret);
  * beyond). -ENOENT for a 404 or a missing local file, so callers can tell "not there"; that
  * case is logged at debug level only, the caller decides whether it is an error. */
 int acquire_fetch_small(const char *url, size_t max, char **ret, size_t *ret_size);
+
+/* Asks whether url is there, without downloading it: HEAD (or a one-byte GET where HEAD is refused)
+ * for http(s)://, a stat() for local files. *ret_size is the size announced, UINT64_MAX when the
+ * server does not say. -ENOENT for a 404 or a missing file, -EIO when it cannot be reached
+ * (after retries); logged once, naming the URL. */
+int acquire_probe(const char *url, uint64_t *ret_size);

@@ -47,5 +47,7 @@ void install_done(struct install *i) {
         free(i->disk);
         free(i->temp_path);
         free(i->final_path);
-        *i = (struct install) {};
+        if (i->claim_fd >= 0)
+                close(i->claim_fd);
+        *i = (struct install) { .claim_fd = -1 };
 }

@@ -19,6 +19,7 @@ struct install {
         char *disk;
         const struct partition_info *slot; /* the `_empty` slot that was written */
         struct partition_change change;    /* change.label points at name */
+        int claim_fd;                      /* the slot's node held with O_EXCL until the commit, or -1 */
         /* regular-file target */
         char *temp_path, *final_path;
         bool committed;
@@ -28,7 +29,8 @@ struct install {
  * final name and fsyncs the directory. Logs one line on failure. */
 int commit_install(struct install *i, bool sync);
 
-/* Frees; an uncommitted temporary file is removed. */
+/* Frees and lets go of the claim; an uncommitted temporary file is removed. Leaves *i ready for
+ * reuse (claim_fd = -1). */
 void install_done(struct install *i);
 
 /* fsync()s the directory holding path, so a rename or unlink in it is durable. */

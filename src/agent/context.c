@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "context.h"
 
+#include "disk-lock.h"
 #include "sysupdate/definitions.h"
 #include "base/log.h"
 #include "resource-kinds.h"
@@ -24,9 +25,35 @@ static int push(void ***l, size_t n, void *p) {
         return 0;
 }
 
-static int load_transfer(struct context *c, struct transfer *t, bool sources) {
+/* Locks the disk of a partition target before its table is read (once per disk). */
+static int lock_target_disk(struct context *c, const struct transfer *t) {
+        _cleanup_free_ char *disk = NULL;
+        int r = resource_resolve(t, true, &c->rc, &disk);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int probe = open(disk, O_RDONLY | O_CLOEXEC);
+        if (probe >= 0 && disk_lock_held(probe))
+                return 0;
+        int fd;
+        r = disk_lock(disk, &fd);
+        if (r < 0)
+                return r;
+        int *l = realloc(c->disk_locks, (c->n_disk_locks + 1) * sizeof(int));
+        if (!l) {
+                disk_unlock(fd);
+                return -ENOMEM;
+        }
+        l[c->n_disk_locks++] = fd;
+        c->disk_locks = l;
+        return 0;
+}
+
+static int load_transfer(struct context *c, struct transfer *t, bool sources, bool lock) {
         struct resource *target = NULL, *source = NULL;
-        int r = resource_load(t, true, &c->rc, &target);
+        int r = lock && t->target.type == RESOURCE_PARTITION ? lock_target_disk(c, t) : 0;
+        if (r < 0)
+                return r;
+        r = resource_load(t, true, &c->rc, &target);
         if (r < 0)
                 return r;
         if (!t->enabled) {
@@ -70,7 +97,7 @@ int context_load(const struct definitions_options *d, const struct resource_cont
         if (r >= 0)
                 r = definitions_load(d, &c->defs);
         for (size_t i = 0; r >= 0 && i < c->defs->n_transfers; i++)
-                r = load_transfer(c, c->defs->transfers[i], sources);
+                r = load_transfer(c, c->defs->transfers[i], sources, lock);
         if (r >= 0 && c->n == 0)
                 r = log_error_errno(ENOENT, "no enabled transfer definitions found");
         if (r >= 0)
@@ -100,6 +127,9 @@ void context_free(struct context *c) {
         free(c->disabled_targets);
         update_sets_free(c->sets);
         definitions_free(c->defs);
+        for (size_t i = 0; i < c->n_disk_locks; i++)
+                disk_unlock(c->disk_locks[i]);
+        free(c->disk_locks);
         if (c->lock_fd >= 0)
                 close(c->lock_fd);
         free(c);
@@ -128,7 +158,11 @@ int context_lock(const struct resource_context *rc, int *ret_fd) {
                 return log_error_errno(errno, "%s: cannot open for locking: %s", dir, strerror(errno));
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                pid_t pid = r == -EBUSY ? lock_holder_pid(fd) : 0;
                 close(fd);
+                if (pid > 0)
+                        return log_error_errno(r, "%s: another update or vacuum is running on this system (PID %d), try again later",
+                                               dir, (int) pid);
                 return log_error_errno(r, "%s: another update or vacuum is running on this system, try again later", dir);
         }
         *ret_fd = fd;

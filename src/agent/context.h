@@ -28,17 +28,21 @@ struct context {
         size_t n_disabled;
         struct update_sets *sets;
         int lock_fd;                 /* context_lock(), -1 when not locked */
+        int *disk_locks;             /* disk_lock() of every partition target's disk */
+        size_t n_disk_locks;
 };
 
-/* With lock set, the run lock (context_lock()) is taken before anything is enumerated, so the
- * plan cannot go stale under a concurrent run. */
+/* With lock set, the run lock (context_lock()) and the lock of every target disk (disk-lock.h)
+ * are taken before anything is enumerated and held until context_free(), so the plan cannot go
+ * stale under a concurrent run, whatever path that run reached the disk by. */
 int context_load(const struct definitions_options *d, const struct resource_context *rc, bool sources,
                  bool lock, struct context **ret);
 void context_free(struct context *c);
 
 /* The run lock: an exclusive flock() on the --root directory, the directory holding --image,
- * or "/" on the host, so that two runs never write into the same free slot. -EBUSY (logged)
- * when another run holds it. */
+ * or "/" on the host, so that two runs never write the same boot entries and files. Disks are
+ * guarded by their own lock, since two roots can share one disk. -EBUSY (logged) when another
+ * run holds it. */
 int context_lock(const struct resource_context *rc, int *ret_fd);
 
 /* IMAGE_VERSION of the root's os-release; -ENODATA (logged) when unset. */

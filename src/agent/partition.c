@@ -2,10 +2,12 @@
 #include "partition.h"
 
 #include "base/gpt.h"
+#include "disk-lock.h"
 #include "base/log.h"
 #include "base/util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libfdisk/libfdisk.h>
 #include <limits.h>
@@ -31,10 +33,42 @@ bool partition_label_is_valid(const char *label) {
         return gpt_label_encode(label, name) == 0;
 }
 
-static char *partition_node(const char *disk, size_t partno) {
-        size_t l = strlen(disk);
-        bool digit = l > 0 && disk[l - 1] >= '0' && disk[l - 1] <= '9';
-        return strprintf("%s%s%zu", disk, digit ? "p" : "", partno + 1);
+static int read_sysfs_line(const char *path, const char *key, char **ret);
+
+/* The node of partition partno of the whole disk with device number devno, as the kernel names
+ * it in sysfs (/sys/dev/block/MAJ:MIN/NAME/partition holds the number, its uevent the DEVNAME),
+ * whatever path named the disk: /dev/disk/by-id/X has X-part3, not X3. *ret = NULL when the
+ * kernel has no such partition (not scanned, or an image file's loop device without -P). */
+static int partition_node(dev_t devno, size_t partno, char **ret) {
+        _cleanup_free_ char *sys = strprintf("/sys/dev/block/%u:%u", major(devno), minor(devno));
+        if (!sys)
+                return -ENOMEM;
+        *ret = NULL;
+        DIR *d _cleanup_(closedirp) = opendir(sys);
+        if (!d)
+                return 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *num_path = strprintf("%s/%s/partition", sys, de->d_name), *num = NULL;
+                if (!num_path)
+                        return -ENOMEM;
+                uint64_t n;
+                if (read_full_file(num_path, 64, &num, NULL) < 0)
+                        continue;
+                num[strcspn(num, "\n")] = 0;
+                if (parse_uint64(num, 10, &n) < 0 || n != partno + 1)
+                        continue;
+                _cleanup_free_ char *uevent = strprintf("%s/%s/uevent", sys, de->d_name), *name = NULL;
+                if (!uevent)
+                        return -ENOMEM;
+                if (read_sysfs_line(uevent, "DEVNAME=", &name) < 0)
+                        return 0;
+                *ret = strprintf("/dev/%s", name);
+                return *ret ? 0 : -ENOMEM;
+        }
+        return 0;
 }
 
 static int read_entries(const struct gpt_table *g, struct partition_table *t) {
@@ -53,8 +87,11 @@ static int read_entries(const struct gpt_table *g, struct partition_table *t) {
                 memcpy(p->uuid, e->uuid, 16);
                 p->flags = e->flags;
                 p->label = gpt_label_decode(e->name);
-                if (!p->label || (t->is_block && !(p->node = partition_node(t->disk, p->partno))))
+                if (!p->label)
                         return -ENOMEM;
+                int r;
+                if (t->is_block && (r = partition_node(t->devno, p->partno, &p->node)) < 0)
+                        return r;
         }
         return 0;
 }
@@ -87,6 +124,7 @@ static int table_load(int fd, const char *disk, struct partition_table **ret) {
         if (!t)
                 return -ENOMEM;
         t->is_block = S_ISBLK(st.st_mode);
+        t->devno = st.st_rdev;
         t->sector_size = g.sector_size;
         t->disk = strdup(disk);
         r = t->disk ? read_entries(&g, t) : -ENOMEM;
@@ -157,7 +195,7 @@ int partition_commit(const char *disk, const struct partition_info *expect,
         if (fd < 0)
                 return log_error_errno(errno, "%s: cannot open disk for writing: %s", disk, strerror(errno));
         /* The lock keeps udev and a concurrent abota away while the table is rewritten. */
-        if (flock(fd, LOCK_EX) < 0)
+        if (!disk_lock_held(fd) && flock(fd, LOCK_EX) < 0)
                 return log_error_errno(errno, "%s: cannot lock disk: %s", disk, strerror(errno));
 
         struct partition_table *now = NULL;
@@ -204,7 +242,8 @@ finish:
         return r;
 }
 
-int partition_check_unused(const struct partition_info *p) {
+int partition_claim(const struct partition_info *p, int *ret_fd) {
+        *ret_fd = -1;
         if (!p->node)
                 return 0;
         int fd = open(p->node, O_RDONLY | O_EXCL | O_CLOEXEC);
@@ -212,10 +251,21 @@ int partition_check_unused(const struct partition_info *p) {
                 if (errno == EBUSY)
                         return log_error_errno(EBUSY, "%s: partition '%s' is in use (mounted?), refusing to touch it",
                                                p->node, p->label);
-                return 0;
+                if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+                        return 0; /* no node (yet) or no device behind it: nothing can hold it */
+                return log_error_errno(errno, "%s: cannot open partition '%s' exclusively: %s", p->node, p->label,
+                                       strerror(errno));
         }
-        close(fd);
+        *ret_fd = fd;
         return 0;
+}
+
+int partition_check_unused(const struct partition_info *p) {
+        int fd;
+        int r = partition_claim(p, &fd);
+        if (fd >= 0)
+                close(fd);
+        return r;
 }
 
 static int read_sysfs_line(const char *path, const char *key, char **ret) {

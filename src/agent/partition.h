@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PARTITION_LABEL_EMPTY "_empty"
 
@@ -18,12 +19,14 @@ struct partition_info {
         uint8_t uuid[16];
         uint64_t flags;         /* GPT attribute bits */
         char *label;            /* UTF-8, "" when unset */
-        char *node;             /* /dev/sda3 for block devices, NULL for image files */
+        char *node;             /* /dev/sda3 for block devices (from sysfs), NULL for image files
+                                 * and partitions the kernel does not know */
 };
 
 struct partition_table {
         char *disk;             /* the path it was read from */
         bool is_block;
+        dev_t devno;            /* block devices: the whole disk's device number */
         uint64_t sector_size;
         struct partition_info *partitions; /* used entries only, in table order */
         size_t n_partitions;
@@ -45,7 +48,8 @@ struct partition_change {
         uint64_t flags;
 };
 
-/* Rewrites one GPT entry under flock(LOCK_EX) on the disk, then fsyncs (when sync is set).
+/* Rewrites one GPT entry under flock(LOCK_EX) on the disk (unless this process holds the disk's
+ * lock already, disk-lock.h), then fsyncs (when sync is set).
  * Before writing it re-reads the table and checks the entry still starts at expect->start and
  * carries expect->label, so two concurrent runs cannot both claim one slot (-EBUSY otherwise).
  * libfdisk writes the backup table before the primary one; either copy is valid on its own, so
@@ -53,10 +57,14 @@ struct partition_change {
 int partition_commit(const char *disk, const struct partition_info *expect,
                      const struct partition_change *change, bool sync);
 
-/* -EBUSY (logged) when the partition's block device is in use: mounted, or held by dm-verity
- * or another exclusive opener (the kernel refuses O_EXCL then). This is how a mislabelled slot
- * that holds the running system is kept from being written. Image files, and block devices
- * whose partition node does not exist, report 0. */
+/* Opens the partition's node with O_EXCL and keeps it open in *ret_fd, so that nothing can mount
+ * or otherwise claim it while it is written through the whole disk. -EBUSY (logged) when it is in
+ * use: mounted, or held by dm-verity or another exclusive opener. This is how a mislabelled slot
+ * that holds the running system is kept from being written. *ret_fd = -1 for image files and
+ * partitions without a node. */
+int partition_claim(const struct partition_info *p, int *ret_fd);
+
+/* partition_claim() and let go at once: for a check before a relabel. */
 int partition_check_unused(const struct partition_info *p);
 
 /* True when label is a valid GPT label: valid UTF-8, at most 36 UTF-16 code units, no control

@@ -6,6 +6,7 @@
 #include "acquire.h"
 #include "commit.h"
 #include "resource.h"
+#include "base/chase.h"
 #include "base/log.h"
 #include "partition.h"
 #include "base/parttype.h"
@@ -36,9 +37,11 @@ static int resolve_disk(const struct transfer *t, const struct resource_config *
                 return partition_find_backing_disk("/usr", ret);
         }
 
-        _cleanup_free_ char *p = path_prefix_root(ctx->root, c->path);
-        if (!p)
-                return -ENOMEM;
+        _cleanup_free_ char *p = NULL;
+        int r = chase(ctx->root, c->path, 0, &p);
+        if (r < 0)
+                return log_error_errno(r, "%s: target disk %s%s: %s", t->file, ctx->root ? ctx->root : "", c->path,
+                                       r == -EXDEV ? "leaves the root" : strerror(-r));
         struct stat st;
         if (stat(p, &st) < 0)
                 return log_error_errno(errno, "%s: target disk %s: %s", t->file, p, strerror(errno));
@@ -161,8 +164,10 @@ static int pick_slot(const struct transfer *t, const struct resource *target, co
 }
 
 /* The plan was made from an earlier read of the table; before its bytes are overwritten, make
- * sure the slot is still free on disk (nothing else relabelled it meanwhile). */
-static int slot_still_free(const char *disk, const struct partition_info *slot) {
+ * sure the slot is still free on disk: still there, same place and size, still labelled `_empty`
+ * (nothing else relabelled it meanwhile), and not in use. Its node stays claimed (O_EXCL) in
+ * *ret_claim until the commit. */
+static int slot_still_free(const char *disk, const struct partition_info *slot, int *ret_claim) {
         struct partition_table *now = NULL;
         int r = partition_table_read(disk, &now);
         if (r < 0)
@@ -172,7 +177,7 @@ static int slot_still_free(const char *disk, const struct partition_info *slot) 
                 r = log_error_errno(EBUSY, "%s: partition %zu is no longer a free slot, refusing to write into it",
                                     disk, slot->partno + 1);
         else
-                r = partition_check_unused(p);
+                r = partition_claim(p, ret_claim);
         partition_table_free(now);
         return r;
 }
@@ -191,7 +196,7 @@ static int acquire(const struct resource *target, const struct resource_write *w
         if (!i->disk || !what)
                 return -ENOMEM;
 
-        r = slot_still_free(target->path, slot);
+        r = slot_still_free(target->path, slot, &i->claim_fd);
         if (r < 0)
                 return r;
         _cleanup_close_ int fd = open(target->path, O_RDWR | O_CLOEXEC);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "resource.h"
 
+#include "base/chase.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "sysupdate/version.h"
@@ -22,22 +23,33 @@ static bool is_boot_candidate(const char *root, const char *p) {
         return up && stat(up, &parent) == 0 && parent.st_dev != st.st_dev;
 }
 
+/* dir below root, resolved inside it; NULL (no error) when it cannot be, e.g. a link loop. */
+static int boot_dir_in_root(const char *root, const char *dir, char **ret) {
+        int r = chase(root, dir, CHASE_NONEXISTENT, ret);
+        if (r < 0 && r != -ENOMEM) {
+                log_debug("%s%s: cannot be resolved inside the root: %s", root ? root : "", dir, strerror(-r));
+                *ret = NULL;
+                return 0;
+        }
+        return r;
+}
+
 int resource_find_boot_dir(const char *root, enum path_relative_to what, char **ret) {
         static const char *const esp_dirs[] = { "/efi", "/boot", "/boot/efi" };
-        _cleanup_free_ char *esp = NULL, *xbootldr = NULL;
+        _cleanup_free_ char *esp = NULL, *xbootldr = NULL, *boot = NULL;
+        int r;
 
         for (size_t i = 0; i < ELEMENTSOF(esp_dirs) && !esp; i++) {
-                _cleanup_free_ char *p = path_prefix_root(root, esp_dirs[i]);
-                if (!p)
-                        return -ENOMEM;
-                if (is_boot_candidate(root, p))
+                _cleanup_free_ char *p = NULL;
+                if ((r = boot_dir_in_root(root, esp_dirs[i], &p)) < 0)
+                        return r;
+                if (p && is_boot_candidate(root, p))
                         esp = TAKE_PTR(p);
         }
-        _cleanup_free_ char *boot = path_prefix_root(root, "/boot");
-        if (!boot)
-                return -ENOMEM;
+        if ((r = boot_dir_in_root(root, "/boot", &boot)) < 0)
+                return r;
         /* /boot is an XBOOTLDR only next to an ESP on /efi; an ESP on /boot/efi lives inside it. */
-        if (esp && endswith(esp, "/efi") && !endswith(esp, "/boot/efi") && is_boot_candidate(root, boot))
+        if (esp && boot && endswith(esp, "/efi") && !endswith(esp, "/boot/efi") && is_boot_candidate(root, boot))
                 xbootldr = TAKE_PTR(boot);
 
         char **pick = what == PATH_RELATIVE_TO_ESP ? &esp
@@ -48,6 +60,26 @@ int resource_find_boot_dir(const char *root, enum path_relative_to what, char **
                                        what == PATH_RELATIVE_TO_XBOOTLDR ? "XBOOTLDR partition" : "ESP",
                                        root ? root : "/");
         *ret = TAKE_PTR(*pick);
+        return 0;
+}
+
+/* base/path with base (the root itself or a boot directory found inside it) and every link
+ * below it resolved inside root, so that a link such as ROOT/efi -> /host/dir stays in ROOT. */
+static int resolve_in_root(const struct transfer *t, const char *root, const char *base, const char *path,
+                           char **ret) {
+        _cleanup_free_ char *realroot = realpath(root, NULL), *realbase = realpath(base, NULL);
+        if (!realroot)
+                return log_error_errno(errno, "--root=%s: %s", root, strerror(errno));
+        const char *inside = realbase ? startswith(realbase, realroot) : NULL;
+        if (!inside && realbase && streq(realroot, "/"))
+                inside = realbase;
+        _cleanup_free_ char *rel = inside ? path_join(*inside ? inside : "/", path) : strdup(path);
+        if (!rel)
+                return -ENOMEM;
+        int r = chase(root, rel, CHASE_NONEXISTENT, ret);
+        if (r < 0)
+                return log_error_errno(r, "%s: %s below %s: %s", t->file, rel, root,
+                                       r == -EXDEV ? "leaves the root" : strerror(-r));
         return 0;
 }
 
@@ -77,6 +109,8 @@ int resource_resolve_path(const struct transfer *t, const struct resource_config
         }
         if (!base)
                 return -ENOMEM;
+        if (ctx->root && c->path_relative_to != PATH_RELATIVE_TO_EXPLICIT)
+                return resolve_in_root(t, ctx->root, base, c->path, ret);
         *ret = streq(base, "/") ? strdup(c->path) : path_join(base, c->path);
         return *ret ? 0 : -ENOMEM;
 }

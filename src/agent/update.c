@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "update.h"
 
+#include "acquire.h"
 #include "commit.h"
 #include "context.h"
 #include "base/log.h"
@@ -16,6 +17,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 /* The values fed to the first target pattern when naming a new instance (spec 3.6). The
  * version is borrowed from the source instance, never freed here. */
@@ -98,6 +101,101 @@ static int pick_set(struct context *c, const struct update_options *o, struct up
         return 0;
 }
 
+/* The payload's size as it will be written, from the size the server announced: only known for
+ * payloads not compressed (by name), since decompression changes it. */
+static uint64_t written_size(const char *url, uint64_t announced) {
+        static const char *const compressed[] = { ".xz", ".gz", ".zst", ".zstd", ".lzma", ".bz2" };
+        for (size_t i = 0; i < ELEMENTSOF(compressed); i++)
+                if (endswith(url, compressed[i]))
+                        return UINT64_MAX;
+        return announced;
+}
+
+/* A slot the new version can end up in: free, or holding a version vacuum may remove. */
+static bool slot_usable(const struct resource *target, const struct partition_info *p, char *const *protected) {
+        if (streq(p->label, PARTITION_LABEL_EMPTY))
+                return true;
+        for (size_t i = 0; i < target->n_instances; i++)
+                if (target->instances[i]->partition == p)
+                        return !strv_contains(protected, target->instances[i]->metadata.version);
+        return false;
+}
+
+/* The room a new file can get in target's directory: what its file system has free (looked up at
+ * the nearest existing parent, for a directory not created yet) plus what vacuum may free there,
+ * the files of every version that is not protected. */
+static int file_room(const struct resource *target, char *const *protected, uint64_t *ret) {
+        _cleanup_free_ char *dir = strdup(target->path);
+        if (!dir)
+                return -ENOMEM;
+        struct statvfs sv;
+        while (statvfs(dir, &sv) < 0) {
+                char *slash = strrchr(dir, '/');
+                if (errno != ENOENT || !slash || slash == dir)
+                        return log_error_errno(errno, "%s: cannot tell the free space: %s", target->path, strerror(errno));
+                *slash = 0;
+        }
+        uint64_t room = (uint64_t) sv.f_bavail * sv.f_frsize;
+        for (size_t i = 0; i < target->n_instances; i++) {
+                struct stat st;
+                if (!strv_contains(protected, target->instances[i]->metadata.version) &&
+                    stat(target->instances[i]->path, &st) == 0)
+                        room += (uint64_t) st.st_blocks * 512;
+        }
+        *ret = room;
+        return 0;
+}
+
+/* Before anything is removed to make room: every payload of the new version must be there, and
+ * every payload whose size is known must fit: a slot it can get, or the room of its directory. Otherwise the update
+ * stops here, with every installed version still in place. sizes[k] gets the size each payload
+ * will have when written (UINT64_MAX when unknown). */
+static int preflight(struct context *c, const struct update_set *u, const struct install *in, uint64_t *sizes) {
+        _cleanup_strv_free_ char **protected = NULL;
+        int r = vacuum_protected_versions(c, NULL, &protected);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < c->n; k++) {
+                sizes[k] = UINT64_MAX;
+                if (!in[k].name)
+                        continue;
+                const struct transfer *t = c->transfers[k];
+                const struct instance *src = u->available[k];
+                uint64_t announced = UINT64_MAX;
+                r = acquire_probe(src->path, &announced);
+                if (r < 0)
+                        return r;
+                sizes[k] = src->metadata.has_size ? src->metadata.size : written_size(src->path, announced);
+                if (sizes[k] == UINT64_MAX)
+                        continue;
+                const struct resource *target = c->targets[k];
+                char a[16], b[16];
+                if (t->target.type != RESOURCE_PARTITION) {
+                        uint64_t room = 0;
+                        if ((r = file_room(target, protected, &room)) < 0)
+                                return r;
+                        if (room < sizes[k])
+                                return log_error_errno(ENOSPC, "%s: %s is %s, more than the space left in %s (%s, counting what vacuum may free); nothing was removed",
+                                                       t->id, src->path, format_bytes(a, sizes[k]), target->path,
+                                                       format_bytes(b, room));
+                        continue;
+                }
+                uint64_t largest = 0;
+                for (size_t i = 0; i < target->table->n_partitions; i++) {
+                        const struct partition_info *p = &target->table->partitions[i];
+                        if (memcmp(p->type, t->partition_type, 16) == 0 && slot_usable(target, p, protected) &&
+                            p->size > largest)
+                                largest = p->size;
+                }
+                /* no usable slot at all is a configuration problem, which vacuum explains */
+                if (largest > 0 && largest < sizes[k])
+                        return log_error_errno(ENOSPC, "%s: %s is %s, larger than every slot that could take version %s on %s (largest: %s); nothing was removed",
+                                               t->id, src->path, format_bytes(a, sizes[k]), u->version, target->path,
+                                               format_bytes(b, largest));
+        }
+        return 0;
+}
+
 static int run(struct context *c, const struct update_options *o, const struct update_set *u, struct install *in) {
         int r;
         /* Plan every name first: nothing is touched if one of them cannot be formed. */
@@ -111,6 +209,14 @@ static int run(struct context *c, const struct update_options *o, const struct u
                 if (r < 0)
                         return r;
         }
+
+        _cleanup_free_ uint64_t *sizes = calloc(c->n ? c->n : 1, sizeof(uint64_t));
+        if (!sizes)
+                return -ENOMEM;
+        log_info("Checking that every payload of '%s' is there.", u->version);
+        r = preflight(c, u, in, sizes);
+        if (r < 0)
+                return r;
 
         char *protect[] = { u->version, NULL };
         struct vacuum_request vq = { .space = 1, .instances_max = o->instances_max, .protected = protect, .sync = o->sync };
@@ -132,6 +238,10 @@ static int run(struct context *c, const struct update_options *o, const struct u
                             u->version, 100 * k / c->n, 100 * k / c->n, c->n - k, k);
                 struct instance_metadata m;
                 new_instance_metadata(t, u->available[k], &m);
+                if (!m.has_size && sizes[k] != UINT64_MAX) {
+                        m.has_size = true; /* the smallest slot that fits what the server announced */
+                        m.size = sizes[k];
+                }
                 log_info("%s: acquiring %s as %s", t->id, u->available[k]->path, in[k].name);
                 struct resource_write w = {
                         .transfer = t, .source = u->available[k], .metadata = &m,
@@ -163,6 +273,8 @@ int update_run(struct context *c, const struct update_options *o, const char **r
         struct install *in = calloc(c->n ? c->n : 1, sizeof(*in));
         if (!in)
                 return -ENOMEM;
+        for (size_t k = 0; k < c->n; k++)
+                in[k].claim_fd = -1;
         r = run(c, o, u, in);
         for (size_t k = 0; k < c->n; k++)
                 install_done(&in[k]);

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* `update [VERSION]` (spec sysupdate.md 7.1-7.3, classic acquire/commit for partitions): vacuum
- * with space=1, acquire every transfer into an `_empty` slot or a ".#sysupdate..." temporary
- * file, sync, then commit in transfer (file name) order. Any failure before the commit leaves
- * every labelled slot and every visible file as it was. */
+/* `update [VERSION]` (spec sysupdate.md 7.1-7.3, classic acquire/commit for partitions): check
+ * that every payload is there and fits (a HEAD request each), vacuum with space=1, acquire every
+ * transfer into an `_empty` slot or a ".#sysupdate..." temporary file, sync, then commit in
+ * transfer (file name) order.
+ *
+ * What a failure leaves: before the vacuum (a payload missing, unreachable or too large) nothing
+ * has changed. After it, the versions removed to make room stay removed; the booted version, the
+ * protected ones and the new version's target slots are never touched, and the new version stays
+ * invisible until its commit. Removal goes boot entry first, data last (vacuum.h), so whatever the
+ * boot loader can pick at any instant has all its parts. */
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -197,6 +197,13 @@ int update_sets_discover(struct transfer *const *transfers, struct resource *con
         return 0;
 }
 
+const struct update_set *update_sets_newest_complete(const struct update_sets *s) {
+        for (size_t i = 0; i < s->n_sets; i++)
+                if ((s->sets[i]->flags & UPDATE_INSTALLED) && !(s->sets[i]->flags & UPDATE_INCOMPLETE))
+                        return s->sets[i];
+        return NULL;
+}
+
 const char *update_set_assessment(unsigned f) {
         bool obs = f & UPDATE_OBSOLETE, inc = f & UPDATE_INCOMPLETE;
 

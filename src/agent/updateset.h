@@ -45,5 +45,10 @@ void update_sets_free(struct update_sets *s);
 /* Exact string match first (as `update VERSION` wants), then strverscmp equality. */
 struct update_set *update_sets_find(const struct update_sets *s, const char *version);
 
+/* The newest installed version that every enabled transfer holds, or NULL: what a reboot would
+ * bring up. A version missing its boot entry or its data (an interrupted install or vacuum) is
+ * never it. */
+const struct update_set *update_sets_newest_complete(const struct update_sets *s);
+
 /* "current", "candidate", "installed", "protected+incomplete", ... (spec 6.2). */
 const char *update_set_assessment(unsigned flags);

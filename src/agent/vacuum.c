@@ -52,24 +52,60 @@ static int compute_limit(const struct transfer *t, const struct resource *target
         return 0;
 }
 
-int vacuum_transfer(const struct transfer *t, struct resource *target, const struct vacuum_request *q,
-                    size_t *removed) {
-        if (t->remove_temporary && target->kind->remove_temporary)
-                target->kind->remove_temporary(target);
-
+/* Adds to *victims the versions this transfer must give up: the oldest unprotected ones, until
+ * InstancesMax= and the room asked for hold. Nothing is removed here. */
+static int select_victims(const struct transfer *t, const struct resource *target, const struct vacuum_request *q,
+                          char ***victims) {
         uint64_t limit = 0;
         int r = compute_limit(t, target, q, &limit);
         if (r < 0)
                 return r;
+        uint64_t keep = target->n_instances;
+        for (size_t idx = target->n_instances; idx > 0 && keep > limit; idx--) {
+                const char *v = target->instances[idx - 1]->metadata.version;
+                if (is_protected(q->protected, v))
+                        continue; /* the slot search reports it if that leaves no room */
+                keep--;
+                if (!is_protected(*victims, v) && (r = strv_extend(victims, v)) < 0)
+                        return r;
+        }
+        return 0;
+}
 
-        while (target->n_instances > limit) {
-                /* the oldest instance that is not protected */
-                size_t idx = target->n_instances;
-                while (idx > 0 && is_protected(q->protected, target->instances[idx - 1]->metadata.version))
-                        idx--;
-                if (idx == 0)
-                        break; /* the slot search reports it if that leaves no room */
-                r = remove_instance(t, target, idx - 1, q->sync);
+static ssize_t find_index(const struct resource *target, const char *v) {
+        for (size_t i = 0; i < target->n_instances; i++)
+                if (version_compare(target->instances[i]->metadata.version, v) == 0)
+                        return (ssize_t) i;
+        return -1;
+}
+
+static void remove_temporary(const struct transfer *t, const struct resource *target) {
+        if (t->remove_temporary && target->kind->remove_temporary)
+                target->kind->remove_temporary(target);
+}
+
+int vacuum_transfer(const struct transfer *t, struct resource *target, const struct vacuum_request *q,
+                    size_t *removed) {
+        remove_temporary(t, target);
+        _cleanup_strv_free_ char **victims = NULL;
+        int r = select_victims(t, target, q, &victims);
+        for (char **v = victims; r >= 0 && v && *v; v++) {
+                ssize_t idx = find_index(target, *v);
+                if (idx >= 0 && (r = remove_instance(t, target, (size_t) idx, q->sync)) >= 0)
+                        (*removed)++;
+        }
+        return r;
+}
+
+int vacuum_remove_version(struct transfer *const *transfers, struct resource *const *targets, size_t n,
+                          const char *version, bool sync, size_t *removed) {
+        /* Reverse commit order: the last transfer (the boot entry) goes first, so that at every
+         * instant whatever the boot loader can still pick has all its data. */
+        for (size_t k = n; k > 0; k--) {
+                ssize_t idx = find_index(targets[k - 1], version);
+                if (idx < 0)
+                        continue;
+                int r = remove_instance(transfers[k - 1], targets[k - 1], (size_t) idx, sync);
                 if (r < 0)
                         return r;
                 (*removed)++;
@@ -77,7 +113,7 @@ int vacuum_transfer(const struct transfer *t, struct resource *target, const str
         return 0;
 }
 
-static int collect_protected(const struct context *c, char *const *extra, char ***ret) {
+int vacuum_protected_versions(const struct context *c, char *const *extra, char ***ret) {
         _cleanup_strv_free_ char **l = strv_copy(extra);
         if (!l)
                 return -ENOMEM;
@@ -97,17 +133,27 @@ static int collect_protected(const struct context *c, char *const *extra, char *
 int vacuum_context(struct context *c, const struct vacuum_request *q, const char *skip_version,
                    size_t *ret_removed, size_t *ret_disabled) {
         _cleanup_strv_free_ char **protected = NULL;
-        int r = collect_protected(c, q->protected, &protected);
+        int r = vacuum_protected_versions(c, q->protected, &protected);
         if (r < 0)
                 return r;
         struct vacuum_request qq = *q;
         qq.protected = protected;
 
+        /* Every transfer names the versions it must give up; each of them then goes as a whole,
+         * in reverse commit order (vacuum_remove_version()), never one transfer at a time. */
+        _cleanup_strv_free_ char **victims = NULL;
         size_t removed = 0, disabled = 0;
         for (size_t k = 0; k < c->n; k++) {
+                const struct transfer *t = c->transfers[k];
+                remove_temporary(t, c->targets[k]);
                 if (skip_version && resource_find(c->targets[k], skip_version))
                         continue;
-                r = vacuum_transfer(c->transfers[k], c->targets[k], &qq, &removed);
+                r = select_victims(t, c->targets[k], &qq, &victims);
+                if (r < 0)
+                        return r;
+        }
+        for (char **v = victims; v && *v; v++) {
+                r = vacuum_remove_version(c->transfers, c->targets, c->n, *v, q->sync, &removed);
                 if (r < 0)
                         return r;
         }

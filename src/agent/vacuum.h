@@ -28,6 +28,17 @@ struct vacuum_request {
 int vacuum_transfer(const struct transfer *t, struct resource *target, const struct vacuum_request *q,
                     size_t *removed);
 
+/* The one removal rule, used by every path that takes a version away: its instance of every
+ * transfer is removed in reverse commit order, so the boot entry (committed last) goes first and
+ * the data (a GPT label turned back to `_empty`) last. A crash in between leaves a version
+ * without a boot entry, which nothing boots, never a boot entry without its data. */
+int vacuum_remove_version(struct transfer *const *transfers, struct resource *const *targets, size_t n,
+                          const char *version, bool sync, size_t *removed);
+
+/* extra plus every ProtectVersion= of the component and the booted version (IMAGE_VERSION):
+ * what no vacuum ever removes. */
+int vacuum_protected_versions(const struct context *c, char *const *extra, char ***ret);
+
 /* All enabled transfers with q (skipping those that already hold skip_version, if given), then
  * disabled transfers wiped. Protects every ProtectVersion= of the component and the booted
  * version (IMAGE_VERSION) in addition to q->protected. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "conf.h"
 
+#include "chase.h"
 #include "log.h"
 #include "specifier.h"
 #include "util.h"
@@ -231,11 +232,13 @@ static int collect(const char *root, const char *const *dirs, const char *prefix
         int r = 0;
 
         for (size_t i = 0; dirs && dirs[i]; i++) {
-                _cleanup_free_ char *dir = path_prefix_root(root, dirs[i]);
-                if (!dir) {
-                        r = -ENOMEM;
+                _cleanup_free_ char *dir = NULL;
+                r = chase(root, dirs[i], CHASE_NONEXISTENT, &dir);
+                if (r == -ENOMEM)
                         goto fail;
-                }
+                r = 0;
+                if (!dir)
+                        continue; /* a link loop or an unreadable directory: nothing to contribute */
                 DIR *d = opendir(dir);
                 if (!d)
                         continue; /* missing or unreadable directory: nothing to contribute */

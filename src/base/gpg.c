@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gpg.h"
 
+#include "chase.h"
+
 #include "log.h"
 #include "spawn.h"
 #include "util.h"
@@ -25,9 +27,12 @@ int gpg_find_keyring(const char *root, char **ret) {
                 "/usr/lib/systemd/import-pubring.gpg",
         };
         for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
-                _cleanup_free_ char *p = path_prefix_root(root, candidates[i]);
-                if (!p)
-                        return -ENOMEM;
+                _cleanup_free_ char *p = NULL;
+                int r = chase(root, candidates[i], CHASE_NONEXISTENT, &p);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue; /* a link loop or an unreadable directory: not a keyring */
                 struct stat st;
                 if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
                         *ret = TAKE_PTR(p);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "specifier.h"
 
+#include "chase.h"
 #include "parttype.h"
 #include "util.h"
 
@@ -129,8 +130,12 @@ int specifier_context_new(const char *root, struct specifier_context **ret) {
         static const char *const os_release[] = { "/etc/os-release", "/usr/lib/os-release" };
         int r = -ENOENT;
         for (size_t i = 0; i < ELEMENTSOF(os_release) && r == -ENOENT; i++) {
-                _cleanup_free_ char *p = path_prefix_root(root, os_release[i]);
-                r = p ? parse_env_file(p, &c->os_release) : -ENOMEM;
+                _cleanup_free_ char *p = NULL;
+                r = chase(root, os_release[i], CHASE_NONEXISTENT, &p);
+                if (r >= 0)
+                        r = parse_env_file(p, &c->os_release);
+                else if (r != -ENOMEM)
+                        r = -ENOENT;
         }
         if (r == -ENOMEM) {
                 specifier_context_free(c);
@@ -138,15 +143,15 @@ int specifier_context_new(const char *root, struct specifier_context **ret) {
         }
         /* A root without os-release is legal: every field then expands to "". */
 
-        _cleanup_free_ char *mid = path_prefix_root(root, "/etc/machine-id");
-        _cleanup_free_ char *info = path_prefix_root(root, "/etc/machine-info");
-        if (!mid || !info) {
+        _cleanup_free_ char *mid = NULL, *info = NULL;
+        if (chase(root, "/etc/machine-id", CHASE_NONEXISTENT, &mid) == -ENOMEM ||
+            chase(root, "/etc/machine-info", CHASE_NONEXISTENT, &info) == -ENOMEM) {
                 specifier_context_free(c);
                 return -ENOMEM;
         }
-        c->machine_id = read_id128(mid);
+        c->machine_id = mid ? read_id128(mid) : NULL;
         _cleanup_strv_free_ char **mi = NULL;
-        if (parse_env_file(info, &mi) == 0 && !isempty(env_lookup(mi, "PRETTY_HOSTNAME")))
+        if (info && parse_env_file(info, &mi) == 0 && !isempty(env_lookup(mi, "PRETTY_HOSTNAME")))
                 c->pretty_hostname = strdup(env_lookup(mi, "PRETTY_HOSTNAME"));
         *ret = c;
         return 0;

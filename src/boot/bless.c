@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bless.h"
 
+#include "base/chase.h"
 #include "base/conf.h"
 #include "base/log.h"
 #include "base/spawn.h"
@@ -228,10 +229,13 @@ int bless_find_esp(const char *root, const char *esp, const char *count_path, ch
                 return r;
 
         for (size_t i = 0; i < (esp ? 1 : ELEMENTSOF(candidates)); i++) {
-                _cleanup_free_ char *dir = esp ? strdup(esp) : path_prefix_root(root, candidates[i]);
+                _cleanup_free_ char *dir = NULL;
                 _cleanup_close_ int fd = -1;
-                if (!dir)
-                        return -ENOMEM;
+                r = esp ? ((dir = strdup(esp)) ? 0 : -ENOMEM) : chase(root, candidates[i], CHASE_NONEXISTENT, &dir);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue;
                 if (open_entry_dir(dir, &e, &fd) < 0)
                         continue;
                 if (exists_at(fd, e.original) || exists_at(fd, e.good) || exists_at(fd, e.bad)) {
@@ -277,8 +281,10 @@ int bless_get_state(const char *esp, const char *count_path, enum bless_state *r
         return 0;
 }
 
-/* rename without replacing: renameat2() where the file system supports it, else a check first
- * (vfat before 6.x lacks RENAME_NOREPLACE; the ESP has no concurrent writers). */
+/* rename without replacing: renameat2(RENAME_NOREPLACE), which vfat has had since Linux 4.9. Only
+ * where a kernel or file system refuses the flag (EINVAL, ENOSYS) is it a check followed by a
+ * rename, which is not atomic: a file created in between would be replaced. Nothing else of
+ * abota creates these names (update writes the names of a new version, never the booted one's). */
 static int rename_noreplace(int dirfd, const char *from, const char *to) {
         if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
                 return 0;

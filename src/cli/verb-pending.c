@@ -9,8 +9,8 @@
 
 #include <stdbool.h>
 
-/* Compares the newest installed version with the booted one (spec 7.7): > 0 newer installed,
- * 0 when not newer, < 0 on error (logged). */
+/* Compares the newest complete installed version with the booted one (spec 7.7): > 0 newer
+ * installed, 0 when not newer, < 0 on error (logged). */
 static int newer_installed(const struct cli_options *o) {
         if (o->component || o->image) {
                 log_error("pending and reboot compare with the booted version; --component= and --image= do not apply");
@@ -21,9 +21,9 @@ static int newer_installed(const struct cli_options *o) {
                 return -1;
         const char *booted = NULL;
         int r = context_booted_version(c, &booted);
-        const struct update_set *u = c->sets->newest_installed;
+        const struct update_set *u = update_sets_newest_complete(c->sets);
         if (r >= 0 && !u) {
-                log_error("no installed version found");
+                log_error("no complete installed version found");
                 r = -1;
         }
         if (r >= 0) {

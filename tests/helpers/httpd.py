@@ -56,6 +56,7 @@ class Config:
         self.fail_count = args.fail_count
         self.throttle = args.throttle
         self.range = not args.no_range
+        self.no_head = args.no_head
         self.log = args.log
         self.redirect = args.redirect
         self.stale = dict(s.split("=", 1) for s in args.stale)
@@ -121,6 +122,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return start, min(end, size - 1)
 
     def do_HEAD(self):
+        if self.config.no_head:
+            self.send_simple(405, "HEAD not allowed here")
+            return
         self.serve()
 
     def do_GET(self):
@@ -234,6 +238,7 @@ def main():
     ap.add_argument("--fail-count", type=int)
     ap.add_argument("--throttle", type=int)
     ap.add_argument("--no-range", action="store_true")
+    ap.add_argument("--no-head", action="store_true", help="answer HEAD with 405, as some CDNs do")
     ap.add_argument("--log")
     ap.add_argument("--redirect")
     ap.add_argument("--stale", action="append", default=[])

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from agent_env import Appliance, Server
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -39,3 +41,15 @@ def abota(abota_bin):
         return r
 
     return run
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The seed appliance (agent_env.Appliance) with its server running and version 2 published
+    (a.v2 holds the store payload). Modules needing another seed define their own app."""
+    a = Appliance(tmp_path)
+    a.server = Server(a.server_dir, tmp_path).start()
+    a.set_url(a.server.url)
+    a.v2 = a.publish("2")
+    yield a
+    a.server.stop()

@@ -5,17 +5,7 @@ import json
 
 import pytest
 
-from agent_env import Appliance, Server, payload, read_partitions, slot_bytes
-
-
-@pytest.fixture
-def app(tmp_path):
-    a = Appliance(tmp_path)
-    a.server = Server(a.server_dir, tmp_path).start()
-    a.set_url(a.server.url)
-    a.v2 = a.publish("2")
-    yield a
-    a.server.stop()
+from agent_env import payload, read_partitions, slot_bytes
 
 
 def test_list_before_update(abota, app):

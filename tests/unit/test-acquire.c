@@ -766,8 +766,46 @@ static void test_timeouts_from_env(void **state) {
         unsetenv("ABOTA_TRANSFER_TIMEOUT");
 }
 
+/* acquire_probe(): the size without the bytes, from HEAD, from a one-byte GET where HEAD is
+ * refused, or from stat(); "not there" is -ENOENT whichever way it was asked. */
+static void test_probe(void **state) {
+        struct fixture *f = *state;
+        uint8_t sha[32];
+        uint64_t size = 0;
+        make_www(f, 300000, sha);
+        _cleanup_free_ char *www = in_dir(f, "www"), *raw = path_join(www, "image.raw"),
+                            *missing = path_join(www, "missing.raw"), *file_url = strprintf("file://%s", raw);
+        assert_int_equal(acquire_probe(raw, &size), 0);
+        assert_int_equal(size, 300000);
+        assert_int_equal(acquire_probe(missing, &size), -ENOENT);
+        size = 0;
+        assert_int_equal(acquire_probe(file_url, &size), 0);
+        assert_int_equal(size, 300000);
+        assert_int_equal(acquire_probe("ftp://example.com/x", &size), -EPROTONOSUPPORT);
+
+        for (int head = 1; head >= 0; head--) {
+                if (head)
+                        httpd_start(f, NULL);
+                else
+                        httpd_start(f, "--no-head", NULL);
+                _cleanup_free_ char *url = httpd_url(f, "image.raw"), *gone = httpd_url(f, "missing.raw");
+                size = 0;
+                assert_int_equal(acquire_probe(url, &size), 0);
+                assert_int_equal(size, 300000);
+                assert_int_equal(acquire_probe(gone, &size), -ENOENT);
+                _cleanup_free_ char *log = httpd_log(f);
+                /* nothing was downloaded: HEAD, or one byte */
+                assert_non_null(strstr(log, head ? "HEAD /image.raw 200" : "GET /image.raw 206 bytes=0-0"));
+                assert_null(strstr(log, "GET /image.raw 200"));
+        }
+        httpd_stop(f);
+        _cleanup_free_ char *refused = httpd_url(f, "image.raw"); /* nobody listens there now */
+        assert_int_equal(acquire_probe(refused, &size), -EIO);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_local_path_and_file_url, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_tiny_payloads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compressed, setup, teardown),

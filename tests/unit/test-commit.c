@@ -29,6 +29,7 @@ static void test_rename_commit(void **state) {
         (void) state;
         struct transfer t = { .id = (char *) "kernel" };
         struct install i = {
+                .claim_fd = -1,
                 .transfer = &t,
                 .name = strdup("app_2+3-0.efi"),
                 .temp_path = make_file(".#sysupdateapp_2+3-0.efi0011223344556677", "new"),
@@ -44,6 +45,7 @@ static void test_rename_commit(void **state) {
         /* an uncommitted temporary file is removed, the final name never appears */
         _cleanup_free_ char *final2 = path_join(tmpdir, "app_3+3-0.efi");
         struct install j = {
+                .claim_fd = -1,
                 .transfer = &t,
                 .name = strdup("app_3+3-0.efi"),
                 .temp_path = make_file(".#sysupdateapp_3+3-0.efi0011223344556677", "partial"),

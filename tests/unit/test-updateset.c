@@ -116,6 +116,24 @@ static void test_incomplete_installed_is_kept_and_repaired(void **state) {
         teardown(&f);
 }
 
+static void test_newest_complete(void **state) {
+        (void) state;
+        struct fixture f;
+        /* 3 has its data only, 2 its boot entry only: 1 is what a reboot brings up */
+        setup(&f, V("3", "1"), V("2", "1"), NULL, NULL);
+        discover(&f, false);
+        assert_string_equal(f.s->newest_installed->version, "3");
+        const struct update_set *u = update_sets_newest_complete(f.s);
+        assert_non_null(u);
+        assert_string_equal(u->version, "1");
+        teardown(&f);
+
+        setup(&f, V("2"), V("1"), NULL, NULL);
+        discover(&f, false);
+        assert_null(update_sets_newest_complete(f.s));
+        teardown(&f);
+}
+
 static void test_incomplete_at_source_is_never_offered(void **state) {
         (void) state;
         struct fixture f;
@@ -226,6 +244,7 @@ int main(void) {
                 cmocka_unit_test(test_candidate),
                 cmocka_unit_test(test_offline),
                 cmocka_unit_test(test_incomplete_installed_is_kept_and_repaired),
+                cmocka_unit_test(test_newest_complete),
                 cmocka_unit_test(test_incomplete_at_source_is_never_offered),
                 cmocka_unit_test(test_no_downgrade),
                 cmocka_unit_test(test_obsolete_and_protected),
