@@ -68,3 +68,12 @@ def test_units_verify(installed):
     other = [line for line in p.stderr.splitlines()
              if line and f"Command {prefix}/bin/abota is not executable" not in line]
     assert other == [], p.stderr
+
+
+def test_completions(installed):
+    dest, prefix, _ = installed
+    bash = sorted(dest.rglob("bash-completion/completions/abota"))
+    assert len(bash) == 1 and bash[0].read_text() == (ROOT / "shell" / "abota.bash").read_text()
+    zsh = sorted(dest.rglob("_abota"))
+    assert len(zsh) == 1 and zsh[0].parent.name in ("vendor-completions", "site-functions")
+    assert zsh[0].read_text() == (ROOT / "shell" / "_abota").read_text()
