@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs every test: unit (cmocka) and integration (pytest, the real binary on real disk images and a
 # real HTTP server), then both again under ASan+UBSan, then the QEMU end-to-end scenarios.
-# Usage: ./test.sh [--quick]   (--quick skips the sanitizer pass and the e2e scenarios)
+# Usage: ./test.sh [--quick]   (--quick skips the sanitizer pass, the packaging test (about 40 s:
+# a whole package build) and the e2e scenarios)
 set -euo pipefail
 cd "$(dirname "$0")"
 . tools/lib.sh
@@ -32,6 +33,9 @@ build build-release --buildtype=release
 meson test -C build-release --print-errorlogs --num-processes 2 --suite unit
 
 if [ $quick -eq 0 ]; then
+        need_packages "${PACKAGING_PACKAGES[@]}"
+        echo "== packaging (.deb)"
+        tests/packaging/run
         # The sanitizer build uses clang, so the suite also proves the code builds warning-free
         # with both compilers (gcc above).
         echo "== build with clang, ASan+UBSan"
@@ -45,4 +49,5 @@ if [ $quick -eq 0 ]; then
                 tests/e2e/run
         fi
 fi
+[ $quick -eq 0 ] || echo "== skipped with --quick: sanitizer build, packaging (tests/packaging/run), end-to-end"
 echo "== all tests passed in $(( (SECONDS - suite_start) / 60 )) min $(( (SECONDS - suite_start) % 60 )) s"
