@@ -22,6 +22,7 @@ struct cli_options {
         bool no_legend;              /* --no-legend */
         bool sync;                   /* --sync=BOOL, default yes */
         bool reboot;                 /* --reboot */
+        bool strict;                 /* --strict: warnings about the definitions are errors */
         const char *interval;        /* daemon: --interval=, --random-delay=, --maintenance-window=, --state-dir= */
         const char *random_delay;
         const char *maintenance_window;
@@ -58,6 +59,10 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
  * without --definitions: the image's own definitions cannot be read. */
 struct definitions_options;
 int cli_definitions_options(const struct cli_options *o, struct definitions_options *ret);
+
+/* With --strict: -EINVAL (logged) when warnings were logged since log_warning_count() was
+ * warnings_before. */
+int cli_strict_check(const struct cli_options *o, unsigned warnings_before);
 
 int verb_components(const struct cli_options *o);
 struct context;

@@ -55,6 +55,7 @@ void help_print(void) {
                "     --sync=BOOL            fsync written data (default yes)\n"
                "     --reboot               Reboot after a successful update\n"
                "     --no-legend            Omit table headers\n"
+               "     --strict               Treat warnings about the definitions as errors\n"
                "\nOptions of daemon:\n"
                "     --interval=TIME        Time between update checks (default 1d)\n"
                "     --random-delay=TIME    Delay each check by up to TIME more (default 2h)\n"
@@ -79,6 +80,7 @@ enum {
         ARG_RANDOM_DELAY,
         ARG_MAINTENANCE_WINDOW,
         ARG_STATE_DIR,
+        ARG_STRICT,
 };
 
 static int parse_json_mode(const char *s, enum json_mode *ret) {
@@ -115,6 +117,7 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 { "random-delay", required_argument, NULL, ARG_RANDOM_DELAY },
                 { "maintenance-window", required_argument, NULL, ARG_MAINTENANCE_WINDOW },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "strict", no_argument, NULL, ARG_STRICT },
                 {}
         };
 
@@ -169,6 +172,7 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 case ARG_RANDOM_DELAY: o->random_delay = optarg; break;
                 case ARG_MAINTENANCE_WINDOW: o->maintenance_window = optarg; break;
                 case ARG_STATE_DIR: o->state_dir = optarg; break;
+                case ARG_STRICT: o->strict = true; break;
                 case 'm':
                         if (parse_uint64(optarg, 10, &u) < 0 || u == 0) {
                                 log_error("--instances-max=%s: expected a positive number", optarg);

@@ -40,7 +40,7 @@ def test_bash_options(abota_bin):
     assert bash_complete(abota_bin, "--off") == ["--offline"]
     # global options before the verb, own options after repart, publish and bless
     assert "--maintenance-window=" in bash_complete(abota_bin, "--")
-    assert bash_complete(abota_bin, "repart", "--s") == ["--size=", "--seed=", "--split="]
+    assert bash_complete(abota_bin, "repart", "--s") == ["--size=", "--seed=", "--split=", "--strict"]
     assert bash_complete(abota_bin, "publish", "--gpg") == ["--gpg-key=", "--gpg-homedir="]
     assert bash_complete(abota_bin, "bless", "--ch") == ["--check"]
 
