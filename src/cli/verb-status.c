@@ -16,6 +16,19 @@ static const char *current_version(const struct context *c) {
         return c->sets->newest_installed ? c->sets->newest_installed->version : NULL;
 }
 
+/* {"current":..., "available":...[, "checked":...]}; checked < 0 leaves it out. */
+static void print_json(const struct cli_options *o, const char *current, const struct update_set *u, int checked) {
+        struct json_writer w;
+        json_init(&w, stdout, o->json);
+        json_begin_object(&w);
+        json_kv_string(&w, "current", current);
+        json_kv_string(&w, "available", u ? u->version : NULL);
+        if (checked >= 0)
+                json_kv_bool(&w, "checked", checked);
+        json_end_object(&w);
+        json_finish(&w);
+}
+
 /* abota (no verb): the current version and the one an update would install. */
 int verb_status(const struct cli_options *o) {
         /* Installed versions first, so that bad definitions fail here and an unreachable
@@ -36,16 +49,9 @@ int verb_status(const struct cli_options *o) {
         }
         const char *current = current_version(c);
         const struct update_set *u = reached ? c->sets->candidate : NULL;
-        if (o->json != JSON_OFF) {
-                struct json_writer w;
-                json_init(&w, stdout, o->json);
-                json_begin_object(&w);
-                json_kv_string(&w, "current", current);
-                json_kv_string(&w, "available", u ? u->version : NULL);
-                json_kv_bool(&w, "checked", reached);
-                json_end_object(&w);
-                json_finish(&w);
-        } else {
+        if (o->json != JSON_OFF)
+                print_json(o, current, u, reached);
+        else {
                 printf("  Current: %s\n", current ? current : "-");
                 if (!reached)
                         printf("Available: unknown (%s)\n", o->offline ? "--offline" : "update sources unreachable");
@@ -70,15 +76,9 @@ int verb_check(const struct cli_options *o) {
                 return EXIT_FAIL;
         const char *current = current_version(c);
         const struct update_set *u = c->sets->candidate;
-        if (o->json != JSON_OFF) {
-                struct json_writer w;
-                json_init(&w, stdout, o->json);
-                json_begin_object(&w);
-                json_kv_string(&w, "current", current);
-                json_kv_string(&w, "available", u ? u->version : NULL);
-                json_end_object(&w);
-                json_finish(&w);
-        } else if (u) {
+        if (o->json != JSON_OFF)
+                print_json(o, current, u, -1);
+        else if (u) {
                 if (!o->no_legend)
                         printf("TARGET UPDATE\n");
                 printf("host   %s \u2192 %s\n", current ? current : "-", u->version);
