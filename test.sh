@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs every test: unit (cmocka) and integration (pytest, the real binary on real disk images and a
 # real HTTP server), then both again under ASan+UBSan, then the QEMU end-to-end scenarios.
-# Usage: ./test.sh [--quick]   (--quick skips the sanitizer pass, the packaging test (about 40 s:
+# Usage: ./test.sh [--quick]   (--quick skips the sanitizer pass, the packaging test (40-85 s here:
 # a whole package build) and the e2e scenarios)
 set -euo pipefail
 cd "$(dirname "$0")"
