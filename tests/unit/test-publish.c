@@ -148,10 +148,74 @@ static void test_publish_rejects(void **state) {
         pattern_free(p[0]);
 }
 
+/* Each transfer of --definitions needs a payload of the version, new or already published. */
+static void test_publish_transfers_complete(void **state) {
+        (void) state;
+        _cleanup_free_ char *dir = path_join(base, "srv3"), *src = path_join(base, "src3");
+        assert_int_equal(mkdir(dir, 0755), 0);
+        assert_int_equal(mkdir(src, 0755), 0);
+        struct pattern *p[2];
+        const char *reason;
+        assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
+        assert_int_equal(pattern_compile("os_@v.efi", &p[1], &reason), 0);
+        const struct publish_transfer t[2] = {
+                { .name = "10-store.transfer", .patterns = &p[0], .n_patterns = 1 },
+                { .name = "20-uki.transfer", .patterns = &p[1], .n_patterns = 1 },
+        };
+        _cleanup_free_ char *raw = write_payload(src, "os_1.raw", "raw"), *efi = write_payload(src, "os_1.efi", "efi");
+        struct publish_result res = {};
+        char *only_raw[1] = { raw };
+        struct publish_options o = { .dir = dir, .files = only_raw, .n_files = 1, .patterns = p, .n_patterns = 2,
+                                     .transfers = t, .n_transfers = 2 };
+        assert_int_equal(publish(&o, &res), -EINVAL);
+        _cleanup_free_ char *sums = path_join(dir, "SHA256SUMS");
+        struct stat st;
+        assert_int_equal(stat(sums, &st), -1);
+
+        char *both[2] = { raw, efi };
+        o.files = both, o.n_files = 2;
+        assert_int_equal(publish(&o, &res), 0);
+        publish_result_done(&res);
+        /* one file again: the other one is there already */
+        o.files = only_raw, o.n_files = 1;
+        assert_int_equal(publish(&o, &res), 0);
+        publish_result_done(&res);
+        pattern_free(p[0]);
+        pattern_free(p[1]);
+}
+
+/* A signed directory stays signed unless unsign says otherwise. */
+static void test_publish_signed_dir(void **state) {
+        (void) state;
+        _cleanup_free_ char *dir = path_join(base, "srv4"), *src = path_join(base, "src4");
+        assert_int_equal(mkdir(dir, 0755), 0);
+        assert_int_equal(mkdir(src, 0755), 0);
+        struct pattern *p[1];
+        const char *reason;
+        assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
+        _cleanup_free_ char *a = write_payload(src, "os_1.raw", "a");
+        free(write_payload(dir, "SHA256SUMS.gpg", "signature"));
+        char *files[1] = { a };
+        struct publish_options o = { .dir = dir, .files = files, .n_files = 1, .patterns = p, .n_patterns = 1 };
+        struct publish_result res = {};
+        assert_int_equal(publish(&o, &res), -EPERM);
+        _cleanup_free_ char *sums = path_join(dir, "SHA256SUMS"), *sig = path_join(dir, "SHA256SUMS.gpg");
+        struct stat st;
+        assert_int_equal(stat(sums, &st), -1);
+        assert_int_equal(stat(sig, &st), 0);
+        o.unsign = true;
+        assert_int_equal(publish(&o, &res), 0);
+        publish_result_done(&res);
+        assert_int_equal(stat(sig, &st), -1);
+        pattern_free(p[0]);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_publish_keep),
                 cmocka_unit_test(test_publish_rejects),
+                cmocka_unit_test(test_publish_transfers_complete),
+                cmocka_unit_test(test_publish_signed_dir),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
