@@ -36,8 +36,10 @@ int verb_status(const struct cli_options *o) {
         struct context *c = NULL, *online = NULL;
         struct cli_options offline = *o;
         offline.offline = true;
-        if (cli_context_load(&offline, false, false, &c) < 0)
+        if (cli_context_load(&offline, false, false, &c) < 0) {
+                log_notice("Run without a verb, abota shows this system's version; abota --help lists the verbs.");
                 return EXIT_FAIL;
+        }
         bool reached = false;
         if (!o->offline) {
                 reached = cli_context_load(o, true, false, &online) >= 0;
