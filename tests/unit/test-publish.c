@@ -36,6 +36,15 @@ static char *write_payload(const char *dir, const char *name, const char *text) 
         return path;
 }
 
+/* base/srvN (the update directory) and base/srcN (the build output), created empty. */
+static void make_dirs(const char *n, char **ret_dir, char **ret_src) {
+        _cleanup_free_ char *d = strprintf("srv%s", n), *sname = strprintf("src%s", n);
+        *ret_dir = path_join(base, d);
+        *ret_src = path_join(base, sname);
+        assert_int_equal(mkdir(*ret_dir, 0755), 0);
+        assert_int_equal(mkdir(*ret_src, 0755), 0);
+}
+
 static struct manifest *load_manifest(const char *dir) {
         _cleanup_free_ char *path = path_join(dir, "SHA256SUMS"), *data = NULL, *reason = NULL;
         size_t size;
@@ -49,9 +58,8 @@ static struct manifest *load_manifest(const char *dir) {
  * version order (1.10 is newer than 1.9). */
 static void test_publish_keep(void **state) {
         (void) state;
-        _cleanup_free_ char *dir = path_join(base, "srv"), *src = path_join(base, "src");
-        assert_int_equal(mkdir(dir, 0755), 0);
-        assert_int_equal(mkdir(src, 0755), 0);
+        _cleanup_free_ char *dir = NULL, *src = NULL;
+        make_dirs("", &dir, &src);
         struct pattern *p[2];
         const char *reason;
         assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
@@ -102,9 +110,8 @@ static void test_publish_keep(void **state) {
 
 static void test_publish_rejects(void **state) {
         (void) state;
-        _cleanup_free_ char *dir = path_join(base, "srv2"), *src = path_join(base, "src2");
-        assert_int_equal(mkdir(dir, 0755), 0);
-        assert_int_equal(mkdir(src, 0755), 0);
+        _cleanup_free_ char *dir = NULL, *src = NULL;
+        make_dirs("2", &dir, &src);
         struct pattern *p[1];
         const char *reason;
         assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
@@ -151,9 +158,8 @@ static void test_publish_rejects(void **state) {
 /* Each transfer of --definitions needs a payload of the version, new or already published. */
 static void test_publish_transfers_complete(void **state) {
         (void) state;
-        _cleanup_free_ char *dir = path_join(base, "srv3"), *src = path_join(base, "src3");
-        assert_int_equal(mkdir(dir, 0755), 0);
-        assert_int_equal(mkdir(src, 0755), 0);
+        _cleanup_free_ char *dir = NULL, *src = NULL;
+        make_dirs("3", &dir, &src);
         struct pattern *p[2];
         const char *reason;
         assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
@@ -187,9 +193,8 @@ static void test_publish_transfers_complete(void **state) {
 /* A signed directory stays signed unless unsign says otherwise. */
 static void test_publish_signed_dir(void **state) {
         (void) state;
-        _cleanup_free_ char *dir = path_join(base, "srv4"), *src = path_join(base, "src4");
-        assert_int_equal(mkdir(dir, 0755), 0);
-        assert_int_equal(mkdir(src, 0755), 0);
+        _cleanup_free_ char *dir = NULL, *src = NULL;
+        make_dirs("4", &dir, &src);
         struct pattern *p[1];
         const char *reason;
         assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);

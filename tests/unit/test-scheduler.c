@@ -19,19 +19,15 @@ static time_t at(int h, int m) {
 
 static void test_parse_duration(void **state) {
         (void) state;
+        static const struct { const char *s; uint64_t v; } good[] = {
+                { "90", 90 }, { "1d", 86400 }, { "1h30min", 5400 }, { "2h", 7200 }, { "45s", 45 }, { "5m", 300 },
+                { "1h30", 3630 },
+        };
         uint64_t v;
-        assert_int_equal(schedule_parse_duration("90", &v), 0);
-        assert_int_equal(v, 90);
-        assert_int_equal(schedule_parse_duration("1d", &v), 0);
-        assert_int_equal(v, 86400);
-        assert_int_equal(schedule_parse_duration("1h30min", &v), 0);
-        assert_int_equal(v, 5400);
-        assert_int_equal(schedule_parse_duration("2h", &v), 0);
-        assert_int_equal(v, 7200);
-        assert_int_equal(schedule_parse_duration("45s", &v), 0);
-        assert_int_equal(v, 45);
-        assert_int_equal(schedule_parse_duration("5m", &v), 0);
-        assert_int_equal(v, 300);
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                assert_int_equal(schedule_parse_duration(good[i].s, &v), 0);
+                assert_int_equal(v, good[i].v);
+        }
         const char *bad[] = { "", "0", "h", "-1", "1x", "10 s", "5ms", "1h-1", "99999999999999999999" };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 assert_int_equal(schedule_parse_duration(bad[i], &v), -EINVAL);
