@@ -3,7 +3,8 @@
 # Runs every test: unit (cmocka) and integration (pytest, the real binary on real disk images and a
 # real HTTP server), then both again under ASan+UBSan, a short libFuzzer run, then the QEMU
 # end-to-end scenarios.
-# Usage: ./test.sh [--quick]   (--quick skips the sanitizer pass, fuzzing and the e2e scenarios)
+# Usage: ./test.sh [--quick]   (--quick skips the sanitizer pass, fuzzing, the packaging test
+# (40-85 s here: a whole package build) and the e2e scenarios)
 set -euo pipefail
 cd "$(dirname "$0")"
 . tools/lib.sh
@@ -33,6 +34,9 @@ build build-release --buildtype=release
 meson test -C build-release --print-errorlogs --num-processes 2 --suite unit
 
 if [ $quick -eq 0 ]; then
+        need_packages "${PACKAGING_PACKAGES[@]}"
+        echo "== packaging (.deb)"
+        tests/packaging/run
         # The sanitizer build uses clang, so the suite also proves the code builds warning-free
         # with both compilers (gcc above).
         echo "== build with clang, ASan+UBSan"
@@ -49,4 +53,5 @@ if [ $quick -eq 0 ]; then
                 tests/e2e/run
         fi
 fi
+[ $quick -eq 0 ] || echo "== skipped with --quick: sanitizer build, packaging (tests/packaging/run), end-to-end"
 echo "== all tests passed in $(( (SECONDS - suite_start) / 60 )) min $(( (SECONDS - suite_start) % 60 )) s"

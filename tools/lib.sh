@@ -9,7 +9,9 @@ BUILD_PACKAGES=(meson ninja-build pkg-config gcc clang libcurl4-openssl-dev libs
 # systemd-repart package before Debian 13.
 TEST_PACKAGES=(python3 python3-pytest fdisk util-linux e2fsprogs dosfstools mtools squashfs-tools
                erofs-utils xz-utils zstd gzip curl lighttpd gpg gpgv gpg-agent strace
-               libclang-rt-14-dev time openssl systemd man-db groff-base)
+               libclang-rt-14-dev time openssl systemd man-db groff-base zsh)
+# What tests/packaging/run needs to build and check the .deb (test.sh without --quick).
+PACKAGING_PACKAGES=(dpkg-dev debhelper build-essential lintian bash-completion systemd)
 E2E_PACKAGES=(qemu-system-x86 ovmf systemd-boot-efi binutils busybox-static socat cpio kmod)
 
 # Installs the given packages that are not installed yet (apt-get update first, once).

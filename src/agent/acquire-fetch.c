@@ -7,6 +7,7 @@
  * than an overall deadline is given up on, so nobody can hold `update` and its lock forever. */
 #include "acquire-stage.h"
 #include "base/log.h"
+#include "netconf.h"
 #include "base/util.h"
 
 #include <curl/curl.h>
@@ -378,6 +379,13 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
         curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_header);
         curl_easy_setopt(curl, CURLOPT_HEADERDATA, &h);
+        struct netconf_settings net;
+        int nr = netconf_for_url(url, &net);
+        if (nr >= 0)
+                nr = netconf_apply(curl, &net);
+        netconf_settings_done(&net);
+        if (nr < 0)
+                return nr;
 
         unsigned failures = 0, delay = o->retry_delay_ms;
         h.deadline_usec = now_usec() + (uint64_t) o->transfer_timeout_sec * 1000000ULL;

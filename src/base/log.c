@@ -8,6 +8,7 @@
 
 /* The only process-wide state of the library: set once from the command line. */
 static enum log_level max_level = LOG_NOTICE;
+static unsigned n_warnings; /* for --strict */
 
 void log_set_max_level(enum log_level level) {
         max_level = level;
@@ -17,7 +18,13 @@ enum log_level log_get_max_level(void) {
         return max_level;
 }
 
+unsigned log_warning_count(void) {
+        return n_warnings;
+}
+
 void log_msgv(enum log_level level, const char *fmt, va_list ap) {
+        if (level == LOG_WARNING)
+                n_warnings++;
         if (level > max_level)
                 return;
         int saved_errno = errno; /* logging must not change what the caller is about to test */

@@ -12,6 +12,9 @@ enum log_level { LOG_ERR = 3, LOG_WARNING = 4, LOG_NOTICE = 5, LOG_INFO = 6, LOG
 void log_set_max_level(enum log_level level);
 enum log_level log_get_max_level(void);
 
+/* The warnings logged so far, shown or not: --strict turns them into a failure. */
+unsigned log_warning_count(void);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_msgv(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 

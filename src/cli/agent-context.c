@@ -26,6 +26,13 @@ int cli_definitions_options(const struct cli_options *o, struct definitions_opti
         return 0;
 }
 
+int cli_strict_check(const struct cli_options *o, unsigned warnings_before) {
+        unsigned n = log_warning_count() - warnings_before;
+        if (o->strict && n > 0)
+                return log_error_errno(EINVAL, "--strict: %u warning(s) about the definitions, refusing", n);
+        return 0;
+}
+
 int cli_context_load(const struct cli_options *o, bool sources, bool lock, struct context **ret) {
         struct definitions_options d;
         int r = cli_definitions_options(o, &d);
@@ -38,6 +45,16 @@ int cli_context_load(const struct cli_options *o, bool sources, bool lock, struc
                 .verify = o->verify,
                 .offline = o->offline,
         };
+        if (o->strict) {
+                /* before the lock, the sources and any write: the definitions alone */
+                unsigned warnings = log_warning_count();
+                struct definitions *defs = NULL;
+                if (definitions_load(&d, &defs) < 0)
+                        return -EINVAL;
+                definitions_free(defs);
+                if (cli_strict_check(o, warnings) < 0)
+                        return -EINVAL;
+        }
         return context_load(&d, &rc, sources && !o->offline, lock, ret);
 }
 

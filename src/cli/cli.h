@@ -22,6 +22,11 @@ struct cli_options {
         bool no_legend;              /* --no-legend */
         bool sync;                   /* --sync=BOOL, default yes */
         bool reboot;                 /* --reboot */
+        bool strict;                 /* --strict: warnings about the definitions are errors */
+        const char *interval;        /* daemon: --interval=, --random-delay=, --maintenance-window=, --state-dir= */
+        const char *random_delay;
+        const char *maintenance_window;
+        const char *state_dir;
         char **args;                 /* positional arguments after the verb */
         int n_args;
 };
@@ -55,10 +60,16 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
 struct definitions_options;
 int cli_definitions_options(const struct cli_options *o, struct definitions_options *ret);
 
+/* With --strict: -EINVAL (logged) when warnings were logged since log_warning_count() was
+ * warnings_before. */
+int cli_strict_check(const struct cli_options *o, unsigned warnings_before);
+
 int verb_components(const struct cli_options *o);
 struct context;
 int cli_context_load(const struct cli_options *o, bool sources, bool lock, struct context **ret);
 bool cli_reboot_allowed(const struct cli_options *o);
+/* > 0 when a version newer than the booted one is installed, 0 if not, < 0 on error (logged). */
+int cli_newer_installed(const struct cli_options *o);
 int verb_list(const struct cli_options *o);
 int verb_check_new(const struct cli_options *o);
 int verb_update(const struct cli_options *o);
@@ -66,6 +77,9 @@ int verb_vacuum(const struct cli_options *o);
 int verb_pending(const struct cli_options *o);
 int verb_reboot(const struct cli_options *o);
 int verb_definitions(const struct cli_options *o);
+int verb_daemon(const struct cli_options *o);
+int verb_status(const struct cli_options *o);
+int verb_check(const struct cli_options *o);
 int verb_repart(int argc, char **argv);
 int verb_bless(int argc, char **argv);
 int verb_publish(int argc, char **argv);

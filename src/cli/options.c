@@ -12,11 +12,13 @@
 static const struct verb verbs[] = {
         /* device verbs (sysupdate-compatible), then build-host verbs */
         { "list", verb_list, NULL, 0, 1, "List installed and available versions, or one version's details" },
+        { "check", verb_check, NULL, 0, 0, "Show CURRENT \u2192 NEW if an update is available (as updatectl check)" },
         { "check-new", verb_check_new, NULL, 0, 0, "Print the version an update would install" },
         { "update", verb_update, NULL, 0, 1, "Install the newest version (or VERSION)" },
         { "vacuum", verb_vacuum, NULL, 0, 0, "Remove old versions beyond InstancesMax=" },
         { "pending", verb_pending, NULL, 0, 0, "Exit 0 if a newer version than the booted one is installed" },
         { "reboot", verb_reboot, NULL, 0, 0, "Reboot if a newer version than the booted one is installed" },
+        { "daemon", verb_daemon, NULL, 0, 0, "Check for updates periodically, reboot in the maintenance window" },
         { "bless", NULL, verb_bless, 0, 0, "Mark the booted entry good or bad (boot counting)" },
         { "components", verb_components, NULL, 0, 0, "List the components (sysupdate.NAME.d directories)" },
         { "definitions", verb_definitions, NULL, 0, 0, "Show the transfers and features as understood" },
@@ -34,7 +36,8 @@ const struct verb *verb_find(const char *name) {
 
 void help_print(void) {
         printf("abota - immutable A/B appliance images and over-the-air updates\n\n"
-               "Usage: abota [OPTIONS...] VERB [ARGS...]\n\nVerbs:\n");
+               "Usage: abota [OPTIONS...] [VERB [ARGS...]]\n\n"
+               "Without a verb: show the current version and the one available.\n\nVerbs:\n");
         for (size_t i = 0; verbs[i].name; i++)
                 printf("  %-14s %s\n", verbs[i].name, verbs[i].summary);
         printf("\nOptions (sysupdate-compatible):\n"
@@ -52,6 +55,12 @@ void help_print(void) {
                "     --sync=BOOL            fsync written data (default yes)\n"
                "     --reboot               Reboot after a successful update\n"
                "     --no-legend            Omit table headers\n"
+               "     --strict               Treat warnings about the definitions as errors\n"
+               "\nOptions of daemon:\n"
+               "     --interval=TIME        Time between update checks (default 1d)\n"
+               "     --random-delay=TIME    Delay each check by up to TIME more (default 2h)\n"
+               "     --maintenance-window=HH:MM-HH:MM  Reboot into a newer version only then\n"
+               "     --state-dir=DIR        Last check time and lock (default /var/lib/abota)\n"
                "\nSee abota(1).\n");
 }
 
@@ -67,6 +76,11 @@ enum {
         ARG_SYNC,
         ARG_REBOOT,
         ARG_NO_LEGEND,
+        ARG_INTERVAL,
+        ARG_RANDOM_DELAY,
+        ARG_MAINTENANCE_WINDOW,
+        ARG_STATE_DIR,
+        ARG_STRICT,
 };
 
 static int parse_json_mode(const char *s, enum json_mode *ret) {
@@ -99,6 +113,11 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 { "sync", required_argument, NULL, ARG_SYNC },
                 { "reboot", no_argument, NULL, ARG_REBOOT },
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                { "interval", required_argument, NULL, ARG_INTERVAL },
+                { "random-delay", required_argument, NULL, ARG_RANDOM_DELAY },
+                { "maintenance-window", required_argument, NULL, ARG_MAINTENANCE_WINDOW },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "strict", no_argument, NULL, ARG_STRICT },
                 {}
         };
 
@@ -149,6 +168,11 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 case ARG_OFFLINE: o->offline = true; break;
                 case ARG_REBOOT: o->reboot = true; break;
                 case ARG_NO_LEGEND: o->no_legend = true; break;
+                case ARG_INTERVAL: o->interval = optarg; break;
+                case ARG_RANDOM_DELAY: o->random_delay = optarg; break;
+                case ARG_MAINTENANCE_WINDOW: o->maintenance_window = optarg; break;
+                case ARG_STATE_DIR: o->state_dir = optarg; break;
+                case ARG_STRICT: o->strict = true; break;
                 case 'm':
                         if (parse_uint64(optarg, 10, &u) < 0 || u == 0) {
                                 log_error("--instances-max=%s: expected a positive number", optarg);
@@ -171,8 +195,9 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
         }
 
         if (optind >= argc) {
-                help_print();
-                return NULL;
+                static const struct verb status = { "", verb_status, NULL, 0, 0, "" };
+                o->args = argv + optind;
+                return &status;
         }
         const struct verb *v = verb_find(argv[optind]);
         if (!v) {
@@ -181,6 +206,11 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
         }
         if (!v->fn) { /* reached only when global options came first (see the top) */
                 log_error("%s: takes its own options, after the verb: abota %s [OPTIONS...]", v->name, v->name);
+                return NULL;
+        }
+        if ((o->interval || o->random_delay || o->maintenance_window || o->state_dir) && v->fn != verb_daemon) {
+                log_error("%s: --interval=, --random-delay=, --maintenance-window= and --state-dir= apply to daemon only",
+                          v->name);
                 return NULL;
         }
         o->args = argv + optind + 1;

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "sysupdate/definitions.h"
+#include "base/log.h"
 #include "base/parttype.h"
 #include "base/util.h"
 
@@ -186,8 +187,13 @@ static void print_feature(const struct feature *f) {
 int verb_definitions(const struct cli_options *o) {
         struct definitions_options opts;
         struct definitions *d;
+        unsigned warnings = log_warning_count();
         if (cli_definitions_options(o, &opts) < 0 || definitions_load(&opts, &d) < 0)
                 return EXIT_FAIL;
+        if (cli_strict_check(o, warnings) < 0) {
+                definitions_free(d);
+                return EXIT_FAIL;
+        }
 
         if (o->json != JSON_OFF) {
                 struct json_writer w;

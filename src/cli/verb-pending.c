@@ -11,7 +11,7 @@
 
 /* Compares the newest complete installed version with the booted one (spec 7.7): > 0 newer
  * installed, 0 when not newer, < 0 on error (logged). */
-static int newer_installed(const struct cli_options *o) {
+int cli_newer_installed(const struct cli_options *o) {
         if (o->component || o->image) {
                 log_error("pending and reboot compare with the booted version; --component= and --image= do not apply");
                 return -1;
@@ -42,14 +42,14 @@ static int newer_installed(const struct cli_options *o) {
 
 /* abota pending: exit status 0 when a newer version than the booted one is installed, else 1. */
 int verb_pending(const struct cli_options *o) {
-        return newer_installed(o) > 0 ? EXIT_OK : EXIT_FAIL;
+        return cli_newer_installed(o) > 0 ? EXIT_OK : EXIT_FAIL;
 }
 
 /* abota reboot: reboots when a newer version is installed, else does nothing. */
 int verb_reboot(const struct cli_options *o) {
         if (!cli_reboot_allowed(o))
                 return EXIT_FAIL;
-        int r = newer_installed(o);
+        int r = cli_newer_installed(o);
         if (r < 0)
                 return EXIT_FAIL;
         if (r == 0)

@@ -30,20 +30,29 @@ static void publish_help(void) {
                "     --best-before=YYYY-MM-DD  Add a BEST-BEFORE marker: clients refuse the\n"
                "                           manifest after that day (give it on every publish)\n"
                "     --force               Replace an already published file by different content\n"
-               "     --sign=gpg            Sign SHA256SUMS with gpg as SHA256SUMS.gpg\n"
+               "     --sign=gpg|no         Sign SHA256SUMS with gpg as SHA256SUMS.gpg; no: publish\n"
+               "                           unsigned, even into a signed directory\n"
                "     --gpg-key=ID          Key to sign with (default: gpg's default key)\n"
                "     --gpg-homedir=DIR     GnuPG home directory of the signing key\n");
 }
 
 /* Every transfer's source patterns, compiled by definitions_load(); d keeps them alive. */
 static int patterns_from_definitions(const char *dir, struct definitions **ret_d, struct pattern ***patterns,
-                                     size_t *n) {
-        struct definitions_options o = { .definitions_dir = dir };
+                                     size_t *n, struct publish_transfer **ret_transfers) {
+        struct definitions_options o = { .definitions_dir = dir, .build_host = true };
         int r = definitions_load(&o, ret_d);
         if (r < 0)
                 return r;
+        *ret_transfers = calloc((*ret_d)->n_transfers + 1, sizeof(struct publish_transfer));
+        if (!*ret_transfers)
+                return log_error_errno(ENOMEM, "out of memory");
         for (size_t i = 0; i < (*ret_d)->n_transfers; i++) {
                 struct transfer *t = (*ret_d)->transfers[i];
+                (*ret_transfers)[i] = (struct publish_transfer) {
+                        .name = t->file ? path_basename(t->file) : t->id,
+                        .patterns = t->source.patterns,
+                        .n_patterns = t->source.n_patterns,
+                };
                 for (size_t j = 0; j < t->source.n_patterns; j++) {
                         struct pattern **p = realloc(*patterns, (*n + 1) * sizeof(*p));
                         if (!p)
@@ -97,6 +106,7 @@ int verb_publish(int argc, char **argv) {
         struct pattern *own[64];
         size_t n_own = 0;
         struct definitions *defs = NULL;
+        _cleanup_free_ struct publish_transfer *transfers = NULL;
         const char *definitions_dir = NULL;
         int c, r = 0, exit_code = EXIT_FAIL;
 
@@ -134,9 +144,9 @@ int verb_publish(int argc, char **argv) {
                         }
                         break;
                 case ARG_SIGN:
-                        if (streq(optarg, "gpg"))
-                                o.sign = true;
-                        else if (!streq(optarg, "no")) {
+                        o.sign = streq(optarg, "gpg");
+                        o.unsign = streq(optarg, "no");
+                        if (!o.sign && !o.unsign) {
                                 log_error("--sign=%s: expected gpg or no", optarg);
                                 goto finish;
                         }
@@ -178,8 +188,12 @@ int verb_publish(int argc, char **argv) {
                 patterns = p;
                 patterns[n_patterns++] = own[i];
         }
-        if (definitions_dir && patterns_from_definitions(definitions_dir, &defs, &patterns, &n_patterns) < 0)
-                goto finish;
+        if (definitions_dir) {
+                if (patterns_from_definitions(definitions_dir, &defs, &patterns, &n_patterns, &transfers) < 0)
+                        goto finish;
+                o.transfers = transfers;
+                o.n_transfers = defs->n_transfers;
+        }
         if (n_patterns == 0) {
                 log_error("publish: give --pattern= or --definitions= to recognise versions in file names");
                 goto finish;

@@ -24,7 +24,8 @@ static void repart_help(void) {
                "     --seed=UUID|random        Seed for partition and disk UUIDs (default: machine-id)\n"
                "     --split=BOOL              Also write each partition to a file (disk.raw: disk.SPLITNAME.raw)\n"
                "     --dry-run=BOOL            Only show the plan (default yes)\n"
-               "     --json=pretty|short|off   Print the partition table as JSON\n");
+               "     --json=pretty|short|off   Print the partition table as JSON\n"
+               "     --strict                  Treat warnings about the definitions as errors\n");
 }
 
 enum {
@@ -36,6 +37,7 @@ enum {
         ARG_SPLIT,
         ARG_DRY_RUN,
         ARG_JSON,
+        ARG_STRICT,
 };
 
 static int parse_bool_arg(const char *name, const char *v, bool *ret) {
@@ -57,6 +59,7 @@ static int parse_args(int argc, char **argv, struct repart_options *o, char ***d
                 { "split", required_argument, NULL, ARG_SPLIT },
                 { "dry-run", required_argument, NULL, ARG_DRY_RUN },
                 { "json", required_argument, NULL, ARG_JSON },
+                { "strict", no_argument, NULL, ARG_STRICT },
                 {}
         };
         int c, r;
@@ -119,6 +122,9 @@ static int parse_args(int argc, char **argv, struct repart_options *o, char ***d
                                 *json = JSON_OFF;
                         else
                                 return log_error_errno(EINVAL, "--json=%s: expected pretty, short or off", optarg);
+                        break;
+                case ARG_STRICT:
+                        o->strict = true;
                         break;
                 default:
                         return -EINVAL;

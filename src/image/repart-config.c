@@ -42,6 +42,7 @@ struct parse_state {
         struct repart_definition *d;
         const char *root;
         const struct specifier_context *spec;
+        bool type_set;
 };
 
 /* *ret stays NULL (and 0 is returned) when the setting is to be ignored: an unknown specifier. */
@@ -205,6 +206,7 @@ static int assign(const char *file, unsigned line, const char *section, const ch
         if (streq(key, "Type")) {
                 if (partition_type_from_string(value, d->type) < 0)
                         return log_error_errno(EINVAL, "%s:%u: Type=%s: unknown partition type", file, line, value);
+                st->type_set = true;
         } else if (streq(key, "Label")) {
                 _cleanup_free_ char *e = NULL;
                 r = expand(st, file, line, key, value, &e);
@@ -397,6 +399,11 @@ static int definition_load(const char *root, const char *dropin_root, const char
         r = conf_parse_file_with_dropins(dropin_root, dirs, path, assign, &st);
         if (r < 0)
                 return r;
+        /* As systemd-repart: a partition without a type (often a misspelt [Partition]) would
+         * otherwise silently become linux-generic. */
+        if (!st.type_set)
+                return log_error_errno(EINVAL, "%s: Type= not defined, refusing (every partition needs one, "
+                                       "e.g. Type=linux-generic)", path);
         return definition_finish(d);
 }
 

@@ -31,6 +31,7 @@ struct repart_options {
         bool seed_random;            /* --seed=random */
         uint8_t seed[16];
         bool dry_run;
+        bool strict;                 /* --strict: a warning about the definitions is an error */
         const char *image;           /* the disk image file or block device */
 };
 

@@ -514,7 +514,12 @@ static int load_definitions(struct context *c) {
         int r = specifier_context_new(c->o->root, &c->spec);
         if (r < 0)
                 return r;
-        return repart_definitions_load(c->o->root, c->o->definitions, c->spec, &c->defs);
+        unsigned warnings = log_warning_count();
+        r = repart_definitions_load(c->o->root, c->o->definitions, c->spec, &c->defs);
+        if (r >= 0 && c->o->strict && log_warning_count() > warnings)
+                return log_error_errno(EINVAL, "--strict: %u warning(s) about the repart.d definitions, refusing",
+                                       log_warning_count() - warnings);
+        return r;
 }
 
 /* Minimized file systems are built now; their size is the partition's minimum. */

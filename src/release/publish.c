@@ -296,6 +296,37 @@ static int check_payloads(const struct publish_options *o, char **ret_version) {
         return 0;
 }
 
+static bool transfer_has_payload(const struct publish_transfer *t, const char *name, const char *version) {
+        struct instance_metadata m;
+        instance_metadata_init(&m);
+        bool yes = pattern_match_many(t->patterns, t->n_patterns, name, &m) == PATTERN_YES &&
+                   streq_ptr(m.version, version);
+        instance_metadata_done(&m);
+        return yes;
+}
+
+/* Devices install a version only when every transfer has its payload: a version lacking one
+ * would be listed but never offered (spec sysupdate.md 6.1, incomplete update sets). */
+static int check_complete(const struct publish_options *o, const struct dir_files *l, const char *version) {
+        for (size_t i = 0; i < o->n_transfers; i++) {
+                const struct publish_transfer *t = &o->transfers[i];
+                bool found = false;
+                for (size_t j = 0; j < o->n_files && !found; j++)
+                        found = transfer_has_payload(t, path_basename(o->files[j]), version);
+                for (size_t j = 0; j < l->n && !found; j++)
+                        found = !l->files[j].removed && transfer_has_payload(t, l->files[j].name, version);
+                if (!found) {
+                        _cleanup_free_ char *pl = NULL;
+                        struct publish_options one = { .patterns = t->patterns, .n_patterns = t->n_patterns };
+                        if (patterns_list(&one, &pl) < 0)
+                                return -ENOMEM;
+                        return log_error_errno(EINVAL, "version %s has no payload for transfer %s (MatchPattern=%s); "
+                                               "publish all of a version's files at once", version, t->name, pl);
+                }
+        }
+        return 0;
+}
+
 static int dir_files_load(const struct publish_options *o, int dir_fd, struct dir_files *ret) {
         int fd = dup(dir_fd);
         DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -607,9 +638,15 @@ int publish(const struct publish_options *o, struct publish_result *ret) {
                                        r == -EWOULDBLOCK ? "another publish is running on this directory" : strerror(-r));
         }
 
+        if (!o->sign && !o->unsign && faccessat(dir_fd, SIGNATURE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) >= 0)
+                return log_error_errno(EPERM, "%s: SHA256SUMS is signed; without --sign=gpg the signature would be "
+                                       "removed and Verify=yes devices would stop updating (give --sign=gpg, or "
+                                       "--sign=no to drop it)", o->dir);
         r = check_payloads(o, &res.version);
         if (r >= 0)
                 r = dir_files_load(o, dir_fd, &l);
+        if (r >= 0)
+                r = check_complete(o, &l, res.version);
         for (size_t i = 0; i < l.n && r >= 0; i++)
                 for (size_t j = 0; j < o->n_files; j++)
                         if (streq(l.files[i].name, path_basename(o->files[j])))

@@ -17,6 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One transfer of --definitions: the version published must have a payload for each. */
+struct publish_transfer {
+        const char *name;                /* the transfer's file name, for messages */
+        struct pattern *const *patterns; /* its [Source] MatchPattern= */
+        size_t n_patterns;
+};
+
 struct publish_options {
         const char *dir;                 /* the update directory, holding many versions */
         char *const *files;              /* the payloads of one version */
@@ -29,6 +36,9 @@ struct publish_options {
         const char *best_before;         /* "YYYY-MM-DD": add a BEST-BEFORE marker, NULL = none */
         bool force;                      /* replace a published file with different content */
         bool sign;                       /* write SHA256SUMS.gpg with gpg */
+        bool unsign;                     /* --sign=no: may drop the SHA256SUMS.gpg of a signed dir */
+        const struct publish_transfer *transfers; /* NULL = no completeness check */
+        size_t n_transfers;
         const char *gpg_key;             /* --local-user, NULL = gpg's default key */
         const char *gpg_homedir;         /* NULL = gpg's default */
 };
@@ -45,6 +55,9 @@ struct publish_result {
 /* Every failure is logged once, naming the file and the reason, and returned as -errno; the
  * directory is then left as it was, except when the manifest or its signature could not be
  * written: then the new payloads are there already, named by no manifest yet. Replacing a
- * published file by different content fails with -EEXIST unless force is set. */
+ * published file by different content fails with -EEXIST unless force is set. Publishing without
+ * sign into a directory holding SHA256SUMS.gpg fails with -EPERM unless unsign is set: the
+ * signature would go and every Verify=yes client would stop updating. With transfers, a version
+ * without a payload for one of them (new, or already in dir) fails with -EINVAL. */
 int publish(const struct publish_options *o, struct publish_result *ret);
 void publish_result_done(struct publish_result *r);

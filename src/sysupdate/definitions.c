@@ -186,6 +186,7 @@ int definitions_load(const struct definitions_options *o, struct definitions **r
                 .have_transfer_source = o->transfer_source != NULL,
                 .root_mode = o->root_mode,
                 .image_mode = o->image_mode,
+                .build_host = o->build_host,
         };
         r = load_features(conf_root, &po, d);
         if (r < 0)

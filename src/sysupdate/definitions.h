@@ -16,6 +16,8 @@ struct definitions_options {
         const char *transfer_source; /* --transfer-source= */
         bool root_mode;              /* --root or --image given */
         bool image_mode;             /* --image given (Path=auto is allowed then, not with --root) */
+        bool build_host;             /* read by publish on the build host: no warnings about the
+                                      * device side (%A and other os-release fields are the host's) */
 };
 
 struct definitions {

@@ -304,6 +304,8 @@ static int parse_protect_version(struct parser *p, const char *file, unsigned li
         if (r != 0)
                 return r < 0 ? r : 0;
         if (isempty(e)) {
+                if (p->o->build_host)
+                        return 0;
                 log_warning("%s:%u: ProtectVersion=%s expands to nothing (field unset in os-release?), ignoring",
                             file, line, value);
                 return 0;

@@ -99,6 +99,7 @@ struct transfer_parse_options {
         bool have_transfer_source;        /* --transfer-source= given */
         bool root_mode;                   /* --root or --image given (Path=auto rules) */
         bool image_mode;                  /* --image given: Path=auto means the image's loop device */
+        bool build_host;                  /* publish: ProtectVersion= is the device's business */
 };
 
 /* Parse and validate one transfer file (+ drop-ins). Every error is logged as "FILE:LINE: reason"

@@ -32,3 +32,11 @@ def test_global_options_before_own_parser_verb(abota, tmp_path):
         r = abota(f"--root={tmp_path}", verb, check=False)
         assert r.returncode == 1
         assert r.stderr.strip() == f"abota: {verb}: takes its own options, after the verb: abota {verb} [OPTIONS...]"
+
+
+def test_no_verb_without_definitions_hints_at_help(abota, tmp_path):
+    r = abota(f"--definitions={tmp_path}", check=False)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        f"abota: No transfer definitions found in {tmp_path}.",
+        "abota: Run without a verb, abota shows this system's version; abota --help lists the verbs."]

@@ -309,3 +309,24 @@ def test_image_without_definitions_refused(abota, tmp_path):
         assert r.returncode == 1
         assert f"--image={img}" in r.stderr
         assert r.stdout == ""
+
+
+def test_strict(abota, tmp_path):
+    """--strict: warnings about the definitions become an error, before anything is read from
+    the sources or written; clean definitions pass."""
+    from agent_env import Appliance
+    app = Appliance(tmp_path)
+    args = app.args()
+    definitions(abota, *args, "--strict")
+    abota(*args, "--strict", "--offline", "list")
+    before = app.snapshot()
+    text = (app.defs / "10-store.transfer").read_text().replace("[Target]\n", "[Target]\nReadOnli=yes\n")
+    (app.defs / "10-store.transfer").write_text(text)
+    r = abota(*args, "definitions")
+    assert "10-store.transfer:" in r.stderr and "unknown key ReadOnli=" in r.stderr
+    for verb in (["definitions"], ["--offline", "list"], ["update"], ["check"]):
+        r = abota(*args, "--strict", *verb, check=False)
+        assert r.returncode == 1, verb
+        assert r.stderr.splitlines()[-1] == "abota: --strict: 1 warning(s) about the definitions, refusing", verb
+        assert r.stdout == ""
+    assert app.snapshot() == before

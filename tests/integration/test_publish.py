@@ -160,10 +160,22 @@ def test_sign(abota, tmp_path, srv, gnupg):
     (srv / "SHA256SUMS").write_text((srv / "SHA256SUMS").read_text().replace("appliance_2.efi", "appliance_9.efi"))
     assert gpgv(ring, srv).returncode != 0
 
-    # publishing unsigned drops the now stale signature instead of leaving a mismatch
-    r = abota("publish", *PATTERNS, srv, *make_version(tmp_path, "3"))
+    # publishing without --sign into the signed directory is refused: it would remove the
+    # signature and silently stop every Verify=yes device; nothing changes
+    before = {n: (srv / n).read_bytes() for n in listing(srv)}
+    v3 = make_version(tmp_path, "3")
+    r = abota("publish", *PATTERNS, srv, *v3, check=False)
+    assert r.returncode == 1
+    assert r.stderr == (f"abota: {srv}: SHA256SUMS is signed; without --sign=gpg the signature would be removed "
+                        "and Verify=yes devices would stop updating (give --sign=gpg, or --sign=no to drop it)\n")
+    assert {n: (srv / n).read_bytes() for n in listing(srv)} == before
+
+    # --sign=no says so explicitly: the now stale signature is dropped instead of leaving a mismatch
+    r = abota("publish", *PATTERNS, "--sign=no", srv, *v3)
     assert "SHA256SUMS.gpg: removed, it does not sign the new manifest" in r.stderr
     assert not (srv / "SHA256SUMS.gpg").exists()
+    # an unsigned directory stays publishable without --sign
+    abota("publish", *PATTERNS, srv, *make_version(tmp_path, "4"))
 
 
 def test_sign_failure_keeps_old_state(abota, tmp_path, srv, gnupg):
@@ -221,6 +233,38 @@ def test_definitions(abota, tmp_path, srv):
     r = abota("publish", f"--definitions={defs}", "--keep=1", srv, *make_version(tmp_path, "2"))
     assert "Removed version(s) 1" in r.stdout
     assert len(manifest_lines(srv)) == 2
+    assert r.stderr == ""
+
+    # a version without the payload of one transfer would never be offered: refused, unchanged
+    before = {n: (srv / n).read_bytes() for n in listing(srv)}
+    store3, _ = make_version(tmp_path, "3")
+    r = abota("publish", f"--definitions={defs}", srv, store3, check=False)
+    assert r.returncode == 1
+    assert r.stderr == ("abota: version 3 has no payload for transfer 20-efi.transfer (MatchPattern=appliance_@v.efi); "
+                        "publish all of a version's files at once\n")
+    assert {n: (srv / n).read_bytes() for n in listing(srv)} == before
+    # --pattern= alone does not know the transfers
+    abota("publish", "--pattern=appliance_@v.store.raw", srv, store3)
+    # re-publishing one file of a complete version counts the one already there
+    _, uki3 = make_version(tmp_path, "3b")
+    uki3 = uki3.rename(uki3.parent / "appliance_3.efi")
+    abota("publish", f"--definitions={defs}", srv, uki3)
+
+
+def test_definitions_no_device_warnings(abota, tmp_path, srv):
+    """ProtectVersion=%A is about the device: the build host's os-release (no IMAGE_VERSION)
+    is no reason for a warning at publish time."""
+    defs = tmp_path / "sysupdate.d"
+    defs.mkdir()
+    (defs / "10-store.transfer").write_text(
+        "[Transfer]\nProtectVersion=%A\n[Source]\nType=url-file\nPath=http://localhost/\n"
+        "MatchPattern=appliance_@v.store.raw\n[Target]\nType=partition\nPath=auto\nMatchPattern=store_@v\n")
+    store, _ = make_version(tmp_path, "1")
+    r = abota("publish", f"--definitions={defs}", srv, store)
+    assert r.stderr == ""
+    # the device side still warns (here: the same definitions read as a device's)
+    r = abota(f"--definitions={defs}", "--root=/nonexistent-root", "definitions", check=False)
+    assert "ProtectVersion=%A expands to nothing" in r.stderr
 
 
 def test_errors(abota, tmp_path, srv):

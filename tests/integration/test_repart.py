@@ -506,3 +506,36 @@ def test_bad_definitions(abota, tmp_path):
     write_defs(defs, {"10-a.conf": "Type=root\nSizeMinBytes=2G\nSizeMaxBytes=1G"})
     r = abota("repart", f"--definitions={defs}", "--empty=create", "--size=auto", tmp_path / "b.raw", check=False)
     assert r.returncode != 0 and "SizeMinBytes= is larger than SizeMaxBytes=" in r.stderr
+
+
+@pytest.mark.parametrize("body", ["[Partition]\nLabel=_empty\nSizeMinBytes=16M\n",
+                                  "[Partiton]\nType=linux-generic\nLabel=_empty\nSizeMinBytes=16M\n"])
+def test_type_required_as_systemd_repart(abota, tmp_path, body):
+    """A partition without Type= (or with a misspelt section) is refused, as by systemd-repart 252,
+    instead of silently becoming a linux-generic partition; no image is written."""
+    d = tmp_path / "defs"
+    d.mkdir()
+    (d / "10-a.conf").write_text("[Partition]\nType=linux-generic\nLabel=store_1\nSizeMinBytes=16M\n")
+    (d / "20-b.conf").write_text(body)
+    p = subprocess.run(["systemd-repart", f"--definitions={d}", "--empty=create", "--size=auto", "--dry-run=no",
+                        tmp_path / "sd.raw"], capture_output=True, text=True)
+    assert p.returncode != 0 and "Type= not defined, refusing." in p.stderr
+    r = build(abota, d, tmp_path / "disk.raw", check=False)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == (f"abota: {d}/20-b.conf: Type= not defined, refusing "
+                                         "(every partition needs one, e.g. Type=linux-generic)")
+    assert not (tmp_path / "disk.raw").exists()
+
+
+def test_strict_turns_warnings_into_errors(abota, tmp_path):
+    d = write_defs(tmp_path / "defs", {"10-a.conf": "Type=linux-generic\nLabel=a\nSizeMinBytes=16M\nSizeMinByte=1G\n"})
+    r = build(abota, d, tmp_path / "disk.raw")
+    assert "unknown key SizeMinByte=, ignoring" in r.stderr
+    assert (tmp_path / "disk.raw").exists()
+    r = build(abota, d, tmp_path / "strict.raw", "--strict", check=False)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == "abota: --strict: 1 warning(s) about the repart.d definitions, refusing"
+    assert not (tmp_path / "strict.raw").exists()
+    # clean definitions pass with --strict
+    d2 = write_defs(tmp_path / "defs2", {"10-a.conf": "Type=linux-generic\nLabel=a\nSizeMinBytes=16M\n"})
+    build(abota, d2, tmp_path / "clean.raw", "--strict")

@@ -70,10 +70,26 @@ static void test_levels(void **state) {
         assert_string_equal(out2, "abota: e\nabota: d\n");
 }
 
+static void test_warning_count(void **state) {
+        (void) state;
+        unsigned before = log_warning_count();
+        capture_begin();
+        log_error("e");
+        log_notice("n");
+        log_warning("shown");
+        log_set_max_level(LOG_ERR);
+        log_warning("hidden, still counted");
+        log_set_max_level(LOG_NOTICE);
+        _cleanup_free_ char *out = capture_end();
+        assert_string_equal(out, "abota: e\nabota: n\nabota: warning: shown\n");
+        assert_int_equal(log_warning_count(), before + 2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_error_errno),
                 cmocka_unit_test(test_levels),
+                cmocka_unit_test(test_warning_count),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,15 @@ static char *write_payload(const char *dir, const char *name, const char *text) 
         return path;
 }
 
+/* base/srvN (the update directory) and base/srcN (the build output), created empty. */
+static void make_dirs(const char *n, char **ret_dir, char **ret_src) {
+        _cleanup_free_ char *d = strprintf("srv%s", n), *sname = strprintf("src%s", n);
+        *ret_dir = path_join(base, d);
+        *ret_src = path_join(base, sname);
+        assert_int_equal(mkdir(*ret_dir, 0755), 0);
+        assert_int_equal(mkdir(*ret_src, 0755), 0);
+}
+
 static struct manifest *load_manifest(const char *dir) {
         _cleanup_free_ char *path = path_join(dir, "SHA256SUMS"), *data = NULL, *reason = NULL;
         size_t size;
@@ -49,9 +58,8 @@ static struct manifest *load_manifest(const char *dir) {
  * version order (1.10 is newer than 1.9). */
 static void test_publish_keep(void **state) {
         (void) state;
-        _cleanup_free_ char *dir = path_join(base, "srv"), *src = path_join(base, "src");
-        assert_int_equal(mkdir(dir, 0755), 0);
-        assert_int_equal(mkdir(src, 0755), 0);
+        _cleanup_free_ char *dir = NULL, *src = NULL;
+        make_dirs("", &dir, &src);
         struct pattern *p[2];
         const char *reason;
         assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
@@ -102,9 +110,8 @@ static void test_publish_keep(void **state) {
 
 static void test_publish_rejects(void **state) {
         (void) state;
-        _cleanup_free_ char *dir = path_join(base, "srv2"), *src = path_join(base, "src2");
-        assert_int_equal(mkdir(dir, 0755), 0);
-        assert_int_equal(mkdir(src, 0755), 0);
+        _cleanup_free_ char *dir = NULL, *src = NULL;
+        make_dirs("2", &dir, &src);
         struct pattern *p[1];
         const char *reason;
         assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
@@ -148,10 +155,72 @@ static void test_publish_rejects(void **state) {
         pattern_free(p[0]);
 }
 
+/* Each transfer of --definitions needs a payload of the version, new or already published. */
+static void test_publish_transfers_complete(void **state) {
+        (void) state;
+        _cleanup_free_ char *dir = NULL, *src = NULL;
+        make_dirs("3", &dir, &src);
+        struct pattern *p[2];
+        const char *reason;
+        assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
+        assert_int_equal(pattern_compile("os_@v.efi", &p[1], &reason), 0);
+        const struct publish_transfer t[2] = {
+                { .name = "10-store.transfer", .patterns = &p[0], .n_patterns = 1 },
+                { .name = "20-uki.transfer", .patterns = &p[1], .n_patterns = 1 },
+        };
+        _cleanup_free_ char *raw = write_payload(src, "os_1.raw", "raw"), *efi = write_payload(src, "os_1.efi", "efi");
+        struct publish_result res = {};
+        char *only_raw[1] = { raw };
+        struct publish_options o = { .dir = dir, .files = only_raw, .n_files = 1, .patterns = p, .n_patterns = 2,
+                                     .transfers = t, .n_transfers = 2 };
+        assert_int_equal(publish(&o, &res), -EINVAL);
+        _cleanup_free_ char *sums = path_join(dir, "SHA256SUMS");
+        struct stat st;
+        assert_int_equal(stat(sums, &st), -1);
+
+        char *both[2] = { raw, efi };
+        o.files = both, o.n_files = 2;
+        assert_int_equal(publish(&o, &res), 0);
+        publish_result_done(&res);
+        /* one file again: the other one is there already */
+        o.files = only_raw, o.n_files = 1;
+        assert_int_equal(publish(&o, &res), 0);
+        publish_result_done(&res);
+        pattern_free(p[0]);
+        pattern_free(p[1]);
+}
+
+/* A signed directory stays signed unless unsign says otherwise. */
+static void test_publish_signed_dir(void **state) {
+        (void) state;
+        _cleanup_free_ char *dir = NULL, *src = NULL;
+        make_dirs("4", &dir, &src);
+        struct pattern *p[1];
+        const char *reason;
+        assert_int_equal(pattern_compile("os_@v.raw", &p[0], &reason), 0);
+        _cleanup_free_ char *a = write_payload(src, "os_1.raw", "a");
+        free(write_payload(dir, "SHA256SUMS.gpg", "signature"));
+        char *files[1] = { a };
+        struct publish_options o = { .dir = dir, .files = files, .n_files = 1, .patterns = p, .n_patterns = 1 };
+        struct publish_result res = {};
+        assert_int_equal(publish(&o, &res), -EPERM);
+        _cleanup_free_ char *sums = path_join(dir, "SHA256SUMS"), *sig = path_join(dir, "SHA256SUMS.gpg");
+        struct stat st;
+        assert_int_equal(stat(sums, &st), -1);
+        assert_int_equal(stat(sig, &st), 0);
+        o.unsign = true;
+        assert_int_equal(publish(&o, &res), 0);
+        publish_result_done(&res);
+        assert_int_equal(stat(sig, &st), -1);
+        pattern_free(p[0]);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_publish_keep),
                 cmocka_unit_test(test_publish_rejects),
+                cmocka_unit_test(test_publish_transfers_complete),
+                cmocka_unit_test(test_publish_signed_dir),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -111,17 +111,17 @@ static void test_errors(void **state) {
         struct repart_definitions d;
         static const char *const bad[] = {
                 "[Partition]\nType=nonsense\n",
-                "[Partition]\nWeight=1000001\n",
-                "[Partition]\nSizeMinBytes=2G\nSizeMaxBytes=1G\n",
-                "[Partition]\nFormat=btrfs\n",
-                "[Partition]\nFormat=squashfs\n",
-                "[Partition]\nCopyBlocks=/x\nFormat=ext4\n",
-                "[Partition]\nCopyFiles=relative/path\n",
-                "[Partition]\nLabel=1234567890123456789012345678901234567\n",
-                "[Partition]\nMinimize=perhaps\n",
-                "[Partition]\nUUID=not-a-uuid\n",
-                "[Partition]\nReadOnly=maybe\n",
-                "[Partition]\nMinimize=best\n",
+                "[Partition]\nType=linux-generic\nWeight=1000001\n",
+                "[Partition]\nType=linux-generic\nSizeMinBytes=2G\nSizeMaxBytes=1G\n",
+                "[Partition]\nType=linux-generic\nFormat=btrfs\n",
+                "[Partition]\nType=linux-generic\nFormat=squashfs\n",
+                "[Partition]\nType=linux-generic\nCopyBlocks=/x\nFormat=ext4\n",
+                "[Partition]\nType=linux-generic\nCopyFiles=relative/path\n",
+                "[Partition]\nType=linux-generic\nLabel=1234567890123456789012345678901234567\n",
+                "[Partition]\nType=linux-generic\nMinimize=perhaps\n",
+                "[Partition]\nType=linux-generic\nUUID=not-a-uuid\n",
+                "[Partition]\nType=linux-generic\nReadOnly=maybe\n",
+                "[Partition]\nType=linux-generic\nMinimize=best\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 clean();
@@ -129,14 +129,39 @@ static void test_errors(void **state) {
                 assert_int_equal(load(&d), -EINVAL);
         }
         clean();
-        put("10-x.conf", "[Partition]\nVerity=data\n");
+        put("10-x.conf", "[Partition]\nType=linux-generic\nVerity=data\n");
         assert_int_equal(load(&d), -EOPNOTSUPP);
         clean();
-        put("10-x.conf", "[Partition]\nEncrypt=off\nVerity=off\nFactoryReset=no\n");
+        put("10-x.conf", "[Partition]\nType=linux-generic\nEncrypt=off\nVerity=off\nFactoryReset=no\n");
         assert_int_equal(load(&d), 0);
         repart_definitions_done(&d);
         clean();
         assert_int_equal(load(&d), -ENOENT);
+}
+
+/* As systemd-repart 252: "Type= not defined, refusing." A partition without a type used to
+ * become linux-generic silently, and one in a misspelt section lost all its settings. */
+static void test_type_required(void **state) {
+        (void) state;
+        struct repart_definitions d;
+        static const char *const bad[] = {
+                "[Partition]\nLabel=_empty\nSizeMinBytes=16M\n",
+                "[Partiton]\nType=linux-generic\nLabel=_empty\n",
+                "[partition]\nType=linux-generic\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                clean();
+                put("10-x.conf", bad[i]);
+                assert_int_equal(load(&d), -EINVAL);
+        }
+        /* a drop-in may supply the type */
+        clean();
+        put("10-x.conf", "[Partition]\nLabel=x\n");
+        _cleanup_free_ char *dropins = path_join(dir, "10-x.conf.d");
+        assert_int_equal(mkdir(dropins, 0755), 0);
+        put("10-x.conf.d/type.conf", "[Partition]\nType=swap\n");
+        assert_int_equal(load(&d), 0);
+        repart_definitions_done(&d);
 }
 
 static int setup(void **state) {
@@ -155,6 +180,7 @@ int main(void) {
                 cmocka_unit_test(test_keys),
                 cmocka_unit_test(test_default_growfs),
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_type_required),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
