@@ -69,3 +69,7 @@ int verb_definitions(const struct cli_options *o);
 int verb_repart(int argc, char **argv);
 int verb_bless(int argc, char **argv);
 int verb_publish(int argc, char **argv);
+int verb_unlock(int argc, char **argv);
+int verb_enroll(int argc, char **argv);
+/* Reads one line (a recovery key) from stdin, prompting on a terminal. */
+int cli_read_recovery_key(const char *volume, char **ret);

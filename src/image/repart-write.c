@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "repart-plan.h"
+#include "repart-encrypt.h"
 
 #include "base/log.h"
 #include "base/util.h"
@@ -65,7 +66,7 @@ static int write_partition(struct context *c, size_t i) {
         /* On a block device, an empty partition only needs stale signatures gone (the first and
          * last MiB): zeroing all of it could mean writing the whole rest of a large disk. Content
          * is copied sparsely, so a partition that gets content is zeroed completely. */
-        bool content = d->copy_blocks || d->format != REPART_FORMAT_NONE;
+        bool content = d->copy_blocks || d->format != REPART_FORMAT_NONE || d->encrypt != REPART_ENCRYPT_OFF;
         uint64_t edge = UINT64_C(1024) * 1024;
         int r;
         if (c->disk.is_block && !content && it->new_size > 2 * edge) {
@@ -76,6 +77,15 @@ static int write_partition(struct context *c, size_t i) {
                 r = wipe_range(c, it->offset, it->new_size);
         if (r < 0)
                 return r;
+        if (d->encrypt != REPART_ENCRYPT_OFF) {
+                _cleanup_free_ char *img = NULL;
+                r = repart_encrypt_build(c, i, it->new_size, &img);
+                if (r >= 0) {
+                        r = copy_into(c, d->file_name, img, it->offset, it->new_size);
+                        (void) unlink(img);
+                }
+                return r;
+        }
         if (d->copy_blocks)
                 return copy_into(c, d->path, d->copy_blocks, it->offset, it->new_size);
         if (d->format == REPART_FORMAT_NONE)

@@ -9,6 +9,7 @@
 #include "base/parttype.h"
 #include "repart-config.h"
 #include "repart-disk.h"
+#include "repart-encrypt.h"
 #include "repart-format.h"
 #include "repart-gpt.h"
 #include "repart-layout.h"
@@ -332,6 +333,7 @@ static int fill_items(struct context *c) {
                 uint64_t need = repart_round_up(p->payload, g);
                 if (d->format == REPART_FORMAT_EXT4 && need < 1024 * 1024)
                         need = 1024 * 1024;
+                need += repart_encrypt_overhead(d);
                 if (need > min)
                         min = need;
                 if (min < REPART_HARD_MIN)
@@ -623,7 +625,7 @@ static int plan_layout(struct context *c) {
  * which need the file system UUID and label. */
 static int (*const plan_steps[])(struct context *c) = {
         load_definitions, acquire_seed, disk_open,     read_table,           match_partitions,
-        measure_payloads, fill_items,   assign_identities, build_prebuilt, apply_prebuilt_sizes,
+        repart_encrypt_check, measure_payloads, fill_items,   assign_identities, build_prebuilt, apply_prebuilt_sizes,
         plan_layout,
 };
 

@@ -34,6 +34,9 @@ struct repart_options {
         uint8_t seed[16];
         bool dry_run;
         const char *image;           /* the disk image file or block device */
+        const char *key_file;        /* --key-file=: Encrypt=key-file's passphrase */
+        const char *tpm2_device;     /* --tpm2-device=: Encrypt=tpm2's TPM (NULL: tpm2-tss default) */
+        uint32_t tpm2_pcrs;          /* --tpm2-pcrs= as a mask */
 };
 
 struct repart_result_partition {
