@@ -58,6 +58,28 @@ static int copy_into(struct context *c, const char *what, const char *src, uint6
         return 0;
 }
 
+/* Encrypt=: the content is built and encrypted into a scratch image, then copied into place. */
+static int write_encrypted(struct context *c, size_t i) {
+        struct part *p = &c->parts[i];
+        const struct repart_layout_item *it = &c->items[i];
+        struct repart_encrypt_request req = {
+                .def = p->def, .partition_uuid = p->entry.uuid, .label = p->label,
+                .payload = p->def->copy_blocks ?: p->prebuilt,
+                .key_file = c->o->key_file, .tpm2_device = c->o->tpm2_device, .tpm2_pcrs = c->o->tpm2_pcrs,
+        };
+        int r = repart_ensure_workdir(c);
+        if (r < 0 || (r = repart_fs_request(c, p, 0, &req.fs)) < 0)
+                return r;
+        _cleanup_free_ char *out = strprintf("%s/part-%zu.luks", c->workdir, i);
+        if (!out)
+                return -ENOMEM;
+        r = repart_encrypt_build(&req, it->new_size, out);
+        if (r >= 0)
+                r = copy_into(c, p->def->file_name, out, it->offset, it->new_size);
+        (void) unlink(out);
+        return r;
+}
+
 static int write_partition(struct context *c, size_t i) {
         struct part *p = &c->parts[i];
         const struct repart_layout_item *it = &c->items[i];
@@ -77,15 +99,8 @@ static int write_partition(struct context *c, size_t i) {
                 r = wipe_range(c, it->offset, it->new_size);
         if (r < 0)
                 return r;
-        if (d->encrypt != REPART_ENCRYPT_OFF) {
-                _cleanup_free_ char *img = NULL;
-                r = repart_encrypt_build(c, i, it->new_size, &img);
-                if (r >= 0) {
-                        r = copy_into(c, d->file_name, img, it->offset, it->new_size);
-                        (void) unlink(img);
-                }
-                return r;
-        }
+        if (d->encrypt != REPART_ENCRYPT_OFF)
+                return write_encrypted(c, i);
         if (d->copy_blocks)
                 return copy_into(c, d->path, d->copy_blocks, it->offset, it->new_size);
         if (d->format == REPART_FORMAT_NONE)

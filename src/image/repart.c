@@ -621,11 +621,15 @@ static int plan_layout(struct context *c) {
         return 0;
 }
 
+static int check_encrypt(struct context *c) {
+        return repart_encrypt_check(&c->defs, c->o->key_file);
+}
+
 /* Planning: no step writes to the target disk. Identities come before the Minimize= builds,
  * which need the file system UUID and label. */
 static int (*const plan_steps[])(struct context *c) = {
         load_definitions, acquire_seed, disk_open,     read_table,           match_partitions,
-        repart_encrypt_check, measure_payloads, fill_items,   assign_identities, build_prebuilt, apply_prebuilt_sizes,
+        check_encrypt, measure_payloads, fill_items,   assign_identities, build_prebuilt, apply_prebuilt_sizes,
         plan_layout,
 };
 
