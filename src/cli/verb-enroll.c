@@ -68,14 +68,9 @@ int verb_enroll(int argc, char **argv) {
                 return EXIT_FAIL;
         }
         const char *volume = argv[optind];
-        if (!u.key_file && !recovery)
-                u.tpm2 = true;
         _cleanup_free_ char *key = NULL;
-        if (recovery) {
-                if (cli_read_recovery_key(volume, &key) < 0)
-                        return EXIT_FAIL;
-                u.recovery_key = key;
-        }
+        if (cli_unlock_ways(volume, recovery, &u, &key) < 0)
+                return EXIT_FAIL;
         char rk[RECOVERY_KEY_LENGTH + 1] = "";
         int r = luks_enroll(volume, &u, &e, rk);
         if (key)

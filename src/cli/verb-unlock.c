@@ -24,17 +24,21 @@ static void unlock_help(void) {
                "                         also tries the TPM when given with the options above\n");
 }
 
-/* One line from stdin, prompting on a terminal. */
-int cli_read_recovery_key(const char *volume, char **ret) {
+int cli_unlock_ways(const char *volume, bool recovery, struct luks_unlock *u, char **ret) {
+        *ret = NULL;
+        if (!u->key_file && !recovery)
+                u->tpm2 = true;
+        if (!recovery)
+                return 0;
         if (isatty(STDIN_FILENO))
                 fprintf(stderr, "Recovery key for %s: ", volume);
         size_t n = 0;
-        *ret = NULL;
         if (getline(ret, &n, stdin) < 0) {
                 free(*ret);
                 *ret = NULL;
                 return log_error_errno(EINVAL, "%s: no recovery key on stdin", volume);
         }
+        u->recovery_key = *ret;
         return 0;
 }
 
@@ -68,14 +72,9 @@ int verb_unlock(int argc, char **argv) {
                 return EXIT_FAIL;
         }
         const char *volume = argv[optind], *name = test ? NULL : argv[optind + 1];
-        if (!u.key_file && !recovery)
-                u.tpm2 = true;
         _cleanup_free_ char *key = NULL;
-        if (recovery) {
-                if (cli_read_recovery_key(volume, &key) < 0)
-                        return EXIT_FAIL;
-                u.recovery_key = key;
-        }
+        if (cli_unlock_ways(volume, recovery, &u, &key) < 0)
+                return EXIT_FAIL;
         int slot;
         const char *method;
         int r = luks_unlock(volume, name, &u, &slot, &method);
