@@ -40,7 +40,7 @@ static int set_minimal_pbkdf(struct crypt_device *cd) {
 
 static int open_volume(const char *volume, struct crypt_device **ret) {
         crypt_set_log_callback(NULL, on_crypt_log, NULL);
-        struct crypt_device *cd;
+        struct crypt_device *cd = NULL;
         int r = crypt_init(&cd, volume);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot open: %s", volume, strerror(-r));
@@ -133,7 +133,7 @@ int luks_format_image(const char *what, const char *output, uint64_t size, const
         }
 
         crypt_set_log_callback(NULL, on_crypt_log, NULL);
-        struct crypt_device *cd;
+        struct crypt_device *cd = NULL;
         int r = crypt_init(&cd, output);
         if (r < 0)
                 return log_error_errno(r, "%s: %s: %s", what, output, strerror(-r));
@@ -269,7 +269,7 @@ static int unlock(struct crypt_device *cd, const char *volume, const char *name,
 
 int luks_unlock(const char *volume, const char *name, const struct luks_unlock *u, int *ret_keyslot,
                 const char **ret_method) {
-        struct crypt_device *cd;
+        struct crypt_device *cd = NULL;
         int r = open_volume(volume, &cd);
         if (r < 0)
                 return r;
@@ -289,7 +289,7 @@ int luks_unlock(const char *volume, const char *name, const struct luks_unlock *
 
 int luks_enroll(const char *volume, const struct luks_unlock *u, const struct luks_enroll *e,
                 char ret_recovery_key[static RECOVERY_KEY_LENGTH + 1]) {
-        struct crypt_device *cd;
+        struct crypt_device *cd = NULL;
         int r = open_volume(volume, &cd);
         if (r < 0)
                 return r;

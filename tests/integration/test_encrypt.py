@@ -261,3 +261,61 @@ def test_encrypt_config_errors(abota, tmp_path):
     assert not (tmp_path / "a.raw").exists()
     r = abota("unlock", "--test", "--key-file=/nonexistent", conf, check=False)
     assert r.returncode != 0 and "not a LUKS2 volume" in r.stderr
+
+
+def partition_bytes(image, n, out):
+    """Partition n (1-based) of a GPT image file, copied out (sfdisk's view of the table)."""
+    p = json.loads(run("sfdisk", "--json", image).stdout)["partitiontable"]["partitions"][n - 1]
+    with open(image, "rb") as f:
+        f.seek(p["start"] * 512)
+        Path(out).write_bytes(f.read(p["size"] * 512))
+    return p
+
+
+def test_first_boot_creates_encrypted_data_partition(abota, tmp_path, tpm):
+    """The device's first boot: the image has only its OS partition; repart on the device adds the
+    data partition, encrypted with a key sealed to the device's TPM (no key file exists anywhere).
+    The existing partition stays byte-identical, and a second run changes nothing."""
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "10-root.conf").write_text("[Partition]\nType=root\nFormat=ext4\nMakeDirectories=/etc\n"
+                                       "SizeMinBytes=16M\nSizeMaxBytes=16M\n")
+    image = tmp_path / "disk.raw"
+    abota("repart", "--empty=create", "--size=64M", f"--seed={SEED}", f"--definitions={defs}", "--dry-run=no", image)
+    partition_bytes(image, 1, tmp_path / "root.before")
+
+    (defs / "20-data.conf").write_text("[Partition]\nType=linux-generic\nLabel=data\nFormat=ext4\nEncrypt=tpm2\n")
+    abota("repart", f"--definitions={defs}", "--dry-run=no", f"--tpm2-device={tpm.tcti}", image)
+    partition_bytes(image, 1, tmp_path / "root.after")
+    assert (tmp_path / "root.before").read_bytes() == (tmp_path / "root.after").read_bytes()
+    p = partition_bytes(image, 2, tmp_path / "data.luks")
+    assert p["name"] == "data"
+    meta = luks_json(tmp_path / "data.luks")
+    assert list(meta["keyslots"]) == ["0"]
+    assert [t["type"] for t in meta["tokens"].values()] == ["systemd-tpm2"]
+    abota("unlock", "--test", f"--tpm2-device={tpm.tcti}", tmp_path / "data.luks")
+
+    before = image.read_bytes()
+    r = abota("repart", f"--definitions={defs}", "--dry-run=no", f"--tpm2-device={tpm.tcti}", image)
+    assert "unchanged" in r.stdout
+    assert image.read_bytes() == before
+
+
+def test_encrypt_copy_blocks(abota, tmp_path, tpm):
+    """CopyBlocks= with Encrypt=: the source's bytes are the plaintext of the data segment."""
+    src = tmp_path / "payload.img"
+    src.write_bytes(os.urandom(3 * MiB + 512))
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "10-blob.conf").write_text(f"[Partition]\nType=linux-generic\nCopyBlocks={src}\nEncrypt=key-file\n")
+    key = tmp_path / "key"
+    key.write_text("copy blocks key")
+    image = tmp_path / "disk.raw"
+    abota("repart", "--empty=create", "--size=auto", f"--seed={SEED}", f"--definitions={defs}", "--dry-run=no",
+          "--split=yes", f"--key-file={key}", image)
+    vol = tmp_path / "disk.linux-generic.raw"
+    # 10 MiB default minimum < 3 MiB + 16 MiB header, rounded to 4 KiB.
+    assert os.path.getsize(vol) == 16 * MiB + 3 * MiB + 4096
+    plain = tmp_path / "plain"
+    decrypt(vol, volume_key(vol, key), plain)
+    assert plain.read_bytes()[:src.stat().st_size] == src.read_bytes()
