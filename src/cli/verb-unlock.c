@@ -80,8 +80,11 @@ int verb_unlock(int argc, char **argv) {
         int r = luks_unlock(volume, name, &u, &slot, &method);
         if (key)
                 explicit_bzero(key, strlen(key));
-        if (r < 0)
+        if (r < 0) {
+                if (u.tpm2 && !recovery && !u.key_file)
+                        log_notice("%s: the recovery key opens it instead: abota unlock --recovery-key", volume);
                 return EXIT_FAIL;
+        }
         if (test)
                 printf("%s: the %s opens key slot %d\n", volume, method, slot);
         else

@@ -57,8 +57,8 @@ static void test_other_and_bad_tokens(void **state) {
                 "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"1\"],\"tpm2-pcrs\":[7]}",                       /* no blob */
                 "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[24]}",
                 "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"x\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7]}",
-                "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],"
-                "\"tpm2-policy-hash\":\"abc\"}",
+                ("{\"type\":\"systemd-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":[7],"
+                 "\"tpm2-policy-hash\":\"abc\"}"),
                 "{\"type\":\"systemd-tpm2\",\"keyslots\":[\"1\"],\"tpm2-blob\":\"AAAA\",\"tpm2-pcrs\":\"7\"}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
