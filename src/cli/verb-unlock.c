@@ -82,7 +82,7 @@ int verb_unlock(int argc, char **argv) {
                 explicit_bzero(key, strlen(key));
         if (r < 0) {
                 if (u.tpm2 && !recovery && !u.key_file)
-                        log_notice("%s: the recovery key opens it instead: abota unlock --recovery-key", volume);
+                        log_notice("%s: if it has a recovery key, try: abota unlock --recovery-key", volume);
                 return EXIT_FAIL;
         }
         if (test)

@@ -144,6 +144,7 @@ def test_fresh_tpm_and_changed_pcrs_refuse_recovery_key_opens(abota, tmp_path, t
     r = abota("unlock", "--test", f"--tpm2-device={other_tpm.tcti}", vol, check=False)
     assert r.returncode != 0
     assert "refuses the sealed key: it was sealed by another TPM" in r.stderr, r.stderr
+    assert "try: abota unlock --recovery-key" in r.stderr
     r = abota("unlock", "--test", "--recovery-key", vol, input=rk + "\n")
     assert "recovery key opens key slot 1" in r.stdout
     # As typed by a person: upper case, no dashes, blanks around.
