@@ -577,7 +577,8 @@ static int apply_prebuilt_sizes(struct context *c) {
         for (size_t i = 0; i < c->n_parts; i++) {
                 if (!minimized(&c->parts[i]))
                         continue;
-                uint64_t need = repart_round_up(c->parts[i].payload, repart_grain(c));
+                uint64_t need = repart_round_up(c->parts[i].payload + repart_encrypt_overhead(c->parts[i].def),
+                                                repart_grain(c));
                 if (need > c->items[i].min_size)
                         c->items[i].min_size = need;
                 if (c->items[i].max_size < need)

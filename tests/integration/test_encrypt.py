@@ -320,3 +320,31 @@ def test_encrypt_copy_blocks(abota, tmp_path, tpm):
     plain = tmp_path / "plain"
     decrypt(vol, volume_key(vol, key), plain)
     assert plain.read_bytes()[:src.stat().st_size] == src.read_bytes()
+
+
+@pytest.mark.parametrize("fmt,minimize", [("squashfs", "best"), ("ext4", "guess")])
+def test_encrypt_minimized(abota, tmp_path, fmt, minimize):
+    """Minimize= with Encrypt=: the partition holds the minimized file system plus the LUKS2 header."""
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "10-home.conf").write_text(f"[Partition]\nType=home\nFormat={fmt}\nEncrypt=key-file\n"
+                                       f"CopyFiles=/etc:/etc\nMinimize={minimize}\n")
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "big").write_bytes(os.urandom(12 * MiB))
+    key = tmp_path / "key"
+    key.write_text("k")
+    image = tmp_path / "disk.raw"
+    abota("repart", "--empty=create", "--size=auto", f"--seed={SEED}", f"--definitions={defs}", f"--root={tree}",
+          "--dry-run=no", "--split=yes", f"--key-file={key}", image)
+    vol = tmp_path / "disk.home.raw"
+    plain = tmp_path / "plain"
+    decrypt(vol, volume_key(vol, key), plain)
+    if fmt == "ext4":
+        assert run("e2fsck", "-fn", plain).returncode == 0
+        assert subprocess.run(["debugfs", "-R", f"dump /etc/big {tmp_path / 'big'}", plain],
+                              capture_output=True).returncode == 0
+    else:
+        assert run("unsquashfs", "-d", tmp_path / "x", plain).returncode == 0
+        (tmp_path / "big").write_bytes((tmp_path / "x" / "etc" / "big").read_bytes())
+    assert (tmp_path / "big").read_bytes() == (tree / "etc" / "big").read_bytes()
