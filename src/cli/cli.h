@@ -83,3 +83,9 @@ int verb_check(const struct cli_options *o);
 int verb_repart(int argc, char **argv);
 int verb_bless(int argc, char **argv);
 int verb_publish(int argc, char **argv);
+int verb_unlock(int argc, char **argv);
+int verb_enroll(int argc, char **argv);
+/* Completes the ways to unlock volume: the TPM when neither a key file nor a recovery key is
+ * given; with recovery, the key read as one line from stdin (*ret_key, to be cleared and freed). */
+struct luks_unlock;
+int cli_unlock_ways(const char *volume, bool recovery, struct luks_unlock *u, char **ret_key);

@@ -20,6 +20,8 @@ static const struct verb verbs[] = {
         { "reboot", verb_reboot, NULL, 0, 0, "Reboot if a newer version than the booted one is installed" },
         { "daemon", verb_daemon, NULL, 0, 0, "Check for updates periodically, reboot in the maintenance window" },
         { "bless", NULL, verb_bless, 0, 0, "Mark the booted entry good or bad (boot counting)" },
+        { "unlock", NULL, verb_unlock, 0, 0, "Open an encrypted volume through the TPM, a key file or the recovery key" },
+        { "enroll", NULL, verb_enroll, 0, 0, "Add a TPM2 or recovery key to an encrypted volume" },
         { "components", verb_components, NULL, 0, 0, "List the components (sysupdate.NAME.d directories)" },
         { "definitions", verb_definitions, NULL, 0, 0, "Show the transfers and features as understood" },
         { "repart", NULL, verb_repart, 0, 0, "Build or grow a GPT disk image from repart.d definitions" },

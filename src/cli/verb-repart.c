@@ -3,6 +3,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "crypt/tpm2.h"
 #include "image/repart.h"
 #include "base/util.h"
 
@@ -25,7 +26,11 @@ static void repart_help(void) {
                "     --split=BOOL              Also write each partition to a file (disk.raw: disk.SPLITNAME.raw)\n"
                "     --dry-run=BOOL            Only show the plan (default yes)\n"
                "     --json=pretty|short|off   Print the partition table as JSON\n"
-               "     --strict                  Treat warnings about the definitions as errors\n");
+               "     --strict                  Treat warnings about the definitions as errors\n"
+               "     --key-file=FILE           Encrypt=key-file: FILE's content unlocks the volume\n"
+               "     --tpm2-device=DEV         Encrypt=tpm2: TPM device node or tpm2-tss TCTI\n"
+               "                               (swtpm:host=127.0.0.1,port=2321; default: tpm2-tss default)\n"
+               "     --tpm2-pcrs=PCRS          Encrypt=tpm2: PCRs to seal to, e.g. 7 or 0+7 (default 7)\n");
 }
 
 enum {
@@ -38,6 +43,9 @@ enum {
         ARG_DRY_RUN,
         ARG_JSON,
         ARG_STRICT,
+        ARG_KEY_FILE,
+        ARG_TPM2_DEVICE,
+        ARG_TPM2_PCRS,
 };
 
 static int parse_bool_arg(const char *name, const char *v, bool *ret) {
@@ -60,6 +68,9 @@ static int parse_args(int argc, char **argv, struct repart_options *o, char ***d
                 { "dry-run", required_argument, NULL, ARG_DRY_RUN },
                 { "json", required_argument, NULL, ARG_JSON },
                 { "strict", no_argument, NULL, ARG_STRICT },
+                { "key-file", required_argument, NULL, ARG_KEY_FILE },
+                { "tpm2-device", required_argument, NULL, ARG_TPM2_DEVICE },
+                { "tpm2-pcrs", required_argument, NULL, ARG_TPM2_PCRS },
                 {}
         };
         int c, r;
@@ -112,6 +123,17 @@ static int parse_args(int argc, char **argv, struct repart_options *o, char ***d
                         r = parse_bool_arg("dry-run", optarg, &o->dry_run);
                         if (r < 0)
                                 return r;
+                        break;
+                case ARG_KEY_FILE:
+                        o->key_file = optarg;
+                        break;
+                case ARG_TPM2_DEVICE:
+                        o->tpm2_device = streq(optarg, "auto") ? NULL : optarg;
+                        break;
+                case ARG_TPM2_PCRS:
+                        if (tpm2_pcr_mask_parse(optarg, &o->tpm2_pcrs) < 0)
+                                return log_error_errno(EINVAL, "--tpm2-pcrs=%s: expected PCR numbers 0-23 separated by + or ,",
+                                                       optarg);
                         break;
                 case ARG_JSON:
                         if (streq(optarg, "pretty"))
@@ -217,7 +239,8 @@ static void print_table(const struct repart_result *res) {
 
 int verb_repart(int argc, char **argv) {
         _cleanup_strv_free_ char **defs = NULL;
-        struct repart_options o = { .empty = REPART_EMPTY_REFUSE, .size = UINT64_MAX, .dry_run = true };
+        struct repart_options o = { .empty = REPART_EMPTY_REFUSE, .size = UINT64_MAX, .dry_run = true,
+                                    .tpm2_pcrs = TPM2_PCRS_DEFAULT };
         enum json_mode json = JSON_OFF;
 
         int r = parse_args(argc, argv, &o, &defs, &json);

@@ -21,6 +21,31 @@ static const char *const format_names[_REPART_FORMAT_MAX] = {
         [REPART_FORMAT_SWAP] = "swap",
 };
 
+static const char *const encrypt_names[_REPART_ENCRYPT_MAX] = {
+        [REPART_ENCRYPT_OFF] = "off",
+        [REPART_ENCRYPT_KEY_FILE] = "key-file",
+        [REPART_ENCRYPT_TPM2] = "tpm2",
+        [REPART_ENCRYPT_KEY_FILE_TPM2] = "key-file+tpm2",
+};
+
+const char *repart_encrypt_to_string(enum repart_encrypt e) {
+        return e < _REPART_ENCRYPT_MAX ? encrypt_names[e] : NULL;
+}
+
+/* As systemd-repart 252: the four modes, or a boolean (yes = key-file). */
+static int encrypt_from_string(const char *s, enum repart_encrypt *ret) {
+        for (size_t i = 0; i < _REPART_ENCRYPT_MAX; i++)
+                if (streq(encrypt_names[i], s)) {
+                        *ret = (enum repart_encrypt) i;
+                        return 0;
+                }
+        int b = parse_boolean(s);
+        if (b < 0)
+                return -EINVAL;
+        *ret = b ? REPART_ENCRYPT_KEY_FILE : REPART_ENCRYPT_OFF;
+        return 0;
+}
+
 const char *repart_format_to_string(enum repart_format f) {
         return f < _REPART_FORMAT_MAX ? format_names[f] : NULL;
 }
@@ -285,8 +310,12 @@ static int assign(const char *file, unsigned line, const char *section, const ch
                 if (parse_uint64(value, 0, &d->flags) < 0)
                         return log_error_errno(EINVAL, "%s:%u: Flags=%s: expected a 64-bit number", file, line, value);
                 d->has_flags = true;
-        } else if (streq(key, "Verity") || streq(key, "Encrypt")) {
-                /* Ignoring these would silently build an image without integrity or encryption. */
+        } else if (streq(key, "Encrypt")) {
+                if (encrypt_from_string(value, &d->encrypt) < 0)
+                        return log_error_errno(EINVAL, "%s:%u: Encrypt=%s: expected off, key-file, tpm2 or key-file+tpm2",
+                                               file, line, value);
+        } else if (streq(key, "Verity")) {
+                /* Ignoring this would silently build an image without integrity. */
                 if (!isempty(value) && !streq(value, "off"))
                         return log_error_errno(EOPNOTSUPP, "%s:%u: %s=%s is not supported by abota repart",
                                                file, line, key, value);

@@ -18,6 +18,16 @@ enum repart_format {
         _REPART_FORMAT_MAX,
 };
 
+enum repart_encrypt {
+        REPART_ENCRYPT_OFF,
+        REPART_ENCRYPT_KEY_FILE,
+        REPART_ENCRYPT_TPM2,
+        REPART_ENCRYPT_KEY_FILE_TPM2,
+        _REPART_ENCRYPT_MAX,
+};
+
+const char *repart_encrypt_to_string(enum repart_encrypt e);
+
 enum repart_minimize {
         REPART_MINIMIZE_OFF,
         REPART_MINIMIZE_BEST,
@@ -57,6 +67,7 @@ struct repart_definition {
         char *copy_blocks;            /* host path, NULL when unset */
         char **make_directories;      /* NULL-terminated, may be NULL */
         enum repart_minimize minimize;
+        enum repart_encrypt encrypt;
         int read_only, no_auto, growfs; /* -1 unset */
         bool has_flags;
         uint64_t flags;

@@ -33,6 +33,9 @@ struct repart_options {
         bool dry_run;
         bool strict;                 /* --strict: a warning about the definitions is an error */
         const char *image;           /* the disk image file or block device */
+        const char *key_file;        /* --key-file=: Encrypt=key-file's passphrase */
+        const char *tpm2_device;     /* --tpm2-device=: Encrypt=tpm2's TPM (NULL: tpm2-tss default) */
+        uint32_t tpm2_pcrs;          /* --tpm2-pcrs= as a mask */
 };
 
 struct repart_result_partition {

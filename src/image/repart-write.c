@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "repart-write.h"
+#include "repart-encrypt.h"
 
 #include "base/log.h"
 #include "base/util.h"
@@ -58,6 +59,28 @@ static int copy_into(struct context *c, const char *what, const char *src, uint6
         return 0;
 }
 
+/* Encrypt=: the content is built and encrypted into a scratch image, then copied into place. */
+static int write_encrypted(struct context *c, size_t i) {
+        struct part *p = &c->parts[i];
+        const struct repart_layout_item *it = &c->items[i];
+        struct repart_encrypt_request req = {
+                .def = p->def, .partition_uuid = p->entry.uuid, .label = p->label,
+                .payload = p->def->copy_blocks ?: p->prebuilt,
+                .key_file = c->o->key_file, .tpm2_device = c->o->tpm2_device, .tpm2_pcrs = c->o->tpm2_pcrs,
+        };
+        int r = repart_ensure_workdir(c);
+        if (r < 0 || (r = repart_fs_request(c, p, 0, &req.fs)) < 0)
+                return r;
+        _cleanup_free_ char *out = strprintf("%s/part-%zu.luks", c->workdir, i);
+        if (!out)
+                return -ENOMEM;
+        r = repart_encrypt_build(&req, it->new_size, out);
+        if (r >= 0)
+                r = copy_into(c, p->def->file_name, out, it->offset, it->new_size);
+        (void) unlink(out);
+        return r;
+}
+
 static int write_partition(struct context *c, size_t i) {
         struct part *p = &c->parts[i];
         const struct repart_layout_item *it = &c->items[i];
@@ -66,7 +89,7 @@ static int write_partition(struct context *c, size_t i) {
         /* On a block device, an empty partition only needs stale signatures gone (the first and
          * last MiB): zeroing all of it could mean writing the whole rest of a large disk. Content
          * is copied sparsely, so a partition that gets content is zeroed completely. */
-        bool content = d->copy_blocks || d->format != REPART_FORMAT_NONE;
+        bool content = d->copy_blocks || d->format != REPART_FORMAT_NONE || d->encrypt != REPART_ENCRYPT_OFF;
         uint64_t edge = UINT64_C(1024) * 1024;
         int r;
         if (c->disk.is_block && !content && it->new_size > 2 * edge) {
@@ -77,6 +100,8 @@ static int write_partition(struct context *c, size_t i) {
                 r = wipe_range(c, it->offset, it->new_size);
         if (r < 0)
                 return r;
+        if (d->encrypt != REPART_ENCRYPT_OFF)
+                return write_encrypted(c, i);
         if (d->copy_blocks)
                 return copy_into(c, d->path, d->copy_blocks, it->offset, it->new_size);
         if (d->format == REPART_FORMAT_NONE)

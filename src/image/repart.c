@@ -10,6 +10,7 @@
 #include "base/parttype.h"
 #include "repart-config.h"
 #include "repart-disk.h"
+#include "repart-encrypt.h"
 #include "repart-format.h"
 #include "repart-gpt.h"
 #include "repart-layout.h"
@@ -274,6 +275,7 @@ static int fill_items(struct context *c) {
                 uint64_t need = repart_round_up(p->payload, g);
                 if (d->format == REPART_FORMAT_EXT4 && need < 1024 * 1024)
                         need = 1024 * 1024;
+                need += repart_encrypt_overhead(d);
                 if (need > min)
                         min = need;
                 if (min < REPART_HARD_MIN)
@@ -527,7 +529,8 @@ static int apply_prebuilt_sizes(struct context *c) {
         for (size_t i = 0; i < c->n_parts; i++) {
                 if (!minimized(&c->parts[i]))
                         continue;
-                uint64_t need = repart_round_up(c->parts[i].payload, repart_grain(c));
+                uint64_t need = repart_round_up(c->parts[i].payload + repart_encrypt_overhead(c->parts[i].def),
+                                                repart_grain(c));
                 if (need > c->items[i].min_size)
                         c->items[i].min_size = need;
                 if (c->items[i].max_size < need)
@@ -571,11 +574,15 @@ static int plan_layout(struct context *c) {
         return 0;
 }
 
+static int check_encrypt(struct context *c) {
+        return repart_encrypt_check(&c->defs, c->o->key_file);
+}
+
 /* Planning: no step writes to the target disk. Identities come before the Minimize= builds,
  * which need the file system UUID and label. */
 static int (*const plan_steps[])(struct context *c) = {
         load_definitions, acquire_seed, disk_open,     read_table,           match_partitions,
-        measure_payloads, fill_items,   assign_identities, build_prebuilt, apply_prebuilt_sizes,
+        check_encrypt, measure_payloads, fill_items,   assign_identities, build_prebuilt, apply_prebuilt_sizes,
         plan_layout,
 };
 

@@ -19,6 +19,8 @@ PAGES = {
     "abota-repart.1": "repart",
     "abota-publish.1": "publish",
     "abota-bless.1": "bless",
+    "abota-unlock.1": "unlock",
+    "abota-enroll.1": "enroll",
 }
 
 

@@ -122,6 +122,8 @@ static void test_errors(void **state) {
                 "[Partition]\nType=linux-generic\nUUID=not-a-uuid\n",
                 "[Partition]\nType=linux-generic\nReadOnly=maybe\n",
                 "[Partition]\nType=linux-generic\nMinimize=best\n",
+                "[Partition]\nType=linux-generic\nEncrypt=maybe\n",
+                "[Partition]\nType=linux-generic\nEncrypt=tpm3\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 clean();
@@ -134,7 +136,27 @@ static void test_errors(void **state) {
         clean();
         put("10-x.conf", "[Partition]\nType=linux-generic\nEncrypt=off\nVerity=off\nFactoryReset=no\n");
         assert_int_equal(load(&d), 0);
+        assert_int_equal(d.items[0].encrypt, REPART_ENCRYPT_OFF);
         repart_definitions_done(&d);
+        static const struct {
+                const char *value;
+                enum repart_encrypt e;
+        } enc[] = {
+                { "key-file", REPART_ENCRYPT_KEY_FILE }, { "tpm2", REPART_ENCRYPT_TPM2 },
+                { "key-file+tpm2", REPART_ENCRYPT_KEY_FILE_TPM2 }, { "yes", REPART_ENCRYPT_KEY_FILE },
+                { "no", REPART_ENCRYPT_OFF },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(enc); i++) {
+                clean();
+                char *text = strprintf("[Partition]\nType=home\nEncrypt=%s\n", enc[i].value);
+                put("10-x.conf", text);
+                free(text);
+                assert_int_equal(load(&d), 0);
+                assert_int_equal(d.items[0].encrypt, enc[i].e);
+                assert_string_equal(repart_encrypt_to_string(enc[i].e),
+                                    streq(enc[i].value, "yes") ? "key-file" : streq(enc[i].value, "no") ? "off" : enc[i].value);
+                repart_definitions_done(&d);
+        }
         clean();
         assert_int_equal(load(&d), -ENOENT);
 }
