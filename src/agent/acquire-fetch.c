@@ -344,6 +344,27 @@ static void curl_cleanupp(CURL **c) {
                 curl_easy_cleanup(*c);
 }
 
+int acquire_curl_setup(void *curl, const char *url, const char *protocols) {
+        /* What TLS protects must not be handed to plain http by a redirect. */
+        if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
+            curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, protocols) != CURLE_OK ||
+            curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, startswith(url, "https://") ? "https" : "http,https") != CURLE_OK)
+                return log_error_errno(EINVAL, "%s: invalid URL", url);
+        const char *ca = getenv("CURL_CA_BUNDLE");
+        if (!isempty(ca) && curl_easy_setopt(curl, CURLOPT_CAINFO, ca) != CURLE_OK)
+                return log_error_errno(EINVAL, "%s: cannot use $CURL_CA_BUNDLE=%s", url, ca);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+        curl_easy_setopt(curl, CURLOPT_USERAGENT, "abota/" ABOTA_VERSION);
+        struct netconf_settings net;
+        int r = netconf_for_url(url, &net);
+        if (r >= 0)
+                r = netconf_apply(curl, &net);
+        netconf_settings_done(&net);
+        return r;
+}
+
 static int fetch_http(const struct acquire_fetch_options *o, const char *url, struct acquire_stage *sink,
                       uint64_t *ret_bytes) {
         _cleanup_(curl_cleanupp) CURL *curl = curl_easy_init();
@@ -353,18 +374,9 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                           .tls = startswith(url, "https://") };
         struct http_attempt a = { .h = &h, .curl = curl };
         char errbuf[CURL_ERROR_SIZE] = "", range[32];
-        /* What TLS protects must not be handed to plain http by a redirect. */
-        if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, h.tls ? "https" : "http,https") != CURLE_OK)
-                return log_error_errno(EINVAL, "%s: invalid URL", url);
-        const char *ca = getenv("CURL_CA_BUNDLE");
-        if (!isempty(ca) && curl_easy_setopt(curl, CURLOPT_CAINFO, ca) != CURLE_OK)
-                return log_error_errno(EINVAL, "%s: cannot use $CURL_CA_BUNDLE=%s", url, ca);
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, "abota/" ABOTA_VERSION);
+        int sr = acquire_curl_setup(curl, url, "http,https");
+        if (sr < 0)
+                return sr;
         curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
         curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, (long) ACQUIRE_BUFFER_SIZE);
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long) o->connect_timeout_sec);
@@ -379,13 +391,6 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
         curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_header);
         curl_easy_setopt(curl, CURLOPT_HEADERDATA, &h);
-        struct netconf_settings net;
-        int nr = netconf_for_url(url, &net);
-        if (nr >= 0)
-                nr = netconf_apply(curl, &net);
-        netconf_settings_done(&net);
-        if (nr < 0)
-                return nr;
 
         unsigned failures = 0, delay = o->retry_delay_ms;
         h.deadline_usec = now_usec() + (uint64_t) o->transfer_timeout_sec * 1000000ULL;

@@ -58,19 +58,8 @@ static size_t probe_discard(char *buf, size_t size, size_t n, void *userdata) {
 static CURLcode probe_once(CURL *curl, const char *url, bool head, long *ret_status, uint64_t *ret_size) {
         uint64_t range_total = UINT64_MAX;
         curl_easy_reset(curl);
-        bool https = startswith(url, "https://");
-        if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-            curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https,file") != CURLE_OK ||
-            /* a redirect never takes an https source to plain http */
-            curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https") != CURLE_OK)
+        if (acquire_curl_setup(curl, url, "http,https,file") < 0)
                 return CURLE_UNSUPPORTED_PROTOCOL;
-        const char *ca = getenv("CURL_CA_BUNDLE"); /* as the download itself trusts */
-        if (!isempty(ca))
-                curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, "abota/" ABOTA_VERSION);
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long) acquire_connect_timeout());
         curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) acquire_stall_timeout());
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, probe_discard);

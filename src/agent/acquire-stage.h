@@ -57,6 +57,11 @@ void acquire_fetch_options_default(struct acquire_fetch_options *o);
  * $ABOTA_STALL_TIMEOUT (no byte for that long means the server stalled). */
 unsigned acquire_connect_timeout(void);
 unsigned acquire_stall_timeout(void);
+/* What every request abota makes shares (a download, the probe before an update): the URL, the
+ * protocols allowed (an https source is redirected only to https), the CA bundle
+ * ($CURL_CA_BUNDLE), the CA file and public-key pin of abota.conf for that server, the user
+ * agent. curl is a CURL *. Returns 0 or -errno (logged, naming the URL). */
+int acquire_curl_setup(void *curl, const char *url, const char *protocols);
 /* Pushes every byte of url into sink (does not call finish). An interrupted HTTP transfer is
  * retried from where it stopped (Range, or by skipping what was already delivered). Returns 0 or
  * -errno: -ENOENT (missing, 404), -EACCES (401/403), -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT,
