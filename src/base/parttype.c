@@ -239,6 +239,11 @@ bool partition_type_knows_read_only(const uint8_t id[16]) {
         }
 }
 
+bool partition_type_is_verity_hash(const uint8_t id[16]) {
+        enum designator d;
+        return designator_of(id, &d) && (d == D_ROOT_VERITY || d == D_USR_VERITY);
+}
+
 bool partition_type_knows_growfs(const uint8_t id[16]) {
         enum designator d;
         if (!designator_of(id, &d))

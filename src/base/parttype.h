@@ -18,6 +18,8 @@ const char *partition_type_to_string(const uint8_t id[16]);
 bool partition_type_knows_read_only(const uint8_t id[16]);
 bool partition_type_knows_growfs(const uint8_t id[16]);
 bool partition_type_knows_no_auto(const uint8_t id[16]);
+/* root-ARCH-verity, usr-ARCH-verity: read-only unless ReadOnly=no (as in systemd-repart 252). */
+bool partition_type_is_verity_hash(const uint8_t id[16]);
 
 #define GPT_FLAG_NO_AUTO (UINT64_C(1) << 63)
 #define GPT_FLAG_READ_ONLY (UINT64_C(1) << 60)

@@ -184,6 +184,11 @@ static void print_json(const struct repart_result *res, enum json_mode mode) {
                 json_kv_uint(&w, "old_padding", p->old_padding);
                 json_kv_uint(&w, "raw_padding", p->new_padding);
                 json_kv_string(&w, "activity", p->activity);
+                if (res->verity) {
+                        char hex[65];
+                        hex_format(p->roothash, sizeof(p->roothash), hex);
+                        json_kv_string(&w, "roothash", p->has_roothash ? hex : NULL);
+                }
                 if (any_split)
                         json_kv_string(&w, "split_path", p->split_path);
                 json_end_object(&w);

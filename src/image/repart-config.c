@@ -28,6 +28,17 @@ static const char *const encrypt_names[_REPART_ENCRYPT_MAX] = {
         [REPART_ENCRYPT_KEY_FILE_TPM2] = "key-file+tpm2",
 };
 
+static const char *const verity_names[_REPART_VERITY_MAX] = {
+        [REPART_VERITY_OFF] = "off",
+        [REPART_VERITY_DATA] = "data",
+        [REPART_VERITY_HASH] = "hash",
+        [REPART_VERITY_SIGNATURE] = "signature",
+};
+
+const char *repart_verity_to_string(enum repart_verity v) {
+        return v < _REPART_VERITY_MAX ? verity_names[v] : NULL;
+}
+
 const char *repart_encrypt_to_string(enum repart_encrypt e) {
         return e < _REPART_ENCRYPT_MAX ? encrypt_names[e] : NULL;
 }
@@ -315,10 +326,25 @@ static int assign(const char *file, unsigned line, const char *section, const ch
                         return log_error_errno(EINVAL, "%s:%u: Encrypt=%s: expected off, key-file, tpm2 or key-file+tpm2",
                                                file, line, value);
         } else if (streq(key, "Verity")) {
-                /* Ignoring this would silently build an image without integrity. */
-                if (!isempty(value) && !streq(value, "off"))
-                        return log_error_errno(EOPNOTSUPP, "%s:%u: %s=%s is not supported by abota repart",
-                                               file, line, key, value);
+                size_t i = 0;
+                while (i < _REPART_VERITY_MAX && !streq(verity_names[i], value))
+                        i++;
+                if (i == _REPART_VERITY_MAX)
+                        return log_error_errno(EINVAL, "%s:%u: Verity=%s: expected off, data, hash or signature",
+                                               file, line, value);
+                /* Ignoring it would silently build an image without the signature asked for. */
+                if (i == REPART_VERITY_SIGNATURE)
+                        return log_error_errno(EOPNOTSUPP, "%s:%u: Verity=signature is not supported by abota repart",
+                                               file, line);
+                d->verity = (enum repart_verity) i;
+        } else if (streq(key, "VerityMatchKey")) {
+                if (isempty(value) || strlen(value) > 255 || strpbrk(value, "/ \t"))
+                        return log_error_errno(EINVAL, "%s:%u: VerityMatchKey=%s: expected a short name", file, line,
+                                               value);
+                char *s = strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                replace_string(&d->verity_match_key, s);
         } else
                 log_warning("%s:%u: unknown key %s=, ignoring", file, line, key);
         return 0;
@@ -339,6 +365,18 @@ static int definition_finish(struct repart_definition *d) {
                 return log_error_errno(EINVAL, "%s: PaddingMinBytes= is larger than PaddingMaxBytes=", f);
         if (d->copy_blocks && (d->format != REPART_FORMAT_NONE || d->n_copy_files > 0 || d->make_directories))
                 return log_error_errno(EINVAL, "%s: CopyBlocks= cannot be combined with Format=, CopyFiles= or MakeDirectories=", f);
+
+        if (d->verity != REPART_VERITY_OFF && !d->verity_match_key)
+                return log_error_errno(EINVAL, "%s: Verity=%s needs VerityMatchKey=", f,
+                                       repart_verity_to_string(d->verity));
+        if (d->verity == REPART_VERITY_HASH &&
+            (d->copy_blocks || d->format != REPART_FORMAT_NONE || d->n_copy_files > 0 || d->make_directories))
+                return log_error_errno(EINVAL, "%s: Verity=hash cannot be combined with CopyBlocks=, Format=, CopyFiles= "
+                                       "or MakeDirectories= (the hash tree is its content)", f);
+        if (d->verity != REPART_VERITY_OFF && d->encrypt != REPART_ENCRYPT_OFF)
+                return log_error_errno(EINVAL, "%s: Verity= cannot be combined with Encrypt=", f);
+        if (d->verity == REPART_VERITY_HASH && d->minimize != REPART_MINIMIZE_OFF)
+                return log_error_errno(EINVAL, "%s: Minimize= is not supported for Verity=hash", f);
 
         if (d->format == REPART_FORMAT_NONE && (d->n_copy_files > 0 || d->make_directories))
                 d->format = type_is(d->type, "esp") || type_is(d->type, "xbootldr") ? REPART_FORMAT_VFAT
@@ -375,11 +413,14 @@ uint64_t repart_definition_flags(const struct repart_definition *d) {
         uint64_t f = d->has_flags ? d->flags : 0;
         if (d->no_auto >= 0 && partition_type_knows_no_auto(d->type))
                 f = d->no_auto ? f | GPT_FLAG_NO_AUTO : f & ~GPT_FLAG_NO_AUTO;
-        if (d->read_only >= 0 && partition_type_knows_read_only(d->type))
-                f = d->read_only ? f | GPT_FLAG_READ_ONLY : f & ~GPT_FLAG_READ_ONLY;
+        int read_only = d->read_only;
+        if (read_only < 0 && partition_type_is_verity_hash(d->type))
+                read_only = 1;
+        if (read_only >= 0 && partition_type_knows_read_only(d->type))
+                f = read_only ? f | GPT_FLAG_READ_ONLY : f & ~GPT_FLAG_READ_ONLY;
         int growfs = d->growfs;
         if (growfs < 0)
-                growfs = d->read_only <= 0;
+                growfs = read_only <= 0;
         if (partition_type_knows_growfs(d->type))
                 f = growfs ? f | GPT_FLAG_GROWFS : f & ~GPT_FLAG_GROWFS;
         return f;
@@ -393,6 +434,7 @@ static void definition_done(struct repart_definition *d) {
         free(d->copy_blocks);
         strv_free(d->make_directories);
         free(d->split_name);
+        free(d->verity_match_key);
 }
 
 void repart_definitions_done(struct repart_definitions *d) {

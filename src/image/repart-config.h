@@ -28,6 +28,18 @@ enum repart_encrypt {
 
 const char *repart_encrypt_to_string(enum repart_encrypt e);
 
+/* Verity= (spec repart-boot.md 1.3, 6): a dm-verity data partition, or the partition holding
+ * its hash tree; the two are paired by VerityMatchKey=. */
+enum repart_verity {
+        REPART_VERITY_OFF,
+        REPART_VERITY_DATA,
+        REPART_VERITY_HASH,
+        REPART_VERITY_SIGNATURE,
+        _REPART_VERITY_MAX,
+};
+
+const char *repart_verity_to_string(enum repart_verity v);
+
 enum repart_minimize {
         REPART_MINIMIZE_OFF,
         REPART_MINIMIZE_BEST,
@@ -68,6 +80,8 @@ struct repart_definition {
         char **make_directories;      /* NULL-terminated, may be NULL */
         enum repart_minimize minimize;
         enum repart_encrypt encrypt;
+        enum repart_verity verity;
+        char *verity_match_key;       /* NULL when unset */
         int read_only, no_auto, growfs; /* -1 unset */
         bool has_flags;
         uint64_t flags;

@@ -48,6 +48,8 @@ struct repart_result_partition {
         const char *activity;        /* "create", "resize", "unchanged" */
         char *split_path;            /* NULL when not split */
         unsigned partno;             /* 0-based slot in the GPT */
+        bool has_roothash;           /* Verity=hash, written: the root hash of the pair */
+        uint8_t roothash[32];
 };
 
 struct repart_result {
@@ -56,6 +58,7 @@ struct repart_result {
         size_t n;
         uint64_t disk_size;
         bool changed;                /* something was (or, with dry-run, would be) written */
+        bool verity;                 /* a definition has Verity= (the roothash column is shown) */
 };
 
 void repart_result_done(struct repart_result *r);

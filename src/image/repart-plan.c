@@ -5,6 +5,8 @@
 #include "repart-uuid.h"
 
 #include "base/log.h"
+#include "base/parttype.h"
+#include "base/specifier.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -61,4 +63,42 @@ int repart_fs_request(struct context *c, struct part *p, uint64_t size, struct r
 
 uint64_t repart_grain(const struct context *c) {
         return c->disk.sector_size > REPART_GRAIN ? c->disk.sector_size : REPART_GRAIN;
+}
+
+char *repart_type_name(const uint8_t type[16]) {
+        const char *n = partition_type_to_string(type);
+        if (n)
+                return strdup(n);
+        char s[37];
+        uuid_format(type, s);
+        return strdup(s);
+}
+
+int repart_split_path(const struct context *c, const struct part *p, unsigned partno, char **ret) {
+        const struct repart_definition *d = p->def;
+        *ret = NULL;
+        if (!c->o->split || !d || streq_ptr(d->split_name, "-"))
+                return 0;
+        _cleanup_free_ char *tn = repart_type_name(p->entry.type);
+        char th[33], uh[33];
+        hex_format(p->entry.type, 16, th);
+        hex_format(p->entry.uuid, 16, uh);
+        _cleanup_free_ char *et = strprintf("t%s", tn ? tn : ""), *eT = strprintf("T%s", th),
+                            *eU = strprintf("U%s", uh), *en = strprintf("n%u", partno);
+        if (!tn || !et || !eT || !eU || !en)
+                return -ENOMEM;
+        char *extra[] = { et, eT, eU, en, NULL };
+        _cleanup_free_ char *name = NULL;
+        int r = specifier_expand(c->spec, d->split_name ? d->split_name : "%t", extra, &name);
+        if (r == -EBADMSG)
+                return log_error_errno(EINVAL, "%s: SplitName=%s: unknown specifier", d->path, d->split_name);
+        if (r < 0)
+                return r;
+        if (!filename_is_valid(name))
+                return log_error_errno(EINVAL, "%s: SplitName= gives '%s', not a valid file name", d->path, name);
+        const char *img = c->disk.path;
+        const char *suffix = endswith(img, ".raw");
+        size_t base = suffix ? (size_t) (suffix - img) : strlen(img);
+        *ret = strprintf("%.*s.%s%s", (int) base, img, name, suffix ? ".raw" : "");
+        return *ret ? 0 : -ENOMEM;
 }

@@ -24,6 +24,9 @@ struct part {
         char *label;
         char *prebuilt;                  /* Minimize=best: the file system image made up front */
         uint64_t payload;                /* bytes the content needs (Minimize, CopyBlocks) */
+        size_t verity_partner;           /* Verity=: the index of the other partition of the pair */
+        bool has_roothash;               /* Verity=, new: the root hash is known (after writing) */
+        uint8_t roothash[32];
 };
 
 struct disk {
@@ -56,4 +59,8 @@ int repart_ensure_workdir(struct context *c);
 /* What to build for the new partition p, size bytes large. */
 int repart_fs_request(struct context *c, struct part *p, uint64_t size, struct repart_format_request *ret);
 uint64_t repart_grain(const struct context *c);
+/* The type's identifier ("root-x86-64"), else its UUID as text. */
+char *repart_type_name(const uint8_t type[16]);
+/* The --split file of partition p (NULL in *ret when it gets none), from SplitName=. */
+int repart_split_path(const struct context *c, const struct part *p, unsigned partno, char **ret);
 

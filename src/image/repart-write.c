@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "repart-write.h"
 #include "repart-encrypt.h"
+#include "repart-verity.h"
 
 #include "base/log.h"
 #include "base/util.h"
@@ -89,7 +90,8 @@ static int write_partition(struct context *c, size_t i) {
         /* On a block device, an empty partition only needs stale signatures gone (the first and
          * last MiB): zeroing all of it could mean writing the whole rest of a large disk. Content
          * is copied sparsely, so a partition that gets content is zeroed completely. */
-        bool content = d->copy_blocks || d->format != REPART_FORMAT_NONE || d->encrypt != REPART_ENCRYPT_OFF;
+        bool content = d->copy_blocks || d->format != REPART_FORMAT_NONE || d->encrypt != REPART_ENCRYPT_OFF ||
+                       d->verity == REPART_VERITY_HASH;
         uint64_t edge = UINT64_C(1024) * 1024;
         int r;
         if (c->disk.is_block && !content && it->new_size > 2 * edge) {
@@ -126,6 +128,58 @@ static int write_partition(struct context *c, size_t i) {
         r = copy_into(c, d->file_name, out, it->offset, it->new_size);
         (void) unlink(out);
         return r;
+}
+
+/* What the run reports for part i once its verity identity is known: UUID, root hash, split
+ * file name (SplitName=%U). */
+static int update_result(struct context *c, struct repart_result *res, size_t i) {
+        const struct part *p = &c->parts[i];
+        unsigned partno = (unsigned) c->items[i].new_slot;
+        for (size_t k = 0; k < res->n; k++) {
+                struct repart_result_partition *rp = &res->partitions[k];
+                if (rp->partno != partno)
+                        continue;
+                memcpy(rp->uuid, p->entry.uuid, 16);
+                rp->has_roothash = p->has_roothash;
+                memcpy(rp->roothash, p->roothash, sizeof(rp->roothash));
+                free(rp->split_path);
+                return repart_split_path(c, p, partno, &rp->split_path);
+        }
+        return 0;
+}
+
+/* Verity=hash: the tree of the data partition (written before), then both UUIDs from the root
+ * hash (data: the first 16 bytes, hash: the last 16), unless UUID= fixes them. */
+static int write_verity(struct context *c, struct repart_result *res) {
+        for (size_t i = 0; i < c->defs.n; i++) {
+                struct part *h = &c->parts[i];
+                if (h->def->verity != REPART_VERITY_HASH || h->exists || c->items[i].dropped)
+                        continue;
+                size_t j = h->verity_partner;
+                struct part *d = &c->parts[j];
+                struct repart_verity_request req = {
+                        .what = h->def->path, .fd = c->disk.fd,
+                        .data_offset = c->items[j].offset, .data_size = c->items[j].new_size,
+                        .hash_offset = c->items[i].offset, .hash_size = c->items[i].new_size,
+                };
+                int r = repart_verity_salt(c->seed, req.salt, req.uuid);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot derive the verity salt", h->def->path);
+                r = repart_verity_build(&req, h->roothash);
+                if (r < 0)
+                        return r;
+                h->has_roothash = true;
+                if (!d->def->has_uuid)
+                        memcpy(d->entry.uuid, h->roothash, 16);
+                if (!h->def->has_uuid)
+                        memcpy(h->entry.uuid, h->roothash + 16, 16);
+                r = update_result(c, res, i);
+                if (r >= 0)
+                        r = update_result(c, res, j);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int write_split(struct context *c, const struct repart_result_partition *rp) {
@@ -169,7 +223,7 @@ static void tell_kernel(struct context *c) {
         }
 }
 
-int repart_write(struct context *c, const struct repart_result *res) {
+int repart_write(struct context *c, struct repart_result *res) {
         uint64_t size = c->size;
         struct disk *d = &c->disk;
         uint64_t ss = d->sector_size;
@@ -189,6 +243,9 @@ int repart_write(struct context *c, const struct repart_result *res) {
                         if (r < 0)
                                 return r;
                 }
+        r = write_verity(c, res);
+        if (r < 0)
+                return r;
 
         for (size_t i = 0; i < c->n_parts; i++) {
                 struct part *p = &c->parts[i];

@@ -15,6 +15,7 @@
 #include "repart-gpt.h"
 #include "repart-layout.h"
 #include "repart-uuid.h"
+#include "repart-verity.h"
 #include "base/specifier.h"
 #include "base/util.h"
 
@@ -346,15 +347,6 @@ static bool label_in_use(const struct context *c, size_t self, const char *l) {
         return false;
 }
 
-static char *type_name(const uint8_t type[16]) {
-        const char *n = partition_type_to_string(type);
-        if (n)
-                return strdup(n);
-        char s[37];
-        uuid_format(type, s);
-        return strdup(s);
-}
-
 /* UUIDs and labels of the new partitions (spec 1.7, 1.8). */
 static int assign_identities(struct context *c) {
         for (size_t i = 0; i < c->n_parts; i++) {
@@ -384,7 +376,7 @@ static int assign_identities(struct context *c) {
                 if (d->label)
                         p->label = strdup(d->label);
                 else {
-                        _cleanup_free_ char *base = type_name(d->type);
+                        _cleanup_free_ char *base = repart_type_name(d->type);
                         if (!base)
                                 return -ENOMEM;
                         p->label = strdup(base);
@@ -442,36 +434,9 @@ static char *node_name(const struct context *c, unsigned partno) {
         return strprintf("%s%s%u", d, c->disk.is_block && digit ? "p" : "", partno + 1);
 }
 
-static int split_path(const struct context *c, const struct part *p, unsigned partno, char **ret) {
-        const struct repart_definition *d = p->def;
-        *ret = NULL;
-        if (!c->o->split || !d || streq_ptr(d->split_name, "-"))
-                return 0;
-        _cleanup_free_ char *tn = type_name(p->entry.type);
-        char th[33], uh[33];
-        hex_format(p->entry.type, 16, th);
-        hex_format(p->entry.uuid, 16, uh);
-        _cleanup_free_ char *et = strprintf("t%s", tn ? tn : ""), *eT = strprintf("T%s", th),
-                            *eU = strprintf("U%s", uh), *en = strprintf("n%u", partno);
-        if (!tn || !et || !eT || !eU || !en)
-                return -ENOMEM;
-        char *extra[] = { et, eT, eU, en, NULL };
-        _cleanup_free_ char *name = NULL;
-        int r = specifier_expand(c->spec, d->split_name ? d->split_name : "%t", extra, &name);
-        if (r == -EBADMSG)
-                return log_error_errno(EINVAL, "%s: SplitName=%s: unknown specifier", d->path, d->split_name);
-        if (r < 0)
-                return r;
-        if (!filename_is_valid(name))
-                return log_error_errno(EINVAL, "%s: SplitName= gives '%s', not a valid file name", d->path, name);
-        const char *img = c->disk.path;
-        const char *suffix = endswith(img, ".raw");
-        size_t base = suffix ? (size_t) (suffix - img) : strlen(img);
-        *ret = strprintf("%.*s.%s%s", (int) base, img, name, suffix ? ".raw" : "");
-        return *ret ? 0 : -ENOMEM;
-}
-
 static int fill_result(struct context *c, struct repart_result *res) {
+        for (size_t i = 0; i < c->defs.n; i++)
+                res->verity = res->verity || c->defs.items[i].verity != REPART_VERITY_OFF;
         res->partitions = calloc(c->n_parts + 1, sizeof(*res->partitions));
         if (!res->partitions)
                 return -ENOMEM;
@@ -483,7 +448,7 @@ static int fill_result(struct context *c, struct repart_result *res) {
                 unsigned partno = (unsigned) (p->exists ? it->slot : it->new_slot);
                 struct repart_result_partition *o = &res->partitions[res->n++];
                 o->partno = partno;
-                o->type = type_name(p->entry.type);
+                o->type = repart_type_name(p->entry.type);
                 /* systemd-repart shows an unnamed partition under its type's name */
                 o->label = strdup(!isempty(p->label) ? p->label : o->type ? o->type : "");
                 memcpy(o->uuid, p->entry.uuid, 16);
@@ -499,7 +464,7 @@ static int fill_result(struct context *c, struct repart_result *res) {
                         res->changed = true;
                 if (!o->type || !o->label || !o->file || !o->node)
                         return -ENOMEM;
-                int r = split_path(c, p, partno, &o->split_path);
+                int r = repart_split_path(c, p, partno, &o->split_path);
                 if (r < 0)
                         return r;
         }
@@ -578,12 +543,49 @@ static int check_encrypt(struct context *c) {
         return repart_encrypt_check(&c->defs, c->o->key_file);
 }
 
+/* Verity=: each pair is complete in the definitions (after match_partitions(), part i is
+ * definition i). */
+static int pair_verity(struct context *c) {
+        _cleanup_free_ size_t *partner = calloc(c->defs.n + 1, sizeof(size_t));
+        if (!partner)
+                return -ENOMEM;
+        int r = repart_verity_pair(&c->defs, partner);
+        for (size_t i = 0; i < c->defs.n && r >= 0; i++)
+                c->parts[i].verity_partner = partner[i];
+        return r;
+}
+
+/* Both partitions of a pair are new (or both exist), and the hash tree fits. */
+static int check_verity_layout(struct context *c) {
+        for (size_t i = 0; i < c->defs.n; i++) {
+                const struct part *h = &c->parts[i];
+                if (h->def->verity != REPART_VERITY_HASH)
+                        continue;
+                const struct part *d = &c->parts[h->verity_partner];
+                if (h->exists != d->exists)
+                        return log_error_errno(EINVAL, "%s, %s: one partition of the verity pair exists already, the "
+                                               "other not; refusing to pair a new hash tree with old data",
+                                               h->def->path, d->def->path);
+                if (c->items[i].dropped != c->items[h->verity_partner].dropped)
+                        return log_error_errno(ENOSPC, "%s, %s: only one partition of the verity pair fits",
+                                               h->def->path, d->def->path);
+                uint64_t need = repart_verity_hash_size(c->items[h->verity_partner].new_size);
+                if (!h->exists && !c->items[i].dropped && need > c->items[i].new_size) {
+                        char a[16], b[16];
+                        return log_error_errno(EFBIG, "%s: the hash tree of %s needs %s, the partition gets %s "
+                                               "(raise SizeMinBytes=)", h->def->path, d->def->file_name,
+                                               format_bytes(a, need), format_bytes(b, c->items[i].new_size));
+                }
+        }
+        return 0;
+}
+
 /* Planning: no step writes to the target disk. Identities come before the Minimize= builds,
  * which need the file system UUID and label. */
 static int (*const plan_steps[])(struct context *c) = {
         load_definitions, acquire_seed, disk_open,     read_table,           match_partitions,
-        check_encrypt, measure_payloads, fill_items,   assign_identities, build_prebuilt, apply_prebuilt_sizes,
-        plan_layout,
+        check_encrypt, pair_verity, measure_payloads, fill_items, assign_identities, build_prebuilt,
+        apply_prebuilt_sizes, plan_layout, check_verity_layout,
 };
 
 int repart_run(const struct repart_options *o, struct repart_result *ret) {

@@ -124,6 +124,12 @@ static void test_errors(void **state) {
                 "[Partition]\nType=linux-generic\nMinimize=best\n",
                 "[Partition]\nType=linux-generic\nEncrypt=maybe\n",
                 "[Partition]\nType=linux-generic\nEncrypt=tpm3\n",
+                "[Partition]\nType=linux-generic\nVerity=maybe\n",
+                "[Partition]\nType=linux-generic\nVerity=data\n",
+                "[Partition]\nType=usr-verity\nVerity=hash\nVerityMatchKey=u\nFormat=ext4\n",
+                "[Partition]\nType=usr-verity\nVerity=hash\nVerityMatchKey=u\nCopyBlocks=/etc/hostname\n",
+                "[Partition]\nType=usr\nVerity=data\nVerityMatchKey=u\nEncrypt=key-file\n",
+                "[Partition]\nType=usr\nVerity=data\nVerityMatchKey=a/b\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 clean();
@@ -131,8 +137,21 @@ static void test_errors(void **state) {
                 assert_int_equal(load(&d), -EINVAL);
         }
         clean();
-        put("10-x.conf", "[Partition]\nType=linux-generic\nVerity=data\n");
+        put("10-x.conf", "[Partition]\nType=usr-verity-sig\nVerity=signature\nVerityMatchKey=u\n");
         assert_int_equal(load(&d), -EOPNOTSUPP);
+        clean();
+        put("10-x.conf", "[Partition]\nType=usr\nVerity=data\nVerityMatchKey=usr\nCopyBlocks=/etc/hostname\n");
+        put("20-y.conf", "[Partition]\nType=usr-verity\nVerity=hash\nVerityMatchKey=usr\n");
+        assert_int_equal(load(&d), 0);
+        assert_int_equal(d.items[0].verity, REPART_VERITY_DATA);
+        assert_int_equal(d.items[1].verity, REPART_VERITY_HASH);
+        assert_string_equal(d.items[1].verity_match_key, "usr");
+        /* as systemd-repart 252: a verity hash type is read-only unless ReadOnly=no */
+        assert_int_equal(repart_definition_flags(&d.items[0]), GPT_FLAG_GROWFS);
+        assert_int_equal(repart_definition_flags(&d.items[1]), GPT_FLAG_READ_ONLY);
+        d.items[1].read_only = 0;
+        assert_int_equal(repart_definition_flags(&d.items[1]), 0);
+        repart_definitions_done(&d);
         clean();
         put("10-x.conf", "[Partition]\nType=linux-generic\nEncrypt=off\nVerity=off\nFactoryReset=no\n");
         assert_int_equal(load(&d), 0);
