@@ -270,6 +270,9 @@ def test_repart_json_fields(abota, tmp_path):
     defs = tmp_path / "repart.d"
     defs.mkdir()
     (defs / "10-a.conf").write_text("[Partition]\nType=linux-generic\nLabel=a\nSizeMinBytes=10M\n")
+    # a verity pair, for the roothash field
+    (defs / "20-usr.conf").write_text("[Partition]\nType=usr\nVerity=data\nVerityMatchKey=usr\n")
+    (defs / "30-usr-verity.conf").write_text("[Partition]\nType=usr-verity\nVerity=hash\nVerityMatchKey=usr\n")
     r = abota("repart", f"--definitions={defs}", "--empty=create", "--size=auto", "--split=yes",
               "--json=short", tmp_path / "disk.raw")
     assert not (tmp_path / "disk.raw").exists(), "the default is a dry run"
