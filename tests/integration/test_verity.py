@@ -198,6 +198,21 @@ def test_split_payloads_verify(abota_bin, tmp_path, squashfs):
     assert veritysetup_verify(data, hashf, wrong) != 0
 
 
+def test_split_name_has_the_final_uuid(abota_bin, tmp_path, squashfs):
+    """SplitName=%U names the payload by the partition UUID that the root hash gives (the name a
+    sysupdate.d transfer reads with @u), not the one derived from the seed before hashing."""
+    defs = verity_defs(squashfs)
+    defs["10-usr.conf"] = defs["10-usr.conf"].replace("SplitName=store", "SplitName=store_%U")
+    defs["20-usr-verity.conf"] = defs["20-usr-verity.conf"].replace("SplitName=store-verity",
+                                                                    "SplitName=store-verity_%U")
+    d = write_defs(tmp_path / "defs", defs)
+    j = build(abota_bin, d, tmp_path / "img_1.raw", "--split=yes")
+    rh = hash_halves(j)["usr"]
+    data, hashf = tmp_path / f"img_1.store_{rh[:32]}.raw", tmp_path / f"img_1.store-verity_{rh[32:]}.raw"
+    assert [p["split_path"] for p in j[:2]] == [str(data), str(hashf)]
+    assert veritysetup_verify(data, hashf, rh) == 0
+
+
 @pytest.mark.parametrize("defs,message", [
     ({"10-usr.conf": "Type=usr\nVerity=data\nVerityMatchKey=usr\nSizeMinBytes=16M"},
      "10-usr.conf: Verity=data with VerityMatchKey=usr has no Verity=hash partner"),
