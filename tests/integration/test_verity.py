@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from agent_env import Server
+
 SEED = "0867da16-f251-457d-a9e8-c31f9a3c220b"
 MiB = 1024 * 1024
 
@@ -211,6 +213,89 @@ def test_split_name_has_the_final_uuid(abota_bin, tmp_path, squashfs):
     data, hashf = tmp_path / f"img_1.store_{rh[:32]}.raw", tmp_path / f"img_1.store-verity_{rh[32:]}.raw"
     assert [p["split_path"] for p in j[:2]] == [str(data), str(hashf)]
     assert veritysetup_verify(data, hashf, rh) == 0
+
+
+TRANSFER = """[Transfer]
+Verify=no
+
+[Source]
+Type=url-file
+Path={url}
+MatchPattern=appliance_@v.{name}_@u.raw
+
+[Target]
+Type=partition
+Path=/disk.raw
+MatchPartitionType={type}
+MatchPattern={name}_@v
+InstancesMax=2
+ReadOnly=yes
+"""
+
+
+def test_publish_and_update_install_the_pair(abota, abota_bin, tmp_path):
+    """The split pair of version 2 (named by @u, SplitName=NAME_%U), published by abota publish and
+    installed by abota update into the _empty usr and usr-verity slots of a version 1 disk built by
+    abota repart: the slots get the UUIDs from the payload names (the root hash halves) and
+    veritysetup accepts the installed slots with version 2's root hash."""
+    images = []
+    for v in ("1", "2"):
+        t = tmp_path / f"tree{v}"
+        (t / "etc").mkdir(parents=True)
+        (t / "etc" / "os-release").write_text(f"ID=appliance\nIMAGE_VERSION={v}\n")
+        sq = tmp_path / f"store{v}.squashfs"
+        run("mksquashfs", t, sq, "-noappend", "-quiet", "-all-root", "-mkfs-time", "0", "-all-time", "0")
+        defs = {
+            "10-usr.conf": f"Type=usr\nLabel=store_{v}\nVerity=data\nVerityMatchKey=usr\nCopyBlocks={sq}\n"
+                           "SizeMinBytes=8M\nSizeMaxBytes=8M\nSplitName=store_%U",
+            "20-usr-verity.conf": f"Type=usr-verity\nLabel=store-verity_{v}\nVerity=hash\nVerityMatchKey=usr\n"
+                                  "SizeMinBytes=1M\nSizeMaxBytes=1M\nSplitName=store-verity_%U",
+            "30-usr-empty.conf": "Type=usr\nLabel=_empty\nSizeMinBytes=8M\nSizeMaxBytes=8M\nSplitName=-",
+            "40-usr-verity-empty.conf": "Type=usr-verity\nLabel=_empty\nSizeMinBytes=1M\nSizeMaxBytes=1M\n"
+                                        "SplitName=-",
+        }
+        (tmp_path / f"build{v}").mkdir()
+        images.append(build(abota_bin, write_defs(tmp_path / f"defs{v}", defs),
+                            tmp_path / f"build{v}" / f"appliance_{v}.raw", "--split=yes"))
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "os-release").write_text("ID=appliance\nIMAGE_ID=appliance\nIMAGE_VERSION=1\n")
+    disk = root / "disk.raw"
+    (tmp_path / "build1" / "appliance_1.raw").rename(disk)
+
+    server = tmp_path / "server"
+    server.mkdir()
+    transfers = tmp_path / "sysupdate.d"
+    transfers.mkdir()
+    srv = Server(server, tmp_path).start()
+    try:
+        for name, t in (("store", "usr"), ("store-verity", "usr-verity")):
+            (transfers / f"10-{name}.transfer").write_text(TRANSFER.format(url=srv.url, name=name, type=t))
+        v2 = images[1]
+        rh = v2[1]["roothash"]
+        payloads = [tmp_path / "build2" / f"appliance_2.store_{rh[:32]}.raw",
+                    tmp_path / "build2" / f"appliance_2.store-verity_{rh[32:]}.raw"]
+        abota("publish", "--definitions", transfers, server, *payloads)
+        assert sorted(p.name for p in server.iterdir()) == sorted([p.name for p in payloads] + ["SHA256SUMS"])
+        abota("update", "--definitions", transfers, "--root", root)
+    finally:
+        srv.stop()
+
+    table = {p["name"]: p for p in sfdisk(disk)["partitions"]}
+    assert set(table) == {"store_1", "store-verity_1", "store_2", "store-verity_2"}
+    assert table["store_2"]["uuid"].lower() == str(uuid.UUID(rh[:32]))
+    assert table["store-verity_2"]["uuid"].lower() == str(uuid.UUID(rh[32:]))
+    parts = tmp_path / "installed"
+    parts.mkdir()
+    for label in ("store_2", "store-verity_2"):
+        p = table[label]
+        with open(disk, "rb") as f:
+            f.seek(p["start"] * 512)
+            (parts / label).write_bytes(f.read(p["size"] * 512))
+    assert veritysetup_verify(parts / "store_2", parts / "store-verity_2", rh) == 0
+    # version 1's pair is untouched and still verifies with its own root hash
+    rh1 = images[0][1]["roothash"]
+    assert table["store_1"]["uuid"].lower() == str(uuid.UUID(rh1[:32]))
 
 
 @pytest.mark.parametrize("defs,message", [
