@@ -345,7 +345,7 @@ def test_checker_finds_broken_states(abota_bin, world, gnupg, tmp_path):
         "GPT at LBA 1: partition entry array CRC mismatch"]
     last = (seed / "root" / "disk.raw").stat().st_size // 512 - 1
     assert broken("torn-backup", lambda disk, esp: tear(disk, esp, last)) == [
-        f"GPT at LBA {last}: header CRC mismatch"]
+        f"GPT header at LBA {last}: header CRC mismatch"]
     d = clone(seed, tmp_path / "torn-one")
     tear(d / "root" / "disk.raw", None, 2)
     notes = []
