@@ -138,7 +138,8 @@ def device(disk, esp_linux, versions, booted=None, interrupted=False, notes=None
 
 
 def device_with(disk, entries, read_esp, versions, booted=None, interrupted=False, notes=None):
-    """Problems of a device: entries is {boot entry file name: version}, read_esp(name) its bytes.
+    """Problems of a device: entries is {boot entry file name: version}, read_esp(name) its bytes
+    (None: unreadable).
     The GPT notes of an interrupted disk are appended to the list notes, if given."""
     parts, problems, gpt_notes = gpt(disk, interrupted)
     if notes is not None:
@@ -168,7 +169,12 @@ def entry_problems(entries, labelled, versions, read_esp, booted):
         if version not in versions.uki:
             problems.append(f"boot entry {name}: version {version} was never published")
             continue
-        if read_esp(name) != versions.uki[version]:
+        data = read_esp(name)
+        if data is None:
+            problems.append(f"boot entry {name}: unreadable")
+        elif not data:
+            problems.append(f"boot entry {name}: empty file")
+        elif data != versions.uki[version]:
             problems.append(f"boot entry {name}: not the published UKI of version {version}")
         if version not in labelled:
             problems.append(f"boot entry {name}: no partition labelled {versions.prefix}{version}")
