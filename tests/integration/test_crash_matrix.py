@@ -42,7 +42,8 @@ STORE = 8 * MiB
 # are all explained by known defects is counted apart under each of them (Matrix.known).
 DEFECT_2 = "issue 9 defect 2 (removal order): the store is relabelled before its boot entry is deleted"
 DEFECT_11 = ("issue 9 defect 11 (signed publish window): killed between the renames of SHA256SUMS and "
-             "SHA256SUMS.gpg, the old signature stays beside the new manifest")
+             "SHA256SUMS.gpg, the old signature stays beside the new manifest (the client's retry does not "
+             "help: the pair stays mismatched until the next publish)")
 GPT_REPAIR = ("not yet filed (GPT repair): a kill inside libfdisk's write of the primary GPT leaves it torn; "
               "the rerun reads the backup, finds nothing to do and never rewrites the primary")
 
