@@ -89,9 +89,11 @@ class Server:
 class Disk:
     """The appliance disk image and its ESP, read and written with sfdisk and mtools."""
 
-    def __init__(self, path):
+    def __init__(self, path, source=OUT / "disk.raw"):
+        """A copy of source (default: the factory image) at path; source=None: path as it is."""
         self.path = path
-        shutil.copyfile(OUT / "disk.raw", path)
+        if source is not None:
+            shutil.copyfile(source, path)
         self.esp_offset = next(start for name, start in self.partitions() if name == "esp")
 
     def partitions(self):
@@ -147,8 +149,10 @@ class Machine:
 
     times = []  # (QEMU start -> ready, kernel start -> ready) of every boot that got ready
 
-    def __init__(self, workdir, disk, server, name):
+    def __init__(self, workdir, disk, server, name, drive=None):
+        """drive: QEMU's -drive for the disk (id disk0), default the raw image file disk.path."""
         self.workdir = workdir
+        self.drive = drive or f"if=none,id=disk0,format=raw,file={disk.path}"
         self.disk = disk
         self.server = server
         self.name = name
@@ -157,12 +161,14 @@ class Machine:
         self.n = 0
 
     def boot(self, script, kill_on=None, kill_after=0.0, timeout=BOOT_TIMEOUT, on_console=None):
-        """One boot running script in the guest; returns when the guest powers off or reboots (or
-        kill_after seconds after kill_on appeared on the console: a power cut).
+        """One boot running script in the guest (None: the one already on the ESP); returns when
+        the guest powers off or reboots (or kill_after seconds after kill_on appeared on the
+        console: a power cut that keeps every write in the host's page cache).
         on_console(text), if given, is called with the console output so far (as received,
         including carriage returns) while the guest runs; it may use self.monitor()."""
         self.n += 1
-        self.disk.put("/abota-e2e.sh", script + "\n")
+        if script is not None:
+            self.disk.put("/abota-e2e.sh", script + "\n")
         log = self.workdir / f"{self.name}-boot{self.n}.log"
         self.monitor_path = self.workdir / f"{self.name}-monitor.sock"
         self.monitor_path.unlink(missing_ok=True)
@@ -170,7 +176,7 @@ class Machine:
         args = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "512", "-smp", "1",
                 "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
                 "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
-                "-drive", f"if=none,id=disk0,format=raw,file={self.disk.path}",
+                "-drive", self.drive,
                 "-device", "virtio-blk-pci,drive=disk0",
                 "-netdev", f"user,id=net0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=net0",
                 "-display", "none", "-monitor", f"unix:{self.monitor_path},server=on,wait=off", "-serial", f"file:{log}", "-no-reboot"]

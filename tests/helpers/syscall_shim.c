@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -86,7 +87,12 @@ WRAP(int, ftruncate, (int fd, off_t n), (fd, n), "ftruncate", fd, 0, n)
 WRAP(int, ftruncate64, (int fd, off_t n), (fd, n), "ftruncate", fd, 0, n)
 WRAP(ssize_t, copy_file_range, (int in, off_t *io, int fd, off_t *oo, size_t n, unsigned f), (in, io, fd, oo, n, f),
      "copy_file_range", fd, oo ? *oo : -1, n)
+WRAP(int, syncfs, (int fd), (fd), "syncfs", fd, 0, 0)
+WRAP(int, sync_file_range, (int fd, off_t o, off_t n, unsigned f), (fd, o, n, f), "sync_file_range", fd, o, n)
+WRAP(int, fchmod, (int fd, mode_t m), (fd, m), "fchmod", fd, 0, 0)
 WRAP(int, rename, (const char *a, const char *b), (a, b), "rename", -1, 0, 0)
 WRAP(int, renameat, (int d1, const char *a, int d2, const char *b), (d1, a, d2, b), "renameat", -1, 0, 0)
+WRAP(int, renameat2, (int d1, const char *a, int d2, const char *b, unsigned f), (d1, a, d2, b, f), "renameat2", -1,
+     0, 0)
 WRAP(int, unlink, (const char *p), (p), "unlink", -1, 0, 0)
 WRAP(int, unlinkat, (int d, const char *p, int f), (d, p, f), "unlinkat", -1, 0, 0)
