@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int commit_sync_directory_of(const char *path) {
         _cleanup_free_ char *dir = NULL;
@@ -24,7 +25,46 @@ int commit_sync_directory_of(const char *path) {
 int commit_rename(const char *src, const char *dst, bool sync) {
         if (rename(src, dst) < 0)
                 return log_error_errno(errno, "%s: cannot rename to %s: %s", src, dst, strerror(errno));
-        return sync ? commit_sync_directory_of(dst) : 0;
+        if (!sync)
+                return 0;
+        /* vfat (the ESP) writes the size and first cluster into the new directory entry only
+         * when the file's inode is written back, which syncing the directory does not do: a cut
+         * after that sync left an empty boot entry under the new name. Sync the file under its
+         * new name first, then the directory. */
+        _cleanup_close_ int fd = open(dst, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return log_error_errno(errno, "%s: cannot sync: %s", dst, strerror(errno));
+        return commit_sync_directory_of(dst);
+}
+
+int commit_unlink(const char *path, bool sync) {
+        if (!sync) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return log_error_errno(errno, "%s: cannot remove: %s", path, strerror(errno));
+                return 0;
+        }
+        /* On vfat a cut during unlink() can keep the directory entry while its clusters are
+         * already free: a boot entry whose content is gone. Take the name away first (a rename to
+         * a temporary name that no pattern matches and RemoveTemporary= cleans up), make that
+         * durable, then free the data. */
+        _cleanup_free_ char *dir = NULL, *tmp = NULL;
+        int r = path_dirname(path, &dir);
+        if (r < 0)
+                return r;
+        tmp = strprintf("%s/.#sysupdate-removing-%s", dir, basename(path));
+        if (!tmp)
+                return -ENOMEM;
+        if (rename(path, tmp) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return log_error_errno(errno, "%s: cannot remove: %s", path, strerror(errno));
+        }
+        r = commit_sync_directory_of(path);
+        if (r < 0)
+                return r;
+        if (unlink(tmp) < 0)
+                return log_error_errno(errno, "%s: cannot remove: %s", tmp, strerror(errno));
+        return commit_sync_directory_of(path);
 }
 
 int commit_install(struct install *i, bool sync) {

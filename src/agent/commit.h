@@ -36,5 +36,10 @@ void install_done(struct install *i);
 /* fsync()s the directory holding path, so a rename or unlink in it is durable. */
 int commit_sync_directory_of(const char *path);
 
-/* Renames src to dst atomically and syncs the directory (when sync is set). */
+/* Renames src to dst atomically; with sync, then syncs the file under its new name and the
+ * directory (in that order: vfat writes a renamed file's entry with its inode). */
 int commit_rename(const char *src, const char *dst, bool sync);
+
+/* Removes path so that no cut can leave its name with its data gone: with sync, renamed to a
+ * ".#" temporary name first (durable), then unlinked. */
+int commit_unlink(const char *path, bool sync);

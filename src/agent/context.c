@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "context.h"
+#include "partition.h"
 
 #include "disk-lock.h"
 #include "sysupdate/definitions.h"
@@ -45,7 +46,10 @@ static int lock_target_disk(struct context *c, const struct transfer *t) {
         }
         l[c->n_disk_locks++] = fd;
         c->disk_locks = l;
-        return 0;
+        /* A run killed between the two writes of one GPT copy left one copy: make it two again
+         * before anything reads the table to decide. */
+        r = partition_table_repair(disk, true);
+        return r < 0 ? r : 0;
 }
 
 static int load_transfer(struct context *c, struct transfer *t, bool sources, bool lock) {

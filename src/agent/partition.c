@@ -126,6 +126,7 @@ static int table_load(int fd, const char *disk, struct partition_table **ret) {
         t->is_block = S_ISBLK(st.st_mode);
         t->devno = st.st_rdev;
         t->sector_size = g.sector_size;
+        t->intact = g.primary_valid && g.backup_valid;
         t->disk = strdup(disk);
         r = t->disk ? read_entries(&g, t) : -ENOMEM;
         if (r < 0) {
@@ -185,6 +186,58 @@ static int apply_change(struct fdisk_context *ctx, const char *disk, size_t part
         return 0;
 }
 
+/* libfdisk rewrites entries; it must see the table with the sector size it was read with (an
+ * image file made with 4096-byte sectors). */
+static int fdisk_open_gpt(int fd, const char *disk, uint64_t sector_size, struct fdisk_context **ret) {
+        struct fdisk_context *ctx = fdisk_new_context();
+        if (!ctx)
+                return -ENOMEM;
+        int r = fdisk_save_user_sector_size(ctx, (unsigned) sector_size, (unsigned) sector_size);
+        if (r >= 0)
+                r = fdisk_assign_device_by_fd(ctx, fd, disk, 0);
+        if (r >= 0 && !fdisk_is_label(ctx, GPT))
+                r = -EMEDIUMTYPE;
+        if (r < 0) {
+                fdisk_unref_context(ctx);
+                return log_error_errno(r, "%s: cannot open the partition table for writing: %s", disk, strerror(-r));
+        }
+        *ret = ctx;
+        return 0;
+}
+
+int partition_table_repair(const char *disk, bool sync) {
+        _cleanup_close_ int fd = open(disk, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: cannot open disk for writing: %s", disk, strerror(errno));
+        if (!disk_lock_held(fd) && flock(fd, LOCK_EX) < 0)
+                return log_error_errno(errno, "%s: cannot lock disk: %s", disk, strerror(errno));
+        struct partition_table *now = NULL;
+        int r = table_load(fd, disk, &now);
+        if (r < 0)
+                return r;
+        bool intact = now->intact;
+        uint64_t sector_size = now->sector_size;
+        partition_table_free(now);
+        if (intact)
+                return 0;
+
+        struct fdisk_context *ctx _cleanup_(fdisk_unref_contextp) = NULL;
+        r = fdisk_open_gpt(fd, disk, sector_size, &ctx);
+        if (r < 0)
+                return r;
+        r = fdisk_write_disklabel(ctx);
+        if (r < 0)
+                r = log_error_errno(r, "%s: cannot rewrite the damaged GPT copy: %s", disk, strerror(-r));
+        else if (sync && fsync(fd) < 0)
+                r = log_error_errno(errno, "%s: cannot sync partition table: %s", disk, strerror(errno));
+        else {
+                log_info("%s: one GPT copy was damaged (an interrupted write); rewrote both", disk);
+                r = 1;
+        }
+        fdisk_deassign_device(ctx, 1);
+        return r;
+}
+
 int partition_commit(const char *disk, const struct partition_info *expect,
                      const struct partition_change *change, bool sync) {
         if (change->label && !partition_label_is_valid(change->label))
@@ -203,21 +256,11 @@ int partition_commit(const char *disk, const struct partition_info *expect,
         if (r < 0)
                 return r;
 
-        /* libfdisk rewrites the entry; it must see the table with the sector size it was read
-         * with (an image file made with 4096-byte sectors). */
-        struct fdisk_context *ctx _cleanup_(fdisk_unref_contextp) = fdisk_new_context();
-        if (!ctx) {
-                partition_table_free(now);
-                return -ENOMEM;
-        }
-        r = fdisk_save_user_sector_size(ctx, (unsigned) now->sector_size, (unsigned) now->sector_size);
-        if (r >= 0)
-                r = fdisk_assign_device_by_fd(ctx, fd, disk, 0);
-        if (r >= 0 && !fdisk_is_label(ctx, GPT))
-                r = -EMEDIUMTYPE;
+        struct fdisk_context *ctx _cleanup_(fdisk_unref_contextp) = NULL;
+        r = fdisk_open_gpt(fd, disk, now->sector_size, &ctx);
         if (r < 0) {
                 partition_table_free(now);
-                return log_error_errno(r, "%s: cannot open the partition table for writing: %s", disk, strerror(-r));
+                return r;
         }
         const struct partition_info *cur = partition_table_find(now, expect->partno);
         if (!cur || cur->start != expect->start || !streq(cur->label, expect->label)) {

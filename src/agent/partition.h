@@ -28,9 +28,16 @@ struct partition_table {
         bool is_block;
         dev_t devno;            /* block devices: the whole disk's device number */
         uint64_t sector_size;
+        bool intact;            /* both GPT copies valid and equal */
         struct partition_info *partitions; /* used entries only, in table order */
         size_t n_partitions;
 };
+
+/* When one GPT copy is damaged or differs (a write cut between libfdisk's writes of the entry
+ * array and the header), rewrites both from the valid one, so that the disk never stays with a
+ * single copy that the next cut could destroy. Needs the disk lock. Returns 1 when repaired, 0
+ * when there was nothing to repair, -errno (logged). */
+int partition_table_repair(const char *disk, bool sync);
 
 /* Reads the partition table of disk (a whole block device or an image file). Logs one line and
  * returns -ENOENT (missing), -EMEDIUMTYPE ("has no GPT disk label") or another -errno. */

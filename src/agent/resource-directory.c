@@ -165,9 +165,8 @@ static bool name_is_valid(const char *name) {
 
 static int remove_instance(const struct transfer *t, struct resource *target, const struct instance *i, bool sync) {
         (void) target;
-        if (unlink(i->path) < 0 && errno != ENOENT)
-                return log_error_errno(errno, "%s: cannot remove %s: %s", t->id, i->path, strerror(errno));
-        return sync ? commit_sync_directory_of(i->path) : 0;
+        (void) t;
+        return commit_unlink(i->path, sync);
 }
 
 /* RemoveTemporary=: leftovers of interrupted runs (".#sysupdate...") in the target directory. */

@@ -329,8 +329,11 @@ int bless_mark(const char *esp, const char *count_path, enum bless_state target)
                 if (r < 0)
                         return log_error_errno(r, "%s%s%s: cannot rename to %s: %s", esp, e.dir, from[i],
                                                to, strerror(-r));
-                /* The loader reads the directory on the next boot: the rename must be on disk. */
-                if (fsync(fd) < 0 || syncfs(fd) < 0) {
+                /* The loader reads the directory on the next boot: the rename must be on disk,
+                 * and on vfat the new entry gets its size and clusters only with the file's
+                 * inode, so the file is synced under its new name before the directory. */
+                _cleanup_close_ int entry = openat(fd, to, O_RDONLY | O_CLOEXEC);
+                if (entry < 0 || fsync(entry) < 0 || fsync(fd) < 0 || syncfs(fd) < 0) {
                         r = -errno;
                         return log_error_errno(r, "%s%s: cannot sync: %s", esp, e.dir, strerror(-r));
                 }

@@ -42,13 +42,9 @@ STORE = 8 * MiB
 DEFECT_11 = ("issue 9 defect 11 (signed publish window): killed between the renames of SHA256SUMS and "
              "SHA256SUMS.gpg, the old signature stays beside the new manifest (the client's retry does not "
              "help: the pair stays mismatched until the next publish)")
-GPT_REPAIR = ("not yet filed (GPT repair): a kill inside libfdisk's write of the primary GPT leaves it torn; "
-              "the rerun reads the backup, finds nothing to do and never rewrites the primary")
 
 KNOWN = {
     DEFECT_11: (["publish"], lambda p: p == "SHA256SUMS.gpg does not sign SHA256SUMS"),
-    GPT_REPAIR: (["update-1-2", "update-2-3", "vacuum"],
-                 lambda p: p == "rerun did not converge in: gpt problems" or p.startswith("after the rerun: GPT at")),
 }
 
 
@@ -240,16 +236,8 @@ def test_device_matrix(matrix, name):
     m = matrix(name)
     assert m.points >= 3
     assert not m.bad, describe(m.bad)
-
-
-@pytest.mark.parametrize("name,reason", [
-    pytest.param(name, reason, marks=pytest.mark.xfail(strict=True, reason=reason), id=f"{name}-{reason.split(':')[0]}")
-    for reason, (names, _) in KNOWN.items() for name in names if name in SCENARIOS])
-def test_device_matrix_known_defect(matrix, name, reason):
-    """The kill points that show only a known defect: when it is fixed this passes, and the strict
-    xfail turns the suite red until the marker is removed."""
-    m = matrix(name)
-    assert not m.known.get(reason), describe(m.known.get(reason, []))
+    # no known defect excuses a device kill point any more (the GPT repair and defect 2 are fixed)
+    assert not m.known, describe([p for ps in m.known.values() for p in ps])
 
 
 @pytest.fixture(scope="module")
