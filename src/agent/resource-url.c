@@ -5,6 +5,7 @@
 #include "resource-url.h"
 
 #include "acquire.h"
+#include "acquire-patch.h"
 #include "resource.h"
 #include "base/gpg.h"
 #include "base/log.h"
@@ -105,7 +106,7 @@ static int add_entries(struct resource *r, const struct resource_config *c, cons
                 if (k < 0)
                         return k;
         }
-        return 0;
+        return acquire_patch_attach(r, m);
 }
 
 static int resolve(const struct transfer *t, const struct resource_config *c, bool target,

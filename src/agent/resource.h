@@ -21,11 +21,20 @@ struct resource_kind;
 struct install;
 struct resource_write;
 
+/* A patch that builds a source instance from an older version (sysupdate/patch.h). */
+struct instance_patch {
+        char *base_version;
+        char *url;
+        uint8_t sha256[32];                /* of the patch file, from the manifest */
+};
+
 struct instance {
         char *name;                        /* what the pattern matched: file name, label, entry */
         char *path;                        /* file path, payload URL, or partition node/"DISK:N" */
         struct instance_metadata metadata;
         const struct partition_info *partition; /* partition targets: the slot (owned by table) */
+        struct instance_patch *patches;    /* url sources: patches to this instance */
+        size_t n_patches;
 };
 
 struct resource {

@@ -33,6 +33,7 @@ struct publish_options {
         enum compression compression;
         int level;                       /* as compression_from_string() returns it */
         uint64_t keep;                   /* keep this many newest versions; 0 = all */
+        uint64_t deltas;                 /* patches from this many older versions (delta.h) */
         const char *best_before;         /* "YYYY-MM-DD": add a BEST-BEFORE marker, NULL = none */
         bool force;                      /* replace a published file with different content */
         bool sign;                       /* write SHA256SUMS.gpg with gpg */
