@@ -187,3 +187,39 @@ def test_sysupdate_patterns_do_not_match_patch_names(abota, app, tmp_path):
     # and abota's own listing of the source offers the full images only
     out = abota(*app.args("list")).stdout
     assert "delta" not in out
+
+
+def test_kill_during_patch(abota, abota_bin, app, tmp_path):
+    """SIGKILL at points spread over a throttled patch download (the new slot is mapped and
+    written as the patch arrives): the installed version stays intact, version 2 appears only
+    complete, and a rerun installs it (through the patch again: the base slot is untouched)."""
+    import signal
+    import subprocess
+    import time
+
+    publish(abota, app, tmp_path, "1", app.v1)
+    v2 = edit(app.v1, 2, n=400)  # about 100 KiB of new bytes: a patch of that size
+    publish(abota, app, tmp_path, "2", v2)
+    patch = app.server_dir / "@delta@1@appliance_2.store.raw"
+    assert patch.stat().st_size > 64 * 1024
+    app.server.start("--throttle", str(64 * 1024), "--log", app.log)
+    app.set_url(app.server.url)
+    seed = (app.disk.read_bytes(), (app.esp / "appliance_1.efi").read_bytes())
+    for i, delay in enumerate([0.05, 0.3, 0.6, 0.9, 1.2, 1.5]):
+        app.disk.write_bytes(seed[0])
+        for p in app.esp.iterdir():
+            if p.name != "appliance_1.efi":
+                p.unlink()
+        p = subprocess.Popen([abota_bin, *app.args("update")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        labels = app.labels()
+        assert slot_bytes(app.disk, "store_1")[:len(app.v1)] == app.v1
+        assert "store_1" in labels and set(labels[1:3]) <= {"store_1", "store_2", "_empty"}
+        if "store_2" in labels:
+            assert slot_bytes(app.disk, "store_2")[:len(v2)] == v2
+        app.log.write_text("")
+        abota(*app.args("update"))
+        assert slot_bytes(app.disk, "store_2")[:len(v2)] == v2
+        assert "/appliance_2.store.raw" not in gets(app), i
