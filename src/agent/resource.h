@@ -20,6 +20,7 @@ struct partition_info;
 struct resource_kind;
 struct install;
 struct resource_write;
+struct manifest_cache;
 
 /* A patch that builds a source instance from an older version (sysupdate/patch.h). */
 struct instance_patch {
@@ -54,6 +55,7 @@ struct resource_context {
         const char *transfer_source;       /* --transfer-source=DIR */
         int verify;                        /* --verify=: -1 = per transfer */
         bool offline;                      /* sources are not enumerated (caller's choice) */
+        struct manifest_cache *manifest_cache; /* this run's manifests (context_load()), or NULL */
 };
 
 /* One kind of resource: how a Type= is reached and enumerated. A new kind is a file
