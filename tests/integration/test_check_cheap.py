@@ -3,7 +3,6 @@
 one connection, and asks with the ETag/Last-Modified kept from the last run, so a server with
 nothing new answers 304 and sends no body."""
 import json
-import subprocess
 
 import pytest
 
@@ -16,16 +15,7 @@ def app(tmp_path):
     a.log = tmp_path / "httpd.log"
     a.count = tmp_path / "httpd.count"
     a.server = Server(a.server_dir, tmp_path).start("--log", a.log, "--count", a.count)
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--passphrase", "", "--quick-gen-key",
-                    "abota publisher <publisher@example.invalid>", "ed25519", "sign", "never"],
-                   check=True, capture_output=True)
-    keyring = a.root / "etc" / "systemd" / "import-pubring.pgp"
-    keyring.parent.mkdir(parents=True)
-    keyring.write_bytes(subprocess.run(["gpg", "--batch", "--homedir", str(home), "--export"],
-                                       check=True, capture_output=True).stdout)
-    a.home = home
+    a.home = a.signing_key()
     a.set_url(a.server.url, verify=True)
     yield a
     a.server.stop()
