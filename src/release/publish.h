@@ -4,8 +4,8 @@
 /* `abota publish`: add one version's payloads to a static update directory (the url-file source
  * of sysupdate, spec sysupdate.md 5.4 and 9), rewrite its SHA256SUMS, sign it, drop old versions.
  *
- * Crash and client safety come from the order of writes: payloads first (temporary name, fsync,
- * rename), then the manifest and its signature (same), and only then the deletion of payloads
+ * Crash and client safety come from the order of writes: payloads and their patches first
+ * (temporary name, fsync, rename; patches: delta.h), then the manifest and its signature (same), and only then the deletion of payloads
  * that the new manifest no longer names. A client therefore never reads a manifest naming a
  * missing file; one that pairs a new manifest with the old signature fails verification and
  * retries later. */
