@@ -154,11 +154,27 @@ struct http {
         const char *location; /* where the last attempt was sent (a redirect), or NULL */
         uint64_t deadline_usec; /* monotonic time by which the whole download must be done */
         uint64_t total;       /* announced size of the whole file, if announced */
+        struct acquire_validators *validators;
         unsigned stall_sec;
         curl_off_t last_dlnow;
         uint64_t last_data_usec; /* monotonic time the last byte arrived (or the attempt began) */
         int error;            /* a stage failed (already logged) or the response was unusable */
 };
+
+/* Keeps an ETag or Last-Modified value (without the surrounding blanks and line end). */
+static void header_value(const char *line, const char *value, struct acquire_validators *v) {
+        bool etag = strncasecmp(line, "etag:", 5) == 0;
+        char *to = etag ? v->etag : v->last_modified;
+        size_t max = etag ? sizeof(v->etag) : sizeof(v->last_modified);
+        value += strspn(value, " \t");
+        size_t n = strcspn(value, "\r\n");
+        while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+                n--;
+        if (n < max) {
+                memcpy(to, value, n);
+                to[n] = 0;
+        }
+}
 
 static size_t http_header(char *data, size_t size, size_t nmemb, void *userdata) {
         struct http *h = userdata;
@@ -170,6 +186,8 @@ static size_t http_header(char *data, size_t size, size_t nmemb, void *userdata)
         line[n] = 0;
         if (strncmp(line, "HTTP/", 5) == 0)
                 h->range_start = -1; /* a new response (after a redirect): forget the last one */
+        else if (h->validators && (strncasecmp(line, "etag:", 5) == 0 || strncasecmp(line, "last-modified:", 14) == 0))
+                header_value(line, strchr(line, ':') + 1, h->validators);
         else if (strncasecmp(line, "content-range:", 14) == 0) {
                 unsigned long long start;
                 if (sscanf(line + 14, " bytes %llu-", &start) == 1)
@@ -365,13 +383,52 @@ int acquire_curl_setup(void *curl, const char *url, const char *protocols) {
         return r;
 }
 
+static void curl_slist_freep(struct curl_slist **l) {
+        curl_slist_free_all(*l);
+}
+
+static int conditions_add(struct curl_slist **l, const char *name, const char *value) {
+        _cleanup_free_ char *line = strprintf("%s: %s", name, value);
+        struct curl_slist *n = line ? curl_slist_append(*l, line) : NULL;
+        if (!n)
+                return -ENOMEM;
+        *l = n;
+        return 0;
+}
+
+/* One connection cache (and DNS cache) for the whole process: the manifests, signatures and
+ * payloads of one run travel over one kept-alive connection per server. */
+static CURLSH *http_share(void) {
+        static CURLSH *share;
+        if (!share && (share = curl_share_init()) &&
+            (curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+             curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)) {
+                curl_share_cleanup(share);
+                share = NULL;
+        }
+        return share;
+}
+
 static int fetch_http(const struct acquire_fetch_options *o, const char *url, struct acquire_stage *sink,
                       uint64_t *ret_bytes) {
         _cleanup_(curl_cleanupp) CURL *curl = curl_easy_init();
         if (!curl)
                 return -ENOMEM;
+        if (http_share())
+                curl_easy_setopt(curl, CURLOPT_SHARE, http_share());
         struct http h = { .url = url, .sink = sink, .range_start = -1, .stall_sec = o->stall_timeout_sec,
                           .tls = startswith(url, "https://") };
+        /* Conditional request: the validators are sent as asked; the answer's replace them. */
+        struct acquire_validators sent = o->validators ? *o->validators : (struct acquire_validators) {};
+        _cleanup_(curl_slist_freep) struct curl_slist *conditions = NULL;
+        if (o->validators) {
+                *o->validators = (struct acquire_validators) {};
+                h.validators = o->validators;
+                if (sent.etag[0] && conditions_add(&conditions, "If-None-Match", sent.etag) < 0)
+                        return -ENOMEM;
+                if (sent.last_modified[0] && conditions_add(&conditions, "If-Modified-Since", sent.last_modified) < 0)
+                        return -ENOMEM;
+        }
         struct http_attempt a = { .h = &h, .curl = curl };
         char errbuf[CURL_ERROR_SIZE] = "", range[32];
         int sr = acquire_curl_setup(curl, url, "http,https");
@@ -391,6 +448,8 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a);
         curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_header);
         curl_easy_setopt(curl, CURLOPT_HEADERDATA, &h);
+        if (conditions)
+                curl_easy_setopt(curl, CURLOPT_HTTPHEADER, conditions);
 
         unsigned failures = 0, delay = o->retry_delay_ms;
         h.deadline_usec = now_usec() + (uint64_t) o->transfer_timeout_sec * 1000000ULL;
@@ -414,6 +473,10 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                         return h.error;
                 if (c == CURLE_OK && !h.started)
                         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &h.status);
+                if (c == CURLE_OK && h.status == 304 && h.validators) {
+                        *o->validators = sent; /* not modified: what the caller has is current */
+                        return 1;
+                }
                 if (c == CURLE_OK && h.status >= 200 && h.status < 300)
                         return 0;
                 /* Everything had arrived when the connection broke: nothing left to ask for. */

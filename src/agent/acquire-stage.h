@@ -41,6 +41,12 @@ static inline void acquire_stage_expect(struct acquire_stage *s, uint64_t total)
                 }
 }
 
+/* What identifies a version of a file on an HTTP server (empty strings: unknown). */
+struct acquire_validators {
+        char etag[128];
+        char last_modified[64];
+};
+
 /* Source: acquire-fetch.c. Local paths and file:// are read directly, http(s) through libcurl. */
 struct acquire_fetch_options {
         unsigned connect_timeout_sec;
@@ -51,6 +57,9 @@ struct acquire_fetch_options {
         unsigned retries;          /* extra attempts after a connection error, stall or 5xx */
         unsigned retry_delay_ms;   /* first backoff; doubles on each retry */
         bool quiet_not_found;      /* a missing file/404 is logged at debug level only */
+        /* HTTP validators: sent as If-None-Match/If-Modified-Since when set; filled from the
+         * ETag/Last-Modified of a 2xx answer. A 304 answer makes acquire_fetch() return 1. */
+        struct acquire_validators *validators;
 };
 void acquire_fetch_options_default(struct acquire_fetch_options *o);
 /* Timeouts (seconds) for network stages; overridable with $ABOTA_CONNECT_TIMEOUT and

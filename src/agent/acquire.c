@@ -103,6 +103,11 @@ static int memory_finish(struct acquire_stage *s) {
 }
 
 int acquire_fetch_small(const char *url, size_t max, char **ret, size_t *ret_size) {
+        return acquire_fetch_small_if_changed(url, max, NULL, ret, ret_size);
+}
+
+int acquire_fetch_small_if_changed(const char *url, size_t max, struct acquire_validators *v, char **ret,
+                                   size_t *ret_size) {
         struct memory_sink m = {
                 .stage = { .push = memory_push, .finish = memory_finish },
                 .url = url,
@@ -114,7 +119,12 @@ int acquire_fetch_small(const char *url, size_t max, char **ret, size_t *ret_siz
         acquire_fetch_options_default(&o);
         /* Callers probe for optional files (signatures): "not there" is theirs to report. */
         o.quiet_not_found = true;
+        o.validators = v;
         int r = acquire_fetch(&o, url, &m.stage, &n);
+        if (r > 0) {
+                free(m.data);
+                return r; /* not modified */
+        }
         if (r >= 0)
                 r = memory_push(&m.stage, "", 0); /* make sure there is room for the NUL */
         if (r < 0) {

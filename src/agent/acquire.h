@@ -43,3 +43,10 @@ int acquire_fetch_small(const char *url, size_t max, char **ret, size_t *ret_siz
  * server does not say. -ENOENT for a 404 or a missing file, -EIO when it cannot be reached
  * (after retries); logged once, naming the URL. */
 int acquire_probe(const char *url, uint64_t *ret_size);
+
+/* HTTP validators (acquire-stage.h). */
+struct acquire_validators;
+/* acquire_fetch_small() asking the server with v's validators whether the file changed: returns 1
+ * (*ret untouched) when it answered 304 Not Modified, 0 with the file and v updated otherwise. */
+int acquire_fetch_small_if_changed(const char *url, size_t max, struct acquire_validators *v, char **ret,
+                                   size_t *ret_size);

@@ -5,6 +5,7 @@
 #include "disk-lock.h"
 #include "sysupdate/definitions.h"
 #include "base/log.h"
+#include "manifest-cache.h"
 #include "resource-kinds.h"
 #include "updateset.h"
 #include "base/util.h"
@@ -97,7 +98,16 @@ int context_load(const struct definitions_options *d, const struct resource_cont
         c->rc = *rc;
         c->lock_fd = -1;
 
-        int r = lock ? context_lock(rc, &c->lock_fd) : 0;
+        /* Manifests: once per run; kept across runs (for 304 answers) below the root. */
+        _cleanup_free_ char *cache_dir = rc->root ? path_join(rc->root, MANIFEST_CACHE_DIR) :
+                                         !rc->image ? strdup(MANIFEST_CACHE_DIR) : NULL;
+        int r = (rc->root || !rc->image) && !cache_dir ? -ENOMEM : manifest_cache_new(cache_dir, &c->rc.manifest_cache);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        if (lock)
+                r = context_lock(rc, &c->lock_fd);
         if (r >= 0)
                 r = definitions_load(d, &c->defs);
         for (size_t i = 0; r >= 0 && i < c->defs->n_transfers; i++)
@@ -134,6 +144,7 @@ void context_free(struct context *c) {
         for (size_t i = 0; i < c->n_disk_locks; i++)
                 disk_unlock(c->disk_locks[i]);
         free(c->disk_locks);
+        manifest_cache_free(c->rc.manifest_cache);
         if (c->lock_fd >= 0)
                 close(c->lock_fd);
         free(c);

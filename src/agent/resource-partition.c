@@ -4,6 +4,7 @@
 #include "resource-partition.h"
 
 #include "acquire.h"
+#include "acquire-patch.h"
 #include "commit.h"
 #include "resource.h"
 #include "base/chase.h"
@@ -207,7 +208,9 @@ static int acquire(const struct resource *target, const struct resource_write *w
                 .fd = fd, .offset = slot->start, .size_max = slot->size, .sync = w->sync,
                 .what = what, .progress = w->progress,
         };
-        r = acquire_run(&req, NULL);
+        r = acquire_patch_try(target, src, fd, slot->start, slot->size, w->sync, what, w->progress);
+        if (r == 0)
+                r = acquire_run(&req, NULL);
         if (r < 0)
                 return r;
 

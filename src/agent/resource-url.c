@@ -5,6 +5,8 @@
 #include "resource-url.h"
 
 #include "acquire.h"
+#include "acquire-patch.h"
+#include "manifest-cache.h"
 #include "resource.h"
 #include "base/gpg.h"
 #include "base/log.h"
@@ -25,13 +27,13 @@ static char *url_append(const char *base, const char *name) {
 }
 
 /* -EBADMSG with *ret_reason set when the signature is missing or does not match data. */
-static int check_signature(const char *url, const char *data, size_t size, const char *keyring,
-                           char **ret_reason) {
+static int check_signature(struct manifest_cache *cache, const char *url, const char *data, size_t size,
+                           const char *keyring, char **ret_reason) {
         _cleanup_free_ char *sig_url = strprintf("%s.gpg", url), *sig = NULL;
         size_t sig_size = 0;
         if (!sig_url)
                 return -ENOMEM;
-        int r = acquire_fetch_small(sig_url, SIGNATURE_SIZE_MAX, &sig, &sig_size);
+        int r = manifest_cache_fetch(cache, sig_url, SIGNATURE_SIZE_MAX, &sig, &sig_size);
         if (r == -ENOENT) {
                 *ret_reason = strprintf("%s: signature missing, refusing the unsigned manifest (Verify=yes)", sig_url);
                 return *ret_reason ? -EBADMSG : -ENOMEM;
@@ -45,7 +47,8 @@ static int check_signature(const char *url, const char *data, size_t size, const
  * server that renames the two files into place one after the other) has a moment in which a
  * client gets a manifest and a signature that do not belong together: a bad pair is fetched
  * once more, after a short wait, before it is refused. */
-static int fetch_manifest(const char *url, bool verify, const char *root, char **ret, size_t *ret_size) {
+static int fetch_manifest(struct manifest_cache *cache, const char *url, bool verify, const char *root, char **ret,
+                          size_t *ret_size) {
         _cleanup_free_ char *keyring = NULL;
         if (verify) {
                 int r = gpg_find_keyring(root, &keyring);
@@ -58,13 +61,13 @@ static int fetch_manifest(const char *url, bool verify, const char *root, char *
         for (unsigned attempt = 0;; attempt++) {
                 _cleanup_free_ char *data = NULL, *reason = NULL;
                 size_t size = 0;
-                int r = acquire_fetch_small(url, MANIFEST_SIZE_MAX, &data, &size);
+                int r = manifest_cache_fetch(cache, url, MANIFEST_SIZE_MAX, &data, &size);
                 if (r == -ENOENT)
                         return log_error_errno(r, "%s: not found; the server must list its files in SHA256SUMS (check Path=)",
                                                url);
                 if (r < 0)
                         return r;
-                r = verify ? check_signature(url, data, size, keyring, &reason) : 0;
+                r = verify ? check_signature(cache, url, data, size, keyring, &reason) : 0;
                 if (r >= 0) {
                         *ret = TAKE_PTR(data);
                         *ret_size = size;
@@ -76,6 +79,7 @@ static int fetch_manifest(const char *url, bool verify, const char *root, char *
                         return log_error_errno(r, "%s", reason);
                 log_info("%s; fetching both again in %u ms, the server may be publishing", reason, SIGNATURE_RETRY_MS);
                 sleep_ms(SIGNATURE_RETRY_MS);
+                manifest_cache_forget(cache, url);
         }
 }
 
@@ -105,7 +109,7 @@ static int add_entries(struct resource *r, const struct resource_config *c, cons
                 if (k < 0)
                         return k;
         }
-        return 0;
+        return acquire_patch_attach(r, m);
 }
 
 static int resolve(const struct transfer *t, const struct resource_config *c, bool target,
@@ -126,7 +130,7 @@ static int load(struct resource *r, const struct transfer *t, const struct resou
         if (!url)
                 return -ENOMEM;
 
-        int k = fetch_manifest(url, verify, root, &data, &size);
+        int k = fetch_manifest(ctx->manifest_cache, url, verify, root, &data, &size);
         if (k < 0)
                 return k;
 

@@ -127,6 +127,11 @@ static void instance_free(struct instance *i) {
         free(i->name);
         free(i->path);
         instance_metadata_done(&i->metadata);
+        for (size_t k = 0; k < i->n_patches; k++) {
+                free(i->patches[k].base_version);
+                free(i->patches[k].url);
+        }
+        free(i->patches);
         free(i);
 }
 

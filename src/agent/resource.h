@@ -20,12 +20,22 @@ struct partition_info;
 struct resource_kind;
 struct install;
 struct resource_write;
+struct manifest_cache;
+
+/* A patch that builds a source instance from an older version (sysupdate/patch.h). */
+struct instance_patch {
+        char *base_version;
+        char *url;
+        uint8_t sha256[32];                /* of the patch file, from the manifest */
+};
 
 struct instance {
         char *name;                        /* what the pattern matched: file name, label, entry */
         char *path;                        /* file path, payload URL, or partition node/"DISK:N" */
         struct instance_metadata metadata;
         const struct partition_info *partition; /* partition targets: the slot (owned by table) */
+        struct instance_patch *patches;    /* url sources: patches to this instance */
+        size_t n_patches;
 };
 
 struct resource {
@@ -45,6 +55,7 @@ struct resource_context {
         const char *transfer_source;       /* --transfer-source=DIR */
         int verify;                        /* --verify=: -1 = per transfer */
         bool offline;                      /* sources are not enumerated (caller's choice) */
+        struct manifest_cache *manifest_cache; /* this run's manifests (context_load()), or NULL */
 };
 
 /* One kind of resource: how a Type= is reached and enumerated. A new kind is a file

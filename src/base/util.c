@@ -140,6 +140,23 @@ bool filename_is_valid(const char *p) {
         return strlen(p) <= 255;
 }
 
+int mkdir_all(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
 char *path_join(const char *a, const char *b) {
         size_t la = strlen(a);
         while (la > 0 && a[la - 1] == '/')

@@ -90,6 +90,8 @@ bool path_is_normalized(const char *p);
 bool filename_is_valid(const char *p);
 /* a + "/" + b, without doubling slashes; NULL on OOM. */
 char *path_join(const char *a, const char *b);
+/* Creates path and its missing parents with mode; 0 or -errno. */
+int mkdir_all(const char *path, mode_t mode);
 /* Prefix p with root (root NULL or "/" returns a copy of p). */
 char *path_prefix_root(const char *root, const char *p);
 const char *path_basename(const char *p);

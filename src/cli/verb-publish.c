@@ -24,6 +24,8 @@ static void publish_help(void) {
                "                           appliance_@v.efi (repeatable)\n"
                "     --definitions=DIR     Use the [Source] MatchPattern= of every transfer in DIR\n"
                "     --keep=N              Keep only the N newest versions in DIR\n"
+               "     --deltas=N            Publish patches from the N newest older versions to\n"
+               "                           each payload (default 2, 0 = none)\n"
                "     --compress=none|zstd|xz[:LEVEL]  Compress payloads (same file name: clients\n"
                "                           detect compression by magic); zstd 1-19 (default 9),\n"
                "                           xz 0-9 (default 6)\n"
@@ -86,12 +88,13 @@ static void print_result(const struct publish_options *o, const struct publish_r
 
 int verb_publish(int argc, char **argv) {
         enum { ARG_PATTERN = 0x100, ARG_DEFINITIONS, ARG_KEEP, ARG_COMPRESS, ARG_SIGN, ARG_GPG_KEY, ARG_GPG_HOMEDIR,
-               ARG_BEST_BEFORE, ARG_FORCE };
+               ARG_BEST_BEFORE, ARG_FORCE, ARG_DELTAS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "pattern", required_argument, NULL, ARG_PATTERN },
                 { "definitions", required_argument, NULL, ARG_DEFINITIONS },
                 { "keep", required_argument, NULL, ARG_KEEP },
+                { "deltas", required_argument, NULL, ARG_DELTAS },
                 { "compress", required_argument, NULL, ARG_COMPRESS },
                 { "sign", required_argument, NULL, ARG_SIGN },
                 { "gpg-key", required_argument, NULL, ARG_GPG_KEY },
@@ -100,7 +103,7 @@ int verb_publish(int argc, char **argv) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 {}
         };
-        struct publish_options o = {};
+        struct publish_options o = { .deltas = 2 };
         _cleanup_free_ struct pattern **patterns = NULL; /* borrowed from own[] and definitions */
         size_t n_patterns = 0;
         struct pattern *own[64];
@@ -134,6 +137,12 @@ int verb_publish(int argc, char **argv) {
                 case ARG_KEEP:
                         if (parse_uint64(optarg, 10, &o.keep) < 0 || o.keep == 0) {
                                 log_error("--keep=%s: expected a positive number", optarg);
+                                goto finish;
+                        }
+                        break;
+                case ARG_DELTAS:
+                        if (parse_uint64(optarg, 10, &o.deltas) < 0 || o.deltas > 16) {
+                                log_error("--deltas=%s: expected a number from 0 to 16", optarg);
                                 goto finish;
                         }
                         break;

@@ -35,23 +35,6 @@ int repart_rm_rf(const char *path) {
         return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 
 /* Reproducible-builds rule: no timestamp later than SOURCE_DATE_EPOCH. */
 static int clamp_one(const char *path, const struct stat *st, void *userdata) {
@@ -92,7 +75,7 @@ static int stage_tree(const struct repart_format_request *req, bool need_own, ch
                 if (!dst || stat(c->source, &st) < 0)
                         return -ENOMEM;
                 if (S_ISDIR(st.st_mode)) {
-                        r = mkdir_p(dst, 0755);
+                        r = mkdir_all(dst, 0755);
                         if (r < 0)
                                 return log_error_errno(r, "%s: cannot create %s: %s", req->what, dst, strerror(-r));
                         _cleanup_free_ char *src = strprintf("%s/.", c->source), *dstdir = strprintf("%s/", dst);
@@ -103,7 +86,7 @@ static int stage_tree(const struct repart_format_request *req, bool need_own, ch
                 } else {
                         char *slash = strrchr(dst, '/');
                         *slash = 0;
-                        r = mkdir_p(dst, 0755);
+                        r = mkdir_all(dst, 0755);
                         *slash = '/';
                         if (r < 0)
                                 return log_error_errno(r, "%s: cannot create %s: %s", req->what, dst, strerror(-r));
@@ -117,7 +100,7 @@ static int stage_tree(const struct repart_format_request *req, bool need_own, ch
                 _cleanup_free_ char *d = path_join(stage, req->make_directories[i]);
                 if (!d)
                         return -ENOMEM;
-                r = mkdir_p(d, 0755);
+                r = mkdir_all(d, 0755);
                 if (r < 0)
                         return log_error_errno(r, "%s: MakeDirectories=%s: %s", req->what,
                                                req->make_directories[i], strerror(-r));

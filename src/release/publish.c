@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "publish.h"
 
+#include "delta.h"
+
 #include "base/compress.h"
 #include "base/gpg.h"
 #include "sysupdate/instance.h"
 #include "base/log.h"
 #include "sysupdate/manifest.h"
+#include "sysupdate/patch.h"
 #include "base/util.h"
 #include "sysupdate/version.h"
 
@@ -532,9 +535,101 @@ static int check_replaced(const struct publish_options *o, int dir_fd, const str
         return 0;
 }
 
+/* Patches whose base or target version is gone go with it. So do those whose target is published
+ * again, unless publish_deltas() makes one of the same name again. */
+static int plan_patches(const struct publish_options *o, struct dir_files *l, struct publish_result *res) {
+        for (size_t i = 0; i < l->n; i++) {
+                struct dir_file *f = &l->files[i];
+                _cleanup_free_ char *base = NULL;
+                const char *target = NULL;
+                if (f->replaced || f->removed || patch_name_parse(f->name, &base, &target) < 0)
+                        continue;
+                bool base_there = false, target_there = false;
+                for (size_t j = 0; j < l->n; j++) {
+                        const struct dir_file *g = &l->files[j];
+                        if (g->removed || !g->version)
+                                continue;
+                        base_there = base_there || version_compare(g->version, base) == 0;
+                        target_there = target_there || streq(g->name, target);
+                }
+                for (size_t j = 0; j < o->n_files; j++)
+                        if (streq(path_basename(o->files[j]), target))
+                                target_there = false;
+                if (base_there && target_there)
+                        continue;
+                f->removed = true;
+                if (strv_extend(&res->removed, f->name) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* --deltas: a patch from each of the newest older versions to every new payload (tmps[i] is its
+ * compressed file, not renamed yet), listed under names no pattern matches. A patch is in place
+ * before its target: no manifest names it yet, and the next publish drops it if its target or
+ * base never came. */
+static int publish_deltas(const struct publish_options *o, struct temp_files *t, const struct dir_files *l,
+                          const char *version, char *const *tmps, struct manifest_entry *entries,
+                          size_t *n_entries, struct publish_result *res) {
+        _cleanup_free_ char **names = calloc(l->n + 1, sizeof(char *)), **versions = calloc(l->n + 1, sizeof(char *));
+        size_t n = 0;
+        if (!names || !versions)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n; i++)
+                if (!l->files[i].removed && !l->files[i].replaced && l->files[i].version) {
+                        names[n] = l->files[i].name;
+                        versions[n++] = l->files[i].version;
+                }
+        for (size_t i = 0; i < o->n_files && o->deltas > 0; i++) {
+                const char *name = path_basename(o->files[i]);
+                _cleanup_free_ ssize_t *bases = NULL;
+                int r = delta_pick_bases(o->patterns, o->n_patterns, o->deltas, version, name, names, versions, n, &bases);
+                for (ssize_t *b = bases; r >= 0 && *b >= 0; b++) {
+                        _cleanup_free_ char *pname = patch_name(versions[*b], name), *tmp = NULL, *tmp_path = NULL;
+                        uint64_t size = 0;
+                        struct stat full;
+                        if (!pname)
+                                return -ENOMEM;
+                        int fd = temp_file_create(t, o->dir, pname, &tmp);
+                        if (fd < 0)
+                                return fd;
+                        tmp_path = path_join(o->dir, tmp);
+                        r = tmp_path ? delta_write(t->dir_fd, o->dir, names[*b], o->files[i], fd, tmp_path,
+                                                   entries[*n_entries].sha256, &size) : -ENOMEM;
+                        close(fd);
+                        if (r == -EOPNOTSUPP) {
+                                r = 0;
+                                continue;
+                        }
+                        if (r < 0)
+                                return r;
+                        if (fstatat(t->dir_fd, tmps[i], &full, 0) == 0 && size >= (uint64_t) full.st_size) {
+                                log_info("%s: a patch from version %s is not smaller than the payload, not published",
+                                         name, versions[*b]);
+                                continue;
+                        }
+                        r = rename_into_place(t, o->dir, tmp, pname);
+                        if (r < 0 || strv_extend(&res->added, pname) < 0)
+                                return r < 0 ? r : -ENOMEM;
+                        size_t m = strv_length(res->removed);
+                        for (size_t k = 0; k < m; k++)
+                                if (streq(res->removed[k], pname)) { /* made again: it stays */
+                                        free(res->removed[k]);
+                                        res->removed[k] = res->removed[m - 1];
+                                        res->removed[--m] = NULL;
+                                        break;
+                                }
+                        entries[(*n_entries)++].name = TAKE_PTR(pname);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int publish_files(const struct publish_options *o, int dir_fd, struct dir_files *l, struct publish_result *res) {
         struct temp_files t = { .dir_fd = dir_fd };
-        size_t n_entries = 0, cap = l->n + o->n_files + 1;
+        size_t n_entries = 0, cap = l->n + o->n_files * (1 + o->deltas) + 1;
         struct manifest_entry *entries = calloc(cap, sizeof(*entries));
         if (!entries)
                 return -ENOMEM;
@@ -584,6 +679,8 @@ static int publish_files(const struct publish_options *o, int dir_fd, struct dir
         }
         if (r >= 0 && !o->force)
                 r = check_replaced(o, dir_fd, l, entries + first_new, n_entries - first_new);
+        if (r >= 0)
+                r = publish_deltas(o, &t, l, res->version, tmps, entries, &n_entries, res);
         for (size_t i = 0; i < o->n_files && r >= 0; i++) {
                 r = rename_into_place(&t, o->dir, tmps[i], entries[first_new + i].name);
                 if (r >= 0)
@@ -653,6 +750,8 @@ int publish(const struct publish_options *o, struct publish_result *ret) {
                                 l.files[i].replaced = true;
         if (r >= 0)
                 r = plan_keep(o, res.version, &l, &res);
+        if (r >= 0)
+                r = plan_patches(o, &l, &res);
         if (r >= 0)
                 r = publish_files(o, dir_fd, &l, &res);
         dir_files_done(&l);

@@ -3,7 +3,10 @@
 """A small, misbehaving-on-demand HTTP server for tests (unit tests in C and pytest alike).
 
 Serves the files below --root on 127.0.0.1 (GET and HEAD, single byte ranges "bytes=N-" and
-"bytes=N-M" answered with 206 unless --no-range). The port is chosen by the kernel and written to
+"bytes=N-M" answered with 206 unless --no-range; several ranges "bytes=A-B,C-D,..." as a
+multipart/byteranges 206, as zchunk's client asks for them). Every file carries an ETag (of its
+size and mtime) and a Last-Modified; a GET with a matching If-None-Match, or else an
+If-Modified-Since not older than the file, is answered 304 Not Modified. The port is chosen by the kernel and written to
 --port-file (atomically: the file appears complete or not at all), so tests can start it with
 Popen and poll for the file. Runs until SIGTERM/SIGINT.
 
@@ -25,6 +28,9 @@ Other options:
     --redirect BASE            answer every request with 302 to BASE + the requested path
     --tls-cert PEM --tls-key PEM   serve https with this certificate (clients are told to trust
                                it, e.g. with CURL_CA_BUNDLE)
+    --count FILE               keep FILE up to date (after every request) with a JSON object of
+                               the totals since start: connections, requests, bytes_out (status
+                               lines, headers and bodies sent), bytes_in (requests received)
 
 Example (pytest):
     p = subprocess.Popen([sys.executable, HTTPD, "--root", d, "--port-file", pf, "--fail-count", "1",
@@ -33,7 +39,9 @@ Example (pytest):
     p.terminate(); p.wait()
 """
 import argparse
+import email.utils
 import http.server
+import json
 import os
 import posixpath
 import re
@@ -62,6 +70,22 @@ class Config:
         self.stale = dict(s.split("=", 1) for s in args.stale)
         self.lock = threading.Lock()
         self.gets = 0
+        self.count = args.count
+        self.totals = {"connections": 0, "requests": 0, "bytes_out": 0, "bytes_in": 0}
+
+    def add(self, **kw):
+        with self.lock:
+            for k, v in kw.items():
+                self.totals[k] += v
+
+    def write_totals(self):
+        if not self.count:
+            return
+        with self.lock:
+            tmp = self.count + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.totals, f)
+            os.rename(tmp, self.count)
 
     def next_get_fails(self):
         """True if this GET gets the configured failure (counting GETs for --fail-count)."""
@@ -80,10 +104,49 @@ class Config:
                 f.write(line + "\n")
 
 
+class Counting:
+    """A socket file that adds the bytes passing through it to Config.totals[key]."""
+
+    def __init__(self, f, config, key):
+        self.f, self.config, self.key = f, config, key
+
+    def write(self, data):
+        n = self.f.write(data)
+        self.config.add(**{self.key: len(data)})
+        return n
+
+    def read(self, *a):
+        data = self.f.read(*a)
+        self.config.add(**{self.key: len(data)})
+        return data
+
+    def readline(self, *a):
+        data = self.f.readline(*a)
+        self.config.add(**{self.key: len(data)})
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "abota-test-httpd/1"
     config = None  # set in main()
+
+    def setup(self):
+        super().setup()
+        if self.config.count:
+            self.config.add(connections=1)
+            self.rfile = Counting(self.rfile, self.config, "bytes_in")
+            self.wfile = Counting(self.wfile, self.config, "bytes_out")
+            self.config.write_totals()
+
+    def handle_one_request(self):
+        super().handle_one_request()
+        if self.config.count and self.raw_requestline:
+            self.config.add(requests=1)
+            self.config.write_totals()
 
     def log_message(self, fmt, *args):  # keep test output quiet
         pass
@@ -108,10 +171,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def not_modified(self, etag, mtime):
+        inm = self.headers.get("If-None-Match")
+        if inm is not None:
+            return etag in [t.strip() for t in inm.split(",")]
+        ims = self.headers.get("If-Modified-Since")
+        if ims:
+            try:
+                return int(mtime) <= email.utils.parsedate_to_datetime(ims).timestamp()
+            except (TypeError, ValueError):
+                return False
+        return False
+
     def parse_range(self, size):
         h = self.headers.get("Range")
         if not h or not self.config.range:
             return None
+        if "," in h:
+            ranges = []
+            for part in h.strip().removeprefix("bytes=").split(","):
+                m = re.fullmatch(r"(\d+)-(\d+)", part.strip())
+                if not m or int(m.group(1)) >= size or int(m.group(2)) < int(m.group(1)):
+                    return "unsatisfiable"
+                ranges.append((int(m.group(1)), min(int(m.group(2)), size - 1)))
+            return ranges
         m = re.fullmatch(r"bytes=(\d+)-(\d*)", h.strip())
         if not m:
             return None
@@ -153,7 +236,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not path or not os.path.isfile(path):
             self.send_simple(404, "not found", rng_text)
             return
-        size = os.path.getsize(path)
+        st = os.stat(path)
+        size = st.st_size
+        etag = f'"{st.st_mtime_ns:x}-{size:x}"'
+        modified = email.utils.formatdate(st.st_mtime, usegmt=True)
+        if self.not_modified(etag, st.st_mtime):
+            c.record(f"{self.command} {self.path} 304 {rng_text}")
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", modified)
+            self.end_headers()
+            return
         rng = self.parse_range(size)
         if rng == "unsatisfiable":
             c.record(f"{self.command} {self.path} 416 {rng_text}")
@@ -161,6 +254,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes */{size}")
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if rng and isinstance(rng[0], tuple):
+            self.send_multipart(path, size, rng, rng_text)
             return
         start, end = rng if rng else (0, size - 1)
         length = end - start + 1 if size > 0 else 0
@@ -170,6 +266,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes" if c.range else "none")
+        self.send_header("ETag", etag)
+        self.send_header("Last-Modified", modified)
         if rng:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.end_headers()
@@ -185,6 +283,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if failing and c.stall_after is not None:
                 self.stall()
             self.close_connection = True
+
+    def send_multipart(self, path, size, ranges, rng_text):
+        boundary = "abota-test-httpd-boundary"
+        parts = []
+        for start, end in ranges:
+            head = (f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+                    f"Content-Range: bytes {start}-{end}/{size}\r\n\r\n").encode()
+            parts.append((head, start, end - start + 1))
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        length = sum(len(h) + n for h, _, n in parts) + len(tail)
+        self.config.record(f"{self.command} {self.path} 206 {rng_text}")
+        self.send_response(206)
+        self.send_header("Content-Type", f"multipart/byteranges; boundary={boundary}")
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        for head, start, n in parts:
+            self.wfile.write(head)
+            self.send_body(path, start, n)
+        self.wfile.write(tail)
 
     def send_body(self, path, start, count):
         began = time.monotonic()
@@ -244,6 +363,7 @@ def main():
     ap.add_argument("--stale", action="append", default=[])
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--count")
     args = ap.parse_args()
 
     Handler.config = Config(args)

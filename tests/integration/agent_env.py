@@ -151,6 +151,19 @@ class Appliance:
         write_manifest(self.server_dir)
         return data
 
+    def signing_key(self):
+        """A publisher key (GnuPG home below tmp, returned) trusted by the appliance's keyring."""
+        home = self.tmp / "gnupg"
+        home.mkdir(mode=0o700)
+        subprocess.run(["gpg", "--batch", "--homedir", str(home), "--passphrase", "", "--quick-gen-key",
+                        "abota publisher <publisher@example.invalid>", "ed25519", "sign", "never"],
+                       check=True, capture_output=True)
+        keyring = self.root / "etc" / "systemd" / "import-pubring.pgp"
+        keyring.parent.mkdir(parents=True, exist_ok=True)
+        keyring.write_bytes(subprocess.run(["gpg", "--batch", "--homedir", str(home), "--export"],
+                                           check=True, capture_output=True).stdout)
+        return home
+
     def args(self, *extra):
         return ["--definitions", str(self.defs), "--root", str(self.root), *extra]
 

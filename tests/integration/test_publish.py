@@ -59,14 +59,14 @@ def test_publish_versions_and_keep(abota, tmp_path, srv):
     assert "appliance_1.store.raw: OK" in sha256sum_check(srv)
 
     v2 = make_version(tmp_path, "2")
-    abota("publish", *PATTERNS, srv, *v2)
+    abota("publish", *PATTERNS, "--deltas=0", srv, *v2)  # patches: test_update_patch.py
     assert [line.split("  ")[1] for line in manifest_lines(srv)] == [
         "appliance_1.efi", "appliance_1.store.raw", "appliance_2.efi", "appliance_2.store.raw"]
     sha256sum_check(srv)
 
     # 10 sorts after 2 as a version (not as a string): --keep=2 drops version 1 only
     v10 = make_version(tmp_path, "10")
-    r = abota("publish", *PATTERNS, "--keep=2", srv, *v10)
+    r = abota("publish", *PATTERNS, "--keep=2", "--deltas=0", srv, *v10)
     assert "Removed version(s) 1: appliance_1.efi appliance_1.store.raw" in r.stdout
     assert listing(srv) == ["SHA256SUMS", "appliance_10.efi", "appliance_10.store.raw",
                             "appliance_2.efi", "appliance_2.store.raw"]

@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The two ends together: `abota publish` fills an update directory (compressed, signed, with a
 best-before marker) and `abota update` on the seed appliance installs from it."""
-import subprocess
-
 import pytest
 
 from agent_env import Appliance, Server, payload, slot_bytes
@@ -28,15 +26,7 @@ def stage(tmp_path, version):
 
 
 def test_publish_signed_compressed_then_update(abota, app, tmp_path):
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--passphrase", "", "--quick-gen-key",
-                    "abota publisher <publisher@example.invalid>", "ed25519", "sign", "never"],
-                   check=True, capture_output=True)
-    keyring = app.root / "etc" / "systemd" / "import-pubring.pgp"
-    keyring.parent.mkdir(parents=True)
-    keyring.write_bytes(subprocess.run(["gpg", "--batch", "--homedir", str(home), "--export"],
-                                       check=True, capture_output=True).stdout)
+    home = app.signing_key()
     app.set_url(app.server.url, verify=True)
 
     store, efi = stage(tmp_path, "2")
