@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Side-by-side runner: one scenario, run once with systemd-sysupdate 257 and once with abota, on
+the same paths, then the exit codes, JSON outputs, GPT tables (sfdisk --json) and file trees are
+compared. Runs inside the trixie chroot (tests/compat/run), so both tools see the same system."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+WORK = "/var/tmp/abota-compat"
+SYSTEMD = "/usr/lib/systemd/systemd-sysupdate"
+
+
+def payload(name, size=300):
+    """Deterministic content, different for every name."""
+    out = b""
+    seed = name.encode()
+    while len(out) < size:
+        seed = hashlib.sha256(seed).digest()
+        out += seed
+    return out[:size]
+
+
+class Work:
+    """The scenario's directory, the same path for both tools."""
+
+    def __init__(self, name):
+        self.dir = os.path.join(WORK, name)
+
+    def p(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def write(self, rel, data, mode=0o644):
+        path = self.p(rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        os.chmod(path, mode)
+        os.utime(path, (1700000000, 1700000000))
+        return path
+
+    def transfer(self, name, text, defs="defs"):
+        return self.write(f"{defs}/{name}", text.replace("@W", self.dir))
+
+    def sha256sums(self, rel, names, extra=""):
+        lines = []
+        for n in sorted(names):
+            with open(self.p(rel, n), "rb") as f:
+                lines.append(f"{hashlib.sha256(f.read()).hexdigest()}  {n}\n")
+        self.write(f"{rel}/SHA256SUMS", "".join(lines) + extra)
+
+    def disk(self, rel, layout, sector_size=512, size_mb=12):
+        path = self.p(rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.truncate(size_mb * 1024 * 1024)
+        script = f"label: gpt\nunit: sectors\nsector-size: {sector_size}\nlabel-id: 11111111-2222-3333-4444-555555555555\n\n"
+        for i, (ptype, name) in enumerate(layout, 1):
+            script += f"size=2048, type={ptype}, name={name}, uuid=00000000-0000-4000-8000-00000000000{i}\n"
+        subprocess.run(["sfdisk", "-q", path], input=script, text=True, check=True, capture_output=True)
+        return path
+
+
+def snapshot(work):
+    """File tree (type, mode, content hash or link target) and GPT tables of every *.img."""
+    tree, tables = {}, {}
+    for top, dirs, files in os.walk(work.dir):
+        dirs.sort()
+        for n in sorted(dirs + files):
+            path = os.path.join(top, n)
+            rel = os.path.relpath(path, work.dir)
+            st = os.lstat(path)
+            if os.path.islink(path):
+                tree[rel] = ("link", os.readlink(path))
+            elif os.path.isdir(path):
+                tree[rel] = ("dir", oct(st.st_mode & 0o7777))
+            else:
+                with open(path, "rb") as f:
+                    tree[rel] = ("file", oct(st.st_mode & 0o7777), hashlib.sha256(f.read()).hexdigest()[:16])
+                if rel.endswith(".img"):
+                    r = subprocess.run(["sfdisk", "--json", path], capture_output=True, text=True)
+                    t = json.loads(r.stdout)["partitiontable"] if r.returncode == 0 else r.stderr.strip()
+                    tables[rel] = t
+    return tree, tables
+
+
+def run_tool(tool, work, args, env):
+    e = dict(os.environ)
+    e.update({k: v.replace("@W", work.dir) for k, v in env.items()})
+    e["SYSTEMD_PAGER"] = "cat"
+    e["SYSTEMD_LOG_LEVEL"] = e.get("SYSTEMD_LOG_LEVEL", "info")
+    args = [a.replace("@W", work.dir) for a in args]
+    r = subprocess.run([tool] + args, capture_output=True, text=True, env=e, timeout=120)
+    out = r.stdout
+    if any(a.startswith("--json") for a in args):
+        try:
+            out = json.loads(r.stdout) if r.stdout.strip() else None
+        except ValueError:
+            out = {"unparsable JSON": r.stdout}
+    else:
+        out = None  # text output is for people; only JSON is compared
+    return {"exit": r.returncode, "output": out, "stderr": r.stderr.strip().splitlines()[-3:]}
+
+
+class Scenario:
+    """name, setup(work), steps: list of ("run", args) / callable(work); env for the tools.
+    expected: {aspect: reason} for deliberate differences; pending: {aspect: reason} for what
+    abota does not do yet (issue 11). An aspect is "step N exit", "step N output", "tree",
+    "tree PATH", "gpt FILE"."""
+
+    def __init__(self, name, setup, steps, env=None, expected=None, pending=None):
+        self.name, self.setup, self.steps = name, setup, steps
+        self.env = env or {}
+        self.expected = expected or {}
+        self.pending = pending or {}
+
+    def play(self, tool):
+        work = Work(self.name)
+        shutil.rmtree(work.dir, ignore_errors=True)
+        os.makedirs(work.dir)
+        self.setup(work)
+        results = []
+        for step in self.steps:
+            if callable(step):
+                step(work)
+                results.append(None)
+            else:
+                results.append(run_tool(tool, work, list(step), self.env))
+        tree, tables = snapshot(work)
+        return results, tree, tables
+
+    def compare(self, abota):
+        ref = self.play(SYSTEMD)
+        got = self.play(abota)
+        diffs = []
+        for i, (a, b) in enumerate(zip(ref[0], got[0])):
+            if a is None:
+                continue
+            args = " ".join(self.steps[i])
+            if a["exit"] != b["exit"]:
+                diffs.append((f"step {i} exit", f"`{args}`: systemd exit {a['exit']}, abota exit {b['exit']}"
+                              f" (systemd: {a['stderr'][-1:]}, abota: {b['stderr'][-1:]})"))
+            if a["output"] != b["output"]:
+                diffs.append((f"step {i} output", f"`{args}`: systemd {json.dumps(a['output'])}\n"
+                              f"        abota   {json.dumps(b['output'])}"))
+        for path in sorted(set(ref[1]) | set(got[1])):
+            if ref[1].get(path) != got[1].get(path):
+                diffs.append((f"tree {path}", f"{path}: systemd {ref[1].get(path)}, abota {got[1].get(path)}"))
+        for path in sorted(set(ref[2]) | set(got[2])):
+            if ref[2].get(path) != got[2].get(path):
+                diffs.append((f"gpt {path}", f"{path}: systemd {json.dumps(ref[2].get(path))}\n"
+                              f"        abota   {json.dumps(got[2].get(path))}"))
+        return diffs
+
+    def classify(self, aspect):
+        for table, kind in ((self.expected, "expected"), (self.pending, "pending")):
+            for key, reason in table.items():
+                if aspect == key or (key.endswith("*") and aspect.startswith(key[:-1])):
+                    return kind, reason
+        return "unexpected", None
