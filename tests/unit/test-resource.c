@@ -132,6 +132,42 @@ static void test_boot_dirs(void **state) {
         free(p);
 }
 
+/* SYSTEMD_ESP_PATH / SYSTEMD_XBOOTLDR_PATH name the directories outright (below --root). */
+static void test_boot_dirs_env(void **state) {
+        (void) state;
+        char *p = NULL;
+        _cleanup_free_ char *root = path_join(tmpdir, "envroot");
+        assert_int_equal(mkdir(root, 0755), 0);
+        mkdir_rel("envroot/efi");
+        mkdir_rel("envroot/my-esp");
+        mkdir_rel("envroot/my-xbootldr");
+
+        assert_int_equal(setenv("SYSTEMD_ESP_PATH", "/my-esp", 1), 0);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), 0);
+        assert_true(endswith(p, "/envroot/my-esp"));
+        free(p);
+        /* no XBOOTLDR: "boot" is the ESP */
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_BOOT, &p), 0);
+        assert_true(endswith(p, "/envroot/my-esp"));
+        free(p);
+
+        assert_int_equal(setenv("SYSTEMD_XBOOTLDR_PATH", "/my-xbootldr", 1), 0);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_BOOT, &p), 0);
+        assert_true(endswith(p, "/envroot/my-xbootldr"));
+        free(p);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_XBOOTLDR, &p), 0);
+        assert_true(endswith(p, "/envroot/my-xbootldr"));
+        free(p);
+
+        /* a path that is not a directory, or not absolute, is an error, not a fallback */
+        assert_int_equal(setenv("SYSTEMD_ESP_PATH", "/missing", 1), 0);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), -ENOENT);
+        assert_int_equal(setenv("SYSTEMD_ESP_PATH", "efi", 1), 0);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), -EINVAL);
+        unsetenv("SYSTEMD_ESP_PATH");
+        unsetenv("SYSTEMD_XBOOTLDR_PATH");
+}
+
 static void test_resolve(void **state) {
         (void) state;
         struct transfer t;
@@ -255,6 +291,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_directory),
                 cmocka_unit_test(test_boot_dirs),
+                cmocka_unit_test(test_boot_dirs_env),
                 cmocka_unit_test(test_resolve),
                 cmocka_unit_test(test_url),
                 cmocka_unit_test(test_kinds),
