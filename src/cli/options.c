@@ -45,7 +45,7 @@ void help_print(void) {
         printf("\nOptions (sysupdate-compatible):\n"
                "  -h --help                 Show this help\n"
                "     --version              Show the version\n"
-               "     --definitions=DIR      Read transfer definitions only from DIR (a host path)\n"
+               "     --definitions=DIR      Read transfer definitions only from DIR (below --root if there)\n"
                "     --root=DIR             Operate on the system below DIR\n"
                "     --image=FILE           Operate on the disk image FILE\n"
                "  -C --component=NAME       Use sysupdate.NAME.d/ instead of sysupdate.d/\n"

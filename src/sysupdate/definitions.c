@@ -7,6 +7,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 
 /* Highest priority first (spec sysupdate.md 1.1). */
 static const char *const search_roots[] = { "/etc", "/run", "/usr/local/lib", "/usr/lib", NULL };
@@ -152,8 +153,17 @@ int definitions_load(const struct definitions_options *o, struct definitions **r
         _cleanup_strv_free_ char **dirs = NULL;
         int r;
 
-        /* --definitions=DIR stays a host path, also with --root (the rule). */
-        const char *conf_root = o->definitions_dir ? NULL : o->root;
+        /* --definitions=DIR with --root=R: R/DIR when that is a directory, as systemd 257 looks
+         * below R; else DIR as a host path (build pipelines keep definitions outside the root). */
+        const char *conf_root = o->root;
+        if (o->definitions_dir && o->root) {
+                _cleanup_free_ char *below = path_prefix_root(o->root, o->definitions_dir);
+                struct stat st;
+                if (!below)
+                        return -ENOMEM;
+                if (stat(below, &st) < 0 || !S_ISDIR(st.st_mode))
+                        conf_root = NULL;
+        }
         if (o->definitions_dir) {
                 if (strv_extend(&dirs, o->definitions_dir) < 0)
                         return -ENOMEM;

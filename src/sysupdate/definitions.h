@@ -11,7 +11,7 @@
 
 struct definitions_options {
         const char *root;            /* --root / mounted --image; NULL = host */
-        const char *definitions_dir; /* --definitions=DIR: a host path, not under root */
+        const char *definitions_dir; /* --definitions=DIR: below root if there, else a host path */
         const char *component;       /* -C NAME; NULL = default sysupdate.d */
         const char *transfer_source; /* --transfer-source= */
         bool root_mode;              /* --root or --image given */
