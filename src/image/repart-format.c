@@ -35,24 +35,6 @@ int repart_rm_rf(const char *path) {
         return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-
 /* Reproducible-builds rule: no timestamp later than SOURCE_DATE_EPOCH. */
 static int clamp_one(const char *path, const struct stat *st, void *userdata) {
         uint64_t epoch = *(const uint64_t *) userdata;

@@ -73,7 +73,7 @@ static int list_transfer_files(const char *root, const char *const *dirs, bool w
         return 0;
 }
 
-static const struct feature *feature_find(const struct definitions *d, const char *id) {
+const struct feature *definitions_find_feature(const struct definitions *d, const char *id) {
         for (size_t i = 0; i < d->n_features; i++)
                 if (streq(d->features[i]->id, id))
                         return d->features[i];
@@ -84,14 +84,14 @@ static const struct feature *feature_find(const struct definitions *d, const cha
  * feature names count as disabled. */
 static bool transfer_is_enabled(const struct definitions *d, const struct transfer *t) {
         for (size_t i = 0; t->requisite_features && t->requisite_features[i]; i++) {
-                const struct feature *f = feature_find(d, t->requisite_features[i]);
+                const struct feature *f = definitions_find_feature(d, t->requisite_features[i]);
                 if (!f || !f->enabled)
                         return false;
         }
         if (strv_length(t->features) == 0)
                 return true;
         for (size_t i = 0; t->features[i]; i++) {
-                const struct feature *f = feature_find(d, t->features[i]);
+                const struct feature *f = definitions_find_feature(d, t->features[i]);
                 if (f && f->enabled)
                         return true;
         }
@@ -107,7 +107,7 @@ static char *dirs_describe(char *const *dirs) {
         return s;
 }
 
-static void definitions_freep(struct definitions **d) {
+void definitions_freep(struct definitions **d) {
         definitions_free(*d);
 }
 
@@ -239,5 +239,19 @@ int definitions_list_components(const char *root, bool *ret_default, char ***ret
                 return r;
         *ret_default = files[0] != NULL;
         *ret = TAKE_PTR(components);
+        return 0;
+}
+
+int definitions_feature_transfers(const struct definitions *d, const char *id, char ***ret) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n_transfers; i++) {
+                const struct transfer *t = d->transfers[i];
+                if ((strv_contains(t->features, id) || strv_contains(t->requisite_features, id)) &&
+                    strv_extend(&l, t->id) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
         return 0;
 }
