@@ -163,11 +163,39 @@ static bool name_is_valid(const char *name) {
         return !path_is_absolute(name) && path_is_normalized(name) && !strstr(name, "..");
 }
 
+/* After path (below dir) was removed: the directories a pattern's directory part created for
+ * it (uki_1.efi.extra.d/), removed from the bottom up while empty, never dir itself; then the
+ * directory that changed is synced. */
+static int remove_empty_parents(const char *dir, const char *path, bool sync) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        size_t n = strlen(dir);
+        for (;;) {
+                char *slash = strrchr(p, '/');
+                if (!slash || slash == p)
+                        break;
+                *slash = 0;
+                /* stop at dir: only what lies strictly below it */
+                if (strlen(p) <= n || strncmp(p, dir, n) != 0 || p[n] != '/')
+                        break;
+                if (rmdir(p) < 0) {
+                        if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT)
+                                break;
+                        return log_error_errno(errno, "%s: cannot remove empty directory: %s", p, strerror(errno));
+                }
+        }
+        /* p is now the deepest directory that remains: the entry that changed is in it */
+        if (!sync)
+                return 0;
+        _cleanup_free_ char *child = path_join(p, "x");
+        return child ? commit_sync_directory_of(child) : -ENOMEM;
+}
+
 static int remove_instance(const struct transfer *t, struct resource *target, const struct instance *i, bool sync) {
-        (void) target;
         if (unlink(i->path) < 0 && errno != ENOENT)
                 return log_error_errno(errno, "%s: cannot remove %s: %s", t->id, i->path, strerror(errno));
-        return sync ? commit_sync_directory_of(i->path) : 0;
+        return remove_empty_parents(target->path, i->path, sync);
 }
 
 /* RemoveTemporary=: leftovers of interrupted runs (".#sysupdate...") in the target directory. */
