@@ -4,6 +4,7 @@ difference: expected (a deliberate difference, with its reason), pending (not im
 issue 11) or unexpected. Exit status 1 when there is an unexpected difference.
 Usage (inside the trixie chroot; tests/compat/run does that): python3 run.py ABOTA [SCENARIO...]"""
 
+import fnmatch
 import sys
 
 import scenarios
@@ -23,6 +24,9 @@ def main():
             counts[kind] += 1
             kinds.append(kind)
             print(f"  {s.name}: {kind} difference: {text}" + (f"\n        reason: {reason}" if reason else ""))
+        for key in list(s.expected) + list(s.pending):
+            if not any(fnmatch.fnmatchcase(aspect, key) for aspect, _ in diffs):
+                print(f"  {s.name}: note: the recorded difference '{key}' did not show")
         if "unexpected" in kinds:
             failed += 1
             print(f"FAIL {s.name}")
