@@ -69,28 +69,32 @@ enum { COL_TYPE, COL_PATH, COL_PTUUID, COL_PTFLAGS, COL_MTIME, COL_MODE, COL_SIZ
 static const char *const col_names[_COL_MAX] = { "type", "path", "ptuuid", "ptflags", "mtime", "mode", "size",
                                                  "tries-done", "tries-left", "ro", "sha256" };
 
-static void row_cells(const struct transfer *t, const struct instance *i, char *cells[_COL_MAX]) {
+/* A row of an installed instance, or (source) of one only available: that row names the source's
+ * type and shows only its hash, as systemd 257 does. */
+static void row_cells(const struct transfer *t, const struct instance *i, bool source, char *cells[_COL_MAX]) {
         const struct instance_metadata *m = &i->metadata;
         char uuid[37];
-        cells[COL_TYPE] = strdup(resource_type_to_string(t->target.type));
+        cells[COL_TYPE] = strdup(resource_type_to_string(source ? t->source.type : t->target.type));
         cells[COL_PATH] = strdup(i->path);
-        if (i->partition) {
-                uuid_format(i->partition->uuid, uuid);
-                cells[COL_PTUUID] = strdup(uuid);
-                cells[COL_PTFLAGS] = strprintf("0x%" PRIx64, i->partition->flags);
+        if (!source) {
+                if (i->partition) {
+                        uuid_format(i->partition->uuid, uuid);
+                        cells[COL_PTUUID] = strdup(uuid);
+                        cells[COL_PTFLAGS] = strprintf("0x%" PRIx64, i->partition->flags);
+                }
+                if (m->has_mtime && !i->partition)
+                        cells[COL_MTIME] = strprintf("%" PRIu64, m->mtime);
+                if (m->has_mode && !i->partition)
+                        cells[COL_MODE] = strprintf("%03o", (unsigned) m->mode);
+                if (m->has_size)
+                        cells[COL_SIZE] = strprintf("%" PRIu64, m->size);
+                if (m->has_tries_done)
+                        cells[COL_TRIES_DONE] = strprintf("%" PRIu64, m->tries_done);
+                if (m->has_tries_left)
+                        cells[COL_TRIES_LEFT] = strprintf("%" PRIu64, m->tries_left);
+                if (m->read_only >= 0)
+                        cells[COL_RO] = strdup(m->read_only ? "yes" : "no");
         }
-        if (m->has_mtime && !i->partition)
-                cells[COL_MTIME] = strprintf("%" PRIu64, m->mtime);
-        if (m->has_mode && !i->partition)
-                cells[COL_MODE] = strprintf("%03o", (unsigned) m->mode);
-        if (m->has_size)
-                cells[COL_SIZE] = strprintf("%" PRIu64, m->size);
-        if (m->has_tries_done)
-                cells[COL_TRIES_DONE] = strprintf("%" PRIu64, m->tries_done);
-        if (m->has_tries_left)
-                cells[COL_TRIES_LEFT] = strprintf("%" PRIu64, m->tries_left);
-        if (m->read_only >= 0)
-                cells[COL_RO] = strdup(m->read_only ? "yes" : "no");
         if (m->has_sha256) {
                 cells[COL_SHA256] = malloc(65);
                 if (cells[COL_SHA256])
@@ -174,7 +178,7 @@ static int list_version(const struct cli_options *o, const struct context *c, co
                 const struct instance *i = u->installed[k] ? u->installed[k] : u->available[k];
                 if (i) {
                         inst[n] = i;
-                        row_cells(c->transfers[k], i, rows[n++]);
+                        row_cells(c->transfers[k], i, !u->installed[k], rows[n++]);
                 }
         }
 

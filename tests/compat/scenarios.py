@@ -396,6 +396,20 @@ READBACK = Scenario(
               "tree target/b-2-r3-3.raw": "abota refuses to install the version it could not read back"})
 
 
+def setup_json_shapes(work):
+    setup_url(work)
+    version_files(work, "v2", uki=False, extra=False, opt=False, parts=True)
+    work.sha256sums("source", ["part1-v1.raw", "part2-v1.raw.gz", "part1-v2.raw", "part2-v2.raw.gz"])
+    work.write("root/etc/sysupdate.d/10-a.transfer", PLAIN.format(src="a_@v.raw", dst="a_@v.raw"))
+    work.write("root/etc/sysupdate.test.d/10-a.transfer", PLAIN.format(src="a_@v.raw", dst="a_@v.raw"))
+
+
+JSON_SHAPES = Scenario(
+    "json-shapes", setup_json_shapes,
+    [("--verify=no", D, "update", "v1"), ("--verify=no", D, JSON, "list"), ("--verify=no", D, JSON, "list", "v2"),
+     ("--verify=no", D, JSON, "list", "v1"), ("--root=@W/root", JSON, "components"), (D, JSON, "vacuum")])
+
+
 def setup_no_update(work):
     os.makedirs(work.p("target"))
     work.write("source/app_1.raw", payload("app1"))
@@ -440,5 +454,5 @@ ROOT_DEFINITIONS = Scenario(
     "definitions-below-root", setup_root_defs,
     [("--root=@W/root", "--definitions=/defs", JSON, "--offline", "list")])
 
-ALL = MANIFESTS + [READBACK, BOOT_FILES, PARTITIONS, PARTITIONS_LOOP_512, PARTITIONS_LOOP_4096, INCOMPLETE_SERVER, REPAIR, FEATURES, DIRECTORY, URL_FILE, CONF_FALLBACK,
+ALL = MANIFESTS + [READBACK, JSON_SHAPES, BOOT_FILES, PARTITIONS, PARTITIONS_LOOP_512, PARTITIONS_LOOP_4096, INCOMPLETE_SERVER, REPAIR, FEATURES, DIRECTORY, URL_FILE, CONF_FALLBACK,
        MISSING_SOURCE, BAD_MANIFEST, DISAGREE, VERSIONS, PATTERNS, NOTHING_NEW, BOOTED, ROOT_DEFINITIONS]

@@ -42,6 +42,15 @@ def test_check_new(abota, app):
     assert r.returncode == 0 and json.loads(r.stdout) == {"available": None}
 
 
+def test_list_available_version_rows_from_source(abota, app):
+    # a version only available: its rows name the source's type and show its hash, as v257
+    j = json.loads(abota(*app.args("--json=short", "list", "2")).stdout)
+    assert j["available"] and not j["installed"]
+    assert [set(c) for c in j["contents"]] == [{"type", "path", "sha256"}] * len(j["contents"])
+    assert {c["type"] for c in j["contents"]} == {"url-file"}
+    assert all(len(c["sha256"]) == 64 and c["path"].startswith("http://") for c in j["contents"])
+
+
 def test_update_installs_v2(abota, app):
     gpt_before = {name: (start, size) for name, start, size, _ in read_partitions(app.disk)}
     r = abota(*app.args("update"))
