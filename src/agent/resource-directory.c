@@ -6,6 +6,7 @@
 #include "commit.h"
 #include "resource.h"
 #include "base/log.h"
+#include "base/spawn.h"
 #include "sysupdate/pattern.h"
 #include "base/util.h"
 
@@ -18,7 +19,8 @@
 
 #define DESCEND_MAX 8u
 
-static int scan(struct resource *r, const struct resource_config *c, const char *rel, unsigned depth) {
+/* Instances are regular files, or (dirs) directories: Type=directory/subvolume. */
+static int scan(struct resource *r, const struct resource_config *c, const char *rel, unsigned depth, bool dirs) {
         _cleanup_free_ char *dir = rel ? path_join(r->path, rel) : strdup(r->path);
         if (!dir)
                 return -ENOMEM;
@@ -51,12 +53,12 @@ static int scan(struct resource *r, const struct resource_config *c, const char 
                 }
                 if (k == PATTERN_RETRY && S_ISDIR(st.st_mode) && depth < DESCEND_MAX) {
                         instance_metadata_done(&m);
-                        k = scan(r, c, name, depth + 1);
+                        k = scan(r, c, name, depth + 1, dirs);
                         if (k < 0)
                                 return k;
                         continue;
                 }
-                if (k != PATTERN_YES || !S_ISREG(st.st_mode)) {
+                if (k != PATTERN_YES || !(dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))) {
                         instance_metadata_done(&m);
                         continue;
                 }
@@ -83,7 +85,14 @@ static int load(struct resource *r, const struct transfer *t, const struct resou
                 const struct resource_context *ctx) {
         (void) t;
         (void) ctx;
-        return scan(r, c, NULL, 0);
+        return scan(r, c, NULL, 0, false);
+}
+
+static int load_dirs(struct resource *r, const struct transfer *t, const struct resource_config *c,
+                     const struct resource_context *ctx) {
+        (void) t;
+        (void) ctx;
+        return scan(r, c, NULL, 0, true);
 }
 
 static char *temp_name_for(const char *final) {
@@ -206,7 +215,8 @@ static void remove_temporary(const struct resource *target) {
         struct dirent *de;
         while ((de = readdir(d)))
                 if (startswith(de->d_name, ".#")) {
-                        if (unlinkat(dirfd(d), de->d_name, 0) < 0)
+                        _cleanup_free_ char *p = path_join(target->path, de->d_name);
+                        if (!p || rm_rf(p) < 0)
                                 log_warning("%s/%s: cannot remove temporary file: %s", target->path,
                                             de->d_name, strerror(errno));
                         else
@@ -221,5 +231,86 @@ const struct resource_kind resource_kind_regular_file = {
         .name_is_valid = name_is_valid,
         .acquire = acquire,
         .remove = remove_instance,
+        .remove_temporary = remove_temporary,
+};
+
+/* Copies the source directory's tree (modes, owners, times, symlinks, xattrs: cp -a) into a
+ * ".#sysupdate..." temporary directory beside the final name; commit_install() renames it. */
+static int acquire_tree(const struct resource *target, const struct resource_write *w, struct install *i) {
+        const struct transfer *t = w->transfer;
+        const struct instance_metadata *m = w->metadata;
+        if (w->source->metadata.has_sha256 || t->source.type != RESOURCE_DIRECTORY)
+                return log_error_errno(EOPNOTSUPP, "%s: %s sources are not supported yet for %s targets", t->file,
+                                       resource_type_to_string(t->source.type), resource_type_to_string(t->target.type));
+        int r = make_parents(target->path, i->name);
+        if (r < 0)
+                return r;
+        i->final_path = path_join(target->path, i->name);
+        i->temp_path = i->final_path ? temp_name_for(i->final_path) : NULL;
+        if (!i->temp_path)
+                return -ENOMEM;
+        if (mkdir(i->temp_path, 0700) < 0) {
+                r = log_error_errno(errno, "%s: cannot create %s: %s", t->id, i->temp_path, strerror(errno));
+                free(i->temp_path); /* not ours: never remove it */
+                i->temp_path = NULL;
+                return r;
+        }
+        i->temp_is_tree = true;
+
+        _cleanup_free_ char *cp = NULL, *from = strprintf("%s/.", w->source->path), *to = strprintf("%s/", i->temp_path);
+        if (!from || !to)
+                return -ENOMEM;
+        r = find_executable("cp", &cp);
+        if (r < 0)
+                return log_error_errno(-r, "%s: cp not found: %s", t->id, strerror(-r));
+        char *argv[] = { cp, (char *) "-a", (char *) "--reflink=auto", from, to, NULL };
+        _cleanup_free_ char *output = NULL;
+        r = spawn_capture(argv, &output);
+        if (r != 0) {
+                _cleanup_free_ char *reason = spawn_output_reason(output ? output : "", "cp", NULL);
+                return log_error_errno(r < 0 ? -r : EIO, "%s: cannot copy %s to %s: %s", t->id, w->source->path,
+                                       i->temp_path, reason ? reason : "cp failed");
+        }
+        if (m->has_mode && chmod(i->temp_path, m->mode) < 0)
+                return log_error_errno(errno, "%s: cannot set mode: %s", i->temp_path, strerror(errno));
+        if (m->has_mtime) {
+                struct timespec ts[2] = {
+                        { .tv_sec = (time_t) (m->mtime / 1000000u), .tv_nsec = (long) (m->mtime % 1000000u) * 1000 },
+                };
+                ts[1] = ts[0];
+                if (utimensat(AT_FDCWD, i->temp_path, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                        return log_error_errno(errno, "%s: cannot set mtime: %s", i->temp_path, strerror(errno));
+        }
+        if (w->sync)
+                sync();
+        return 0;
+}
+
+static int remove_tree(const struct transfer *t, struct resource *target, const struct instance *i, bool sync) {
+        int r = rm_rf(i->path);
+        if (r < 0)
+                return log_error_errno(-r, "%s: cannot remove %s: %s", t->id, i->path, strerror(-r));
+        return remove_empty_parents(target->path, i->path, sync);
+}
+
+const struct resource_kind resource_kind_directory = {
+        .type = RESOURCE_DIRECTORY,
+        .load = load_dirs,
+        .name_what = "directory name",
+        .name_is_valid = name_is_valid,
+        .acquire = acquire_tree,
+        .remove = remove_tree,
+        .remove_temporary = remove_temporary,
+};
+
+/* A subvolume is a directory where the file system is not btrfs (as systemd falls back); abota
+ * does not create btrfs subvolumes. */
+const struct resource_kind resource_kind_subvolume = {
+        .type = RESOURCE_SUBVOLUME,
+        .load = load_dirs,
+        .name_what = "directory name",
+        .name_is_valid = name_is_valid,
+        .acquire = acquire_tree,
+        .remove = remove_tree,
         .remove_temporary = remove_temporary,
 };

@@ -13,6 +13,8 @@ static const struct resource_kind *const kinds[] = {
         &resource_kind_url_file,
         &resource_kind_regular_file,
         &resource_kind_partition,
+        &resource_kind_directory,
+        &resource_kind_subvolume,
 };
 
 const struct resource_kind *resource_kind_find(enum resource_type type) {

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -453,6 +454,20 @@ int mkdir_p(const char *path, mode_t mode) {
                 *s = '/';
         }
         if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) ftw;
+        if (flag == FTW_DP)
+                return rmdir(p) < 0 ? -1 : 0;
+        return unlink(p) < 0 ? -1 : 0;
+}
+
+int rm_rf(const char *path) {
+        if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
 }

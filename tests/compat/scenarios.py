@@ -193,10 +193,22 @@ FEATURES = Scenario(
     expected={})
 
 
+def add_dir(v):
+    def f(work):
+        work.write(f"source/dir-{v}/foo.txt", payload(f"foo-{v}"))
+        os.utime(work.p(f"source/dir-{v}"), (1600000000, 1600000000))
+    return f
+
+
 def setup_directory(work):
     for v in ("v1", "v2"):
         work.write(f"source/dir-{v}/foo.txt", payload(f"foo-{v}"))
         work.write(f"source/dir-{v}/bar.txt", payload(f"bar-{v}"))
+        os.symlink("foo.txt", work.p(f"source/dir-{v}/link"))
+        os.makedirs(work.p(f"source/dir-{v}/sub"))
+        work.write(f"source/dir-{v}/sub/x", payload(f"x-{v}"), mode=0o600)
+        os.utime(work.p(f"source/dir-{v}/sub"), (1600000000, 1600000000))
+        os.utime(work.p(f"source/dir-{v}"), (1600000000, 1600000000))
     os.makedirs(work.p("dirs"))
     work.transfer("03-third.transfer", """[Source]
 Type=directory
@@ -213,9 +225,10 @@ InstancesMax=3
 
 
 DIRECTORY = Scenario(
-    "t72-directory-current-symlink", setup_directory, upd() + [(D, JSON, "--offline", "list", "v2")],
-    pending={"step *": "directory resources and CurrentSymlink= wait for the resource refactor",
-             "tree *": "directory resources and CurrentSymlink= wait for the resource refactor"})
+    "t72-directory-current-symlink", setup_directory,
+    upd() + [(D, JSON, "--offline", "list", "v2"), add_dir("v3"), ("--verify=no", D, "update"),
+             ("--verify=no", D, "update", "v1"), ("--verify=no", D, "-m", "2", JSON, "vacuum"),
+             (D, JSON, "--offline", "list")])
 
 
 def setup_url(work):

@@ -259,7 +259,8 @@ static void test_url(void **state) {
 
 static void test_kinds(void **state) {
         (void) state;
-        static const enum resource_type known[] = { RESOURCE_URL_FILE, RESOURCE_REGULAR_FILE, RESOURCE_PARTITION };
+        static const enum resource_type known[] = { RESOURCE_URL_FILE, RESOURCE_REGULAR_FILE, RESOURCE_PARTITION,
+                                                    RESOURCE_DIRECTORY, RESOURCE_SUBVOLUME };
         for (size_t i = 0; i < ELEMENTSOF(known); i++) {
                 const struct resource_kind *k = resource_kind_find(known[i]);
                 assert_non_null(k);
@@ -274,15 +275,16 @@ static void test_kinds(void **state) {
         const struct resource_kind *p = resource_kind_find(RESOURCE_PARTITION);
         assert_true(p->acquire && p->remove && p->vacuum_limit && !p->remove_temporary);
         assert_null(resource_kind_find(RESOURCE_URL_FILE)->acquire);
-        assert_null(resource_kind_find(RESOURCE_DIRECTORY));
+        const struct resource_kind *d = resource_kind_find(RESOURCE_DIRECTORY);
+        assert_true(d->acquire && d->remove && d->remove_temporary && !d->vacuum_limit);
         assert_null(resource_kind_find(RESOURCE_TAR));
 
         struct transfer t;
         transfer_init(&t, tmpdir, (const char *const[]) { "app_@v", NULL });
-        t.target.type = RESOURCE_DIRECTORY;
+        t.source.type = RESOURCE_TAR;
         struct resource_context ctx = { .verify = -1 };
         struct resource *r = NULL;
-        assert_int_equal(resource_load(&t, true, &ctx, &r), -EOPNOTSUPP);
+        assert_int_equal(resource_load(&t, false, &ctx, &r), -EOPNOTSUPP);
         assert_null(r);
         transfer_done(&t);
 }
