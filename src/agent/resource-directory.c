@@ -224,6 +224,12 @@ static void remove_temporary(const struct resource *target) {
                 }
 }
 
+/* Type=tar: the tar archives (possibly compressed) in a directory, sources only. */
+const struct resource_kind resource_kind_tar = {
+        .type = RESOURCE_TAR,
+        .load = load,
+};
+
 const struct resource_kind resource_kind_regular_file = {
         .type = RESOURCE_REGULAR_FILE,
         .load = load,
@@ -234,14 +240,63 @@ const struct resource_kind resource_kind_regular_file = {
         .remove_temporary = remove_temporary,
 };
 
-/* Copies the source directory's tree (modes, owners, times, symlinks, xattrs: cp -a) into a
- * ".#sysupdate..." temporary directory beside the final name; commit_install() renames it. */
+/* Runs argv (argv[0] a program name), one logged line naming what on failure. */
+static int run_tool(const char *what, const char *action, char **argv) {
+        _cleanup_free_ char *exe = NULL, *output = NULL;
+        int r = find_executable(argv[0], &exe);
+        if (r < 0)
+                return log_error_errno(-r, "%s: %s not found: %s", what, argv[0], strerror(-r));
+        const char *name = argv[0];
+        argv[0] = exe;
+        r = spawn_capture(argv, &output);
+        argv[0] = (char *) name;
+        if (r == 0)
+                return 0;
+        _cleanup_free_ char *reason = spawn_output_reason(output ? output : "", name, NULL);
+        return log_error_errno(r < 0 ? -r : EIO, "%s: cannot %s: %s", what, action,
+                               reason && *reason ? reason : "failed");
+}
+
+static int copy_tree(const struct resource_write *w, const struct install *i) {
+        _cleanup_free_ char *from = strprintf("%s/.", w->source->path), *to = strprintf("%s/", i->temp_path);
+        if (!from || !to)
+                return -ENOMEM;
+        char *argv[] = { (char *) "cp", (char *) "-a", (char *) "--reflink=auto", from, to, NULL };
+        return run_tool(w->transfer->id, "copy the directory", argv);
+}
+
+/* tar and url-tar: the archive is fetched (SHA-256 checked, decompressed by magic) into a
+ * temporary file beside the tree, then unpacked with modes, owners, symlinks and xattrs. */
+static int unpack_tar(const struct resource_write *w, const struct install *i) {
+        const struct instance *src = w->source;
+        _cleanup_free_ char *archive = strprintf("%s.tar", i->temp_path);
+        if (!archive)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(archive, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: cannot create %s: %s", w->transfer->id, archive, strerror(errno));
+        struct acquire_request req = {
+                .url = src->path, .expected_sha256 = src->metadata.has_sha256 ? src->metadata.sha256 : NULL,
+                .fd = fd, .offset = 0, .size_max = UINT64_MAX, .sync = false,
+                .what = i->final_path, .progress = w->progress,
+        };
+        int r = acquire_run(&req, NULL);
+        if (r >= 0) {
+                char *argv[] = { (char *) "tar", (char *) "-x", (char *) "--numeric-owner", (char *) "--same-permissions",
+                                 (char *) "--xattrs", (char *) "--xattrs-include=*", (char *) "-f", archive,
+                                 (char *) "-C", i->temp_path, NULL };
+                r = run_tool(src->path, "unpack the archive", argv);
+        }
+        (void) unlink(archive);
+        return r;
+}
+
+/* Copies the source directory's tree (modes, owners, times, symlinks, xattrs: cp -a), or unpacks
+ * the source archive, into a ".#sysupdate..." temporary directory beside the final name;
+ * commit_install() renames it, so nothing half-extracted is ever visible. */
 static int acquire_tree(const struct resource *target, const struct resource_write *w, struct install *i) {
         const struct transfer *t = w->transfer;
         const struct instance_metadata *m = w->metadata;
-        if (w->source->metadata.has_sha256 || t->source.type != RESOURCE_DIRECTORY)
-                return log_error_errno(EOPNOTSUPP, "%s: %s sources are not supported yet for %s targets", t->file,
-                                       resource_type_to_string(t->source.type), resource_type_to_string(t->target.type));
         int r = make_parents(target->path, i->name);
         if (r < 0)
                 return r;
@@ -257,20 +312,10 @@ static int acquire_tree(const struct resource *target, const struct resource_wri
         }
         i->temp_is_tree = true;
 
-        _cleanup_free_ char *cp = NULL, *from = strprintf("%s/.", w->source->path), *to = strprintf("%s/", i->temp_path);
-        if (!from || !to)
-                return -ENOMEM;
-        r = find_executable("cp", &cp);
+        r = t->source.type == RESOURCE_DIRECTORY || t->source.type == RESOURCE_SUBVOLUME ? copy_tree(w, i)
+                                                                                            : unpack_tar(w, i);
         if (r < 0)
-                return log_error_errno(-r, "%s: cp not found: %s", t->id, strerror(-r));
-        char *argv[] = { cp, (char *) "-a", (char *) "--reflink=auto", from, to, NULL };
-        _cleanup_free_ char *output = NULL;
-        r = spawn_capture(argv, &output);
-        if (r != 0) {
-                _cleanup_free_ char *reason = spawn_output_reason(output ? output : "", "cp", NULL);
-                return log_error_errno(r < 0 ? -r : EIO, "%s: cannot copy %s to %s: %s", t->id, w->source->path,
-                                       i->temp_path, reason ? reason : "cp failed");
-        }
+                return r;
         if (m->has_mode && chmod(i->temp_path, m->mode) < 0)
                 return log_error_errno(errno, "%s: cannot set mode: %s", i->temp_path, strerror(errno));
         if (m->has_mtime) {

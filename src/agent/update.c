@@ -25,6 +25,9 @@
 static void new_instance_metadata(const struct transfer *t, const struct instance *src, struct instance_metadata *m) {
         const struct instance_metadata *s = &src->metadata;
         *m = *s;
+        /* spec 3.6: an archive's own mtime and mode are not the tree's; the archive has them */
+        if (t->source.type == RESOURCE_TAR || t->source.type == RESOURCE_URL_TAR)
+                m->has_mtime = m->has_mode = false;
         if (t->has_partition_uuid) {
                 m->has_uuid = true;
                 memcpy(m->uuid, t->partition_uuid, 16);

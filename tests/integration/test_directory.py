@@ -79,3 +79,56 @@ def test_relative_link_and_subvolume(abota, tmp_path):
     abota(f"--root={root}", "update")
     assert os.readlink(root / "var/lib/dirs/links/now") == "../dir-2"
     assert (root / "var/lib/dirs/links/now/foo.txt").read_text() == "foo 2\n"
+
+
+def make_tarball(root, v, compress):
+    import subprocess
+    tree_dir = root / f"build/dir-{v}"
+    write(tree_dir / "foo.txt", f"foo {v}\n")
+    write(tree_dir / "sub/secret", f"secret {v}\n").chmod(0o600)
+    os.symlink("foo.txt", tree_dir / "link")
+    flag = {"gz": "-z", "xz": "-J", "zst": "--zstd"}[compress]
+    out = root / f"srv/tar/dir-{v}.tar.{compress}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "--numeric-owner", flag, "-C", tree_dir, "-cf", out, "."], check=True)
+    return tree_dir, out
+
+
+TAR_TRANSFER = """[Source]
+Type={type}
+Path={path}
+MatchPattern=dir-@v.tar.gz dir-@v.tar.xz dir-@v.tar.zst
+
+[Target]
+Type=directory
+Path=/var/lib/dirs
+CurrentSymlink=/var/lib/dirs/current
+MatchPattern=dir-@v
+"""
+
+
+def test_tar_sources_unpacked(abota, tmp_path):
+    import hashlib
+    root = tmp_path / "root"
+    built = {v: make_tarball(root, v, c) for v, c in (("1", "gz"), ("2", "xz"), ("3", "zst"))}
+    write(root / "etc/sysupdate.d/30-dir.transfer", TAR_TRANSFER.format(type="tar", path="/srv/tar"))
+    dirs = root / "var/lib/dirs"
+    for v in ("1", "2", "3"):
+        abota(f"--root={root}", "update", v)
+        assert tree(dirs / f"dir-{v}") == tree(built[v][0])
+        assert os.readlink(dirs / "current") == f"dir-{v}"
+    assert not [p for p in dirs.iterdir() if p.name.startswith(".#")]
+
+    # url-tar: the manifest's hash is checked before anything is unpacked into place
+    srv = root / "srv/tar"
+    lines = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(srv.iterdir()))
+    (srv / "SHA256SUMS").write_text(lines.replace(lines[:64], "0" * 64, 1))
+    write(root / "etc/sysupdate.d/30-dir.transfer", TAR_TRANSFER.format(type="url-tar", path=f"file://{srv}"))
+    abota(f"--root={root}", "vacuum", "-m", "1")
+    r = abota(f"--root={root}", "--verify=no", "update", "1", check=False)
+    assert r.returncode != 0
+    assert sorted(p.name for p in dirs.iterdir()) == ["current", "dir-3"]
+    (srv / "SHA256SUMS").write_text(lines)
+    abota(f"--root={root}", "--verify=no", "update", "1")
+    assert tree(dirs / "dir-1") == tree(built["1"][0])
+    assert sorted(p.name for p in dirs.iterdir()) == ["current", "dir-1", "dir-3"]
