@@ -70,7 +70,8 @@ static const char *const col_names[_COL_MAX] = { "type", "path", "ptuuid", "ptfl
                                                  "tries-done", "tries-left", "ro", "sha256" };
 
 /* A row of an installed instance, or (source) of one only available: that row names the source's
- * type and shows only its hash, as systemd 257 does. */
+ * type and shows its hash, and its mtime and mode unless the target is a partition, as systemd
+ * 257 does. */
 static void row_cells(const struct transfer *t, const struct instance *i, bool source, char *cells[_COL_MAX]) {
         const struct instance_metadata *m = &i->metadata;
         char uuid[37];
@@ -94,6 +95,13 @@ static void row_cells(const struct transfer *t, const struct instance *i, bool s
                         cells[COL_TRIES_LEFT] = strprintf("%" PRIu64, m->tries_left);
                 if (m->read_only >= 0)
                         cells[COL_RO] = strdup(m->read_only ? "yes" : "no");
+        }
+        /* a source's own file times and mode, unless they go into a partition */
+        if (source && t->target.type != RESOURCE_PARTITION) {
+                if (m->has_mtime)
+                        cells[COL_MTIME] = strprintf("%" PRIu64, m->mtime);
+                if (m->has_mode)
+                        cells[COL_MODE] = strprintf("%03o", (unsigned) m->mode);
         }
         if (m->has_sha256) {
                 cells[COL_SHA256] = malloc(65);

@@ -132,3 +132,15 @@ def test_tar_sources_unpacked(abota, tmp_path):
     abota(f"--root={root}", "--verify=no", "update", "1")
     assert tree(dirs / "dir-1") == tree(built["1"][0])
     assert sorted(p.name for p in dirs.iterdir()) == ["current", "dir-1", "dir-3"]
+
+
+def test_list_available_local_source_row(abota, tmp_path):
+    # a version only available from a local directory: the source's type, path, mtime and mode
+    root = tmp_path / "root"
+    write(root / "etc/sysupdate.d/10-a.transfer", "[Source]\nType=regular-file\nPath=/srv\nMatchPattern=a_@v\n"
+                                                  "[Target]\nType=regular-file\nPath=/dst\nMatchPattern=a_@v\n")
+    src = write(root / "srv/a_1", "one\n")
+    src.chmod(0o640)
+    os.utime(src, (1600000000, 1600000000))
+    j = json.loads(abota(f"--root={root}", "--json=short", "list", "1").stdout)
+    assert j["contents"] == [{"type": "regular-file", "path": str(src), "mtime": 1600000000 * 10**6, "mode": 0o640}]
