@@ -120,19 +120,26 @@ static int make_parents(const char *dir, const char *rel) {
         return 0;
 }
 
+/* The final path of the new instance and a ".#sysupdate..." temporary name beside it, with the
+ * missing directories above them created. */
+static int plan_paths(const struct resource *target, struct install *i) {
+        int r = make_parents(target->path, i->name);
+        if (r < 0)
+                return r;
+        i->final_path = path_join(target->path, i->name);
+        i->temp_path = i->final_path ? temp_name_for(i->final_path) : NULL;
+        return i->temp_path ? 0 : -ENOMEM;
+}
+
 /* Writes the source into a ".#sysupdate..." temporary file beside the final name, with its mode
  * and mtime; commit_install() renames it. */
 static int acquire(const struct resource *target, const struct resource_write *w, struct install *i) {
         const struct transfer *t = w->transfer;
         const struct instance *src = w->source;
         const struct instance_metadata *m = w->metadata;
-        int r = make_parents(target->path, i->name);
+        int r = plan_paths(target, i);
         if (r < 0)
                 return r;
-        i->final_path = path_join(target->path, i->name);
-        i->temp_path = i->final_path ? temp_name_for(i->final_path) : NULL;
-        if (!i->temp_path)
-                return -ENOMEM;
 
         _cleanup_close_ int fd = open(i->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
@@ -297,13 +304,9 @@ static int unpack_tar(const struct resource_write *w, const struct install *i) {
 static int acquire_tree(const struct resource *target, const struct resource_write *w, struct install *i) {
         const struct transfer *t = w->transfer;
         const struct instance_metadata *m = w->metadata;
-        int r = make_parents(target->path, i->name);
+        int r = plan_paths(target, i);
         if (r < 0)
                 return r;
-        i->final_path = path_join(target->path, i->name);
-        i->temp_path = i->final_path ? temp_name_for(i->final_path) : NULL;
-        if (!i->temp_path)
-                return -ENOMEM;
         if (mkdir(i->temp_path, 0700) < 0) {
                 r = log_error_errno(errno, "%s: cannot create %s: %s", t->id, i->temp_path, strerror(errno));
                 free(i->temp_path); /* not ours: never remove it */
@@ -338,24 +341,13 @@ static int remove_tree(const struct transfer *t, struct resource *target, const 
         return remove_empty_parents(target->path, i->path, sync);
 }
 
-const struct resource_kind resource_kind_directory = {
-        .type = RESOURCE_DIRECTORY,
-        .load = load_dirs,
-        .name_what = "directory name",
-        .name_is_valid = name_is_valid,
-        .acquire = acquire_tree,
-        .remove = remove_tree,
-        .remove_temporary = remove_temporary,
-};
-
-/* A subvolume is a directory where the file system is not btrfs (as systemd falls back); abota
- * does not create btrfs subvolumes. */
-const struct resource_kind resource_kind_subvolume = {
-        .type = RESOURCE_SUBVOLUME,
-        .load = load_dirs,
-        .name_what = "directory name",
-        .name_is_valid = name_is_valid,
-        .acquire = acquire_tree,
-        .remove = remove_tree,
-        .remove_temporary = remove_temporary,
-};
+/* Trees: a subvolume is a directory where the file system is not btrfs (as systemd falls back);
+ * abota does not create btrfs subvolumes. */
+#define TREE_KIND(t)                                                                               \
+        {                                                                                          \
+                .type = (t), .load = load_dirs, .name_what = "directory name",                     \
+                .name_is_valid = name_is_valid, .acquire = acquire_tree, .remove = remove_tree,    \
+                .remove_temporary = remove_temporary,                                              \
+        }
+const struct resource_kind resource_kind_directory = TREE_KIND(RESOURCE_DIRECTORY);
+const struct resource_kind resource_kind_subvolume = TREE_KIND(RESOURCE_SUBVOLUME);
