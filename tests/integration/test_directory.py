@@ -87,8 +87,8 @@ def make_tarball(root, v, compress):
     write(tree_dir / "foo.txt", f"foo {v}\n")
     write(tree_dir / "sub/secret", f"secret {v}\n").chmod(0o600)
     os.symlink("foo.txt", tree_dir / "link")
-    flag = {"gz": "-z", "xz": "-J", "zst": "--zstd"}[compress]
-    out = root / f"srv/tar/dir-{v}.tar.{compress}"
+    flag = {"gz": "-z", "xz": "-J", "zst": "--zstd", "": "--no-auto-compress"}[compress]
+    out = root / f"srv/tar/dir-{v}.tar{'.' if compress else ''}{compress}"
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "--numeric-owner", flag, "-C", tree_dir, "-cf", out, "."], check=True)
     return tree_dir, out
@@ -97,7 +97,7 @@ def make_tarball(root, v, compress):
 TAR_TRANSFER = """[Source]
 Type={type}
 Path={path}
-MatchPattern=dir-@v.tar.gz dir-@v.tar.xz dir-@v.tar.zst
+MatchPattern=dir-@v.tar.gz dir-@v.tar.xz dir-@v.tar.zst dir-@v.tar
 
 [Target]
 Type=directory
@@ -110,10 +110,10 @@ MatchPattern=dir-@v
 def test_tar_sources_unpacked(abota, tmp_path):
     import hashlib
     root = tmp_path / "root"
-    built = {v: make_tarball(root, v, c) for v, c in (("1", "gz"), ("2", "xz"), ("3", "zst"))}
+    built = {v: make_tarball(root, v, c) for v, c in (("1", "gz"), ("2", "xz"), ("3", "zst"), ("4", ""))}
     write(root / "etc/sysupdate.d/30-dir.transfer", TAR_TRANSFER.format(type="tar", path="/srv/tar"))
     dirs = root / "var/lib/dirs"
-    for v in ("1", "2", "3"):
+    for v in ("1", "2", "3", "4"):
         abota(f"--root={root}", "update", v)
         assert tree(dirs / f"dir-{v}") == tree(built[v][0])
         assert os.readlink(dirs / "current") == f"dir-{v}"
@@ -127,11 +127,11 @@ def test_tar_sources_unpacked(abota, tmp_path):
     abota(f"--root={root}", "vacuum", "-m", "1")
     r = abota(f"--root={root}", "--verify=no", "update", "1", check=False)
     assert r.returncode != 0
-    assert sorted(p.name for p in dirs.iterdir()) == ["current", "dir-3"]
+    assert sorted(p.name for p in dirs.iterdir()) == ["current", "dir-4"]
     (srv / "SHA256SUMS").write_text(lines)
     abota(f"--root={root}", "--verify=no", "update", "1")
     assert tree(dirs / "dir-1") == tree(built["1"][0])
-    assert sorted(p.name for p in dirs.iterdir()) == ["current", "dir-1", "dir-3"]
+    assert sorted(p.name for p in dirs.iterdir()) == ["current", "dir-1", "dir-4"]
 
 
 def test_list_available_local_source_row(abota, tmp_path):
