@@ -474,6 +474,45 @@ JSON_SHAPES = Scenario(
      ("--verify=no", D, JSON, "list", "v1"), ("--root=@W/root", JSON, "components"), (D, JSON, "vacuum")])
 
 
+def setup_flags(work):
+    os.makedirs(work.p("target"))
+    for v in ("1", "2", "3", "4"):
+        work.write(f"source/app_{v}.raw", payload(f"app{v}"))
+    work.write("target/app_1+0-3.raw", payload("app1"))
+    work.write("target/app_2+2-1.raw", payload("app2"))
+    work.transfer("10-app.transfer", "[Transfer]\nMinVersion=2\nProtectVersion=2\n" +
+                  PLAIN.format(src="app_@v.raw", dst="app_@v+@l-@d.raw app_@v.raw").replace("InstancesMax=3",
+                                                                                         "InstancesMax=1"))
+
+
+FLAGS = Scenario(
+    "min-protect-tries-instances", setup_flags,
+    [(D, JSON, "list"), (D, JSON, "list", "1"), (D, JSON, "list", "2"), ("--verify=no", D, "update", "1"),
+     ("--verify=no", D, "update"), (D, JSON, "--offline", "list"), ("--verify=no", D, "update", "4"),
+     (D, JSON, "vacuum"), (D, JSON, "--offline", "list", "4")])
+
+
+def setup_root_esp(work):
+    os.makedirs(work.p("root/efi/EFI/Linux"))
+    os.makedirs(work.p("root/boot"))
+    for v in ("1", "2"):
+        work.write(f"root/srv/uki-{v}.efi", payload(f"uki{v}"))
+    work.write("root/etc/os-release", "ID=test\nIMAGE_VERSION=1\n")
+    work.transfer("10-uki.transfer", UKI.replace("@W/source", "/srv").replace("PathRelativeTo=boot", "PathRelativeTo=esp"),
+                  defs="root/etc/sysupdate.d")
+
+
+ROOT_ESP_STEPS = [("--root=@W/root", JSON, "list"), ("--root=@W/root", "update"),
+                  ("--root=@W/root", JSON, "--offline", "list")]
+ESP_REASON = ("under --root abota takes a plain directory ROOT/efi (or /boot, /boot/efi) as the ESP, for image "
+              "build trees; systemd 257 does not accept it ('Failed to resolve $BOOT: Required key not available', "
+              "also with SYSTEMD_RELAX_ESP_CHECKS=1)")
+ROOT_ESP = Scenario("esp-below-root-plain-directory", setup_root_esp, ROOT_ESP_STEPS,
+                    env={"SYSTEMD_RELAX_ESP_CHECKS": "1"},
+                    expected={"step *": ESP_REASON, "tree root/efi/EFI/Linux/*": ESP_REASON},
+                    ref_failures={0, 1, 2})
+
+
 def setup_no_update(work):
     os.makedirs(work.p("target"))
     work.write("source/app_1.raw", payload("app1"))
@@ -518,5 +557,5 @@ ROOT_DEFINITIONS = Scenario(
     "definitions-below-root", setup_root_defs,
     [("--root=@W/root", "--definitions=/defs", JSON, "--offline", "list")])
 
-ALL = MANIFESTS + [READBACK, JSON_SHAPES, URL_TAR, LOCAL_TAR, BOOT_FILES, PARTITIONS, PARTITIONS_LOOP_512, PARTITIONS_LOOP_4096, INCOMPLETE_SERVER, REPAIR, FEATURES, DIRECTORY, URL_FILE, CONF_FALLBACK,
+ALL = MANIFESTS + [READBACK, JSON_SHAPES, FLAGS, ROOT_ESP, URL_TAR, LOCAL_TAR, BOOT_FILES, PARTITIONS, PARTITIONS_LOOP_512, PARTITIONS_LOOP_4096, INCOMPLETE_SERVER, REPAIR, FEATURES, DIRECTORY, URL_FILE, CONF_FALLBACK,
        MISSING_SOURCE, BAD_MANIFEST, DISAGREE, VERSIONS, PATTERNS, NOTHING_NEW, BOOTED, ROOT_DEFINITIONS]
