@@ -10,7 +10,8 @@ import os
 import shutil
 import subprocess
 
-WORK = "/var/tmp/abota-compat"
+# per run, so that two runs in the shared chroot do not meet
+WORK = f"/var/tmp/abota-compat.{os.getpid()}"
 SYSTEMD = "/usr/lib/systemd/systemd-sysupdate"
 
 

@@ -5,8 +5,10 @@ issue 11) or unexpected. Exit status 1 when there is an unexpected difference.
 Usage (inside the trixie chroot; tests/compat/run does that): python3 run.py ABOTA [SCENARIO...]"""
 
 import fnmatch
+import shutil
 import sys
 
+import compat
 import scenarios
 
 
@@ -33,6 +35,7 @@ def main():
         else:
             passed += 1
             print(f"ok   {s.name}" + (f" ({len(diffs)} known differences)" if diffs else ""))
+    shutil.rmtree(compat.WORK, ignore_errors=True)
     print(f"compat: {passed} passed, {failed} failed")
     print(f"compat: {counts['unexpected']} unexpected differences, {counts['expected']} expected "
           f"(deliberate), {counts['pending']} pending (not implemented yet)")
