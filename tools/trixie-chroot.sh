@@ -6,9 +6,10 @@
 # Usage:
 #   tools/trixie-chroot.sh build            build the chroot unless it is there already
 #   tools/trixie-chroot.sh path             print the chroot directory
-#   tools/trixie-chroot.sh run [--bind DIR]... [--] CMD [ARG...]
+#   tools/trixie-chroot.sh run [--bind PATH]... [--] CMD [ARG...]
 #                                           run CMD inside the chroot with /dev, /proc and /sys
-#                                           bind-mounted (and every DIR at the same path inside)
+#                                           bind-mounted (and every directory or file PATH at the
+#                                           same path inside)
 #
 # The mounts are made in a private mount namespace (unshare -m), so they disappear with the command
 # even when it is killed; nothing is left mounted on the host.
@@ -117,7 +118,12 @@ enter() {
                 n=$1; shift
                 for d in dev proc sys; do mount --rbind "/$d" "$root/$d"; done
                 for ((i = 0; i < n; i++)); do
-                        mkdir -p "$root$1"
+                        if [ -d "$1" ]; then
+                                mkdir -p "$root$1"
+                        else
+                                mkdir -p "$(dirname "$root$1")"
+                                [ -e "$root$1" ] || touch "$root$1"
+                        fi
                         mount --bind "$1" "$root$1"
                         shift
                 done
