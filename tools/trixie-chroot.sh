@@ -6,10 +6,13 @@
 # Usage:
 #   tools/trixie-chroot.sh build            build the chroot unless it is there already
 #   tools/trixie-chroot.sh path             print the chroot directory
-#   tools/trixie-chroot.sh run [--bind PATH]... [--] CMD [ARG...]
+#   tools/trixie-chroot.sh run [--bind PATH[:INSIDE]]... [--] CMD [ARG...]
 #                                           run CMD inside the chroot with /dev, /proc and /sys
 #                                           bind-mounted (and every directory or file PATH at the
-#                                           same path inside)
+#                                           same path inside, or at INSIDE)
+#   tools/trixie-chroot.sh host-bind        the --bind argument and
+#   tools/trixie-chroot.sh host-prefix      the command prefix that run a binary of this host
+#                                           inside the chroot with the host's own libraries
 #
 # The mounts are made in a private mount namespace (unshare -m), so they disappear with the command
 # even when it is killed; nothing is left mounted on the host.
@@ -19,11 +22,11 @@ set -euo pipefail
 ROOT=${ABOTA_TRIXIE_CHROOT:-/var/cache/abota/trixie-sysupdate}
 STAMP=.abota-trixie-ready
 # What the suite runs inside: systemd-sysupdate (systemd-container), sfdisk/losetup (fdisk,
-# util-linux), what the systemd source package and the test scripts use, and the libraries a
-# bookworm-built abota links against (the suite runs it inside too).
+# util-linux), and what the systemd source package and the test scripts use. abota itself runs
+# with the host's libraries (host-bind, host-prefix below).
 # systemd-container is installed with apt afterwards: debootstrap cannot resolve its dependency on
 # the virtual package dbus-system-bus.
-PACKAGES=fdisk,util-linux,mount,e2fsprogs,xz-utils,zstd,gzip,tar,python3,dpkg-dev,ca-certificates,libcurl4t64,libfdisk1,liblzma5,libzstd1,zlib1g
+PACKAGES=fdisk,util-linux,mount,e2fsprogs,xz-utils,zstd,gzip,tar,python3,dpkg-dev,ca-certificates
 APT_PACKAGES=(systemd-container)
 
 # The Debian archive apt already uses: the first URI of a "main" source for the host's own release.
@@ -118,22 +121,35 @@ enter() {
                 n=$1; shift
                 for d in dev proc sys; do mount --rbind "/$d" "$root/$d"; done
                 for ((i = 0; i < n; i++)); do
-                        if [ -d "$1" ]; then
-                                mkdir -p "$root$1"
+                        src=${1%%:*}
+                        dst=${1#*:}
+                        if [ -d "$src" ]; then
+                                mkdir -p "$root$dst"
                         else
-                                mkdir -p "$(dirname "$root$1")"
-                                [ -e "$root$1" ] || touch "$root$1"
+                                mkdir -p "$(dirname "$root$dst")"
+                                [ -e "$root$dst" ] || touch "$root$dst"
                         fi
-                        mount --bind "$1" "$root$1"
+                        mount --bind "$src" "$root$dst"
                         shift
                 done
                 exec chroot "$root" /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
         ' bash "$@"
 }
 
+# A binary built on this host needs the host's libraries (abota links against libraries trixie
+# names differently): its dynamic loader and library directory are bind-mounted at
+# /run/abota-host-lib, and the loader runs it with --library-path; what it spawns (tar, cp, sfdisk)
+# stays the chroot's own.
+HOST_LIB=/run/abota-host-lib
+host_lib_dir() {
+        dirname "$(readlink -f /lib64/ld-linux-x86-64.so.2)"
+}
+
 case "${1:-}" in
+host-bind) echo "$(host_lib_dir):$HOST_LIB" ;;
+host-prefix) echo "$HOST_LIB/$(basename "$(readlink -f /lib64/ld-linux-x86-64.so.2)") --library-path $HOST_LIB" ;;
 build) build ;;
 path) echo "$ROOT" ;;
 run) shift; run "$@" ;;
-*) sed -n '3,14p' "$0" >&2; exit 2 ;;
+*) sed -n '3,18p' "$0" >&2; exit 2 ;;
 esac

@@ -106,7 +106,10 @@ def snapshot(work):
                 tree[rel] = ("dir", oct(st.st_mode & 0o7777))
             else:
                 with open(path, "rb") as f:
-                    tree[rel] = ("file", oct(st.st_mode & 0o7777), hashlib.sha256(f.read()).hexdigest()[:16])
+                    data = f.read()
+                if rel.startswith("defs/"):  # inputs naming the loop device of this run
+                    data = work.normalize(data.decode()).encode()
+                tree[rel] = ("file", oct(st.st_mode & 0o7777), hashlib.sha256(data).hexdigest()[:16])
                 if rel.endswith(".img"):
                     tables[rel] = gpt(path)
     for n, dev in enumerate(work.loops):

@@ -40,7 +40,9 @@ logdir=$(mktemp -d /tmp/abota-test72.XXXXXX)
 mkdir -p "$root/usr/local/lib/abota-compat/bin"
 # The chroot has no service manager.
 printf '#!/bin/sh\nexit 0\n' >"$root/usr/local/lib/abota-compat/bin/systemctl"
-printf '#!/bin/sh\nexec %q "$@"\n' "$abota" >"$root/usr/local/lib/abota-compat/systemd-sysupdate"
+# abota runs with this host's libraries
+printf '#!/bin/sh\nexec %s %q "$@"\n' "$(tools/trixie-chroot.sh host-prefix)" "$abota" \
+        >"$root/usr/local/lib/abota-compat/systemd-sysupdate"
 chmod +x "$root/usr/local/lib/abota-compat/bin/systemctl" "$root/usr/local/lib/abota-compat/systemd-sysupdate"
 
 # Instrument a copy: count steps, pick the tool and the sector size.
@@ -87,7 +89,7 @@ for size in "${sizes[@]}"; do
                 log=$logdir/$tool-$size.log
                 steps=$logdir/$tool-$size.steps
                 rc=0
-                tools/trixie-chroot.sh run --bind "$abota" -- \
+                tools/trixie-chroot.sh run --bind "$abota" --bind "$(tools/trixie-chroot.sh host-bind)" -- \
                         env TEST72_SYSUPDATE="$bin" TEST72_SECTOR_SIZE="$size" \
                         PATH=/usr/local/lib/abota-compat/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                         bash -c 'f=/tmp/test72.steps.$$; bash /usr/local/lib/abota-compat/TEST-72-SYSUPDATE.sh 3>$f; rc=$?; cat $f >&2; rm -f $f; exit $rc' \
