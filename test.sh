@@ -34,6 +34,10 @@ build build-release --buildtype=release
 meson test -C build-release --print-errorlogs --num-processes 2 --suite unit
 
 if [ $quick -eq 0 ]; then
+        # systemd-sysupdate 257 side by side (a trixie chroot, built once per machine).
+        echo "== compat (systemd-sysupdate 257 and abota side by side)"
+        tests/compat/run
+        tests/compat/test72.sh
         need_packages "${PACKAGING_PACKAGES[@]}"
         echo "== packaging (.deb)"
         tests/packaging/run

@@ -10,10 +10,12 @@ BUILD_PACKAGES=(meson ninja-build pkg-config gcc clang libcurl4-openssl-dev libs
 # systemd-repart package before Debian 13. Encryption tests: swtpm (a TPM 2.0 on a socket) reached through
 # tpm2-tss's swtpm TCTI, cryptsetup and systemd-cryptenroll 252 (systemd) for interoperability,
 # tpm2-tools for an independent unseal, python3-cryptography to decrypt volumes without device-mapper.
+# debootstrap builds the trixie chroot with systemd-sysupdate 257 for tests/compat.
 TEST_PACKAGES=(python3 python3-pytest fdisk util-linux e2fsprogs dosfstools mtools squashfs-tools
                erofs-utils xz-utils zstd gzip curl lighttpd gpg gpgv gpg-agent strace
                libclang-rt-14-dev time openssl systemd man-db groff-base zsh
-               swtpm swtpm-tools libtss2-tcti-swtpm0 cryptsetup-bin tpm2-tools python3-cryptography)
+               swtpm swtpm-tools libtss2-tcti-swtpm0 cryptsetup-bin tpm2-tools python3-cryptography
+               debootstrap)
 # What tests/packaging/run needs to build and check the .deb (test.sh without --quick).
 PACKAGING_PACKAGES=(dpkg-dev debhelper build-essential lintian bash-completion systemd)
 E2E_PACKAGES=(qemu-system-x86 ovmf systemd-boot-efi binutils busybox-static socat cpio kmod)

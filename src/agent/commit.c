@@ -82,7 +82,7 @@ int commit_install(struct install *i, bool sync) {
 
 void install_done(struct install *i) {
         if (i->temp_path && !i->committed)
-                (void) unlink(i->temp_path);
+                (void) (i->temp_is_tree ? rm_rf(i->temp_path) : unlink(i->temp_path));
         free(i->name);
         free(i->disk);
         free(i->temp_path);
@@ -90,4 +90,61 @@ void install_done(struct install *i) {
         if (i->claim_fd >= 0)
                 close(i->claim_fd);
         *i = (struct install) { .claim_fd = -1 };
+}
+
+/* The path of to relative to the directory from (both absolute and normalized). */
+static char *relative_path(const char *from, const char *to) {
+        /* the longest common prefix of whole components */
+        size_t common = 0;
+        for (size_t i = 0;; i++) {
+                bool end_f = from[i] == 0 || from[i] == '/', end_t = to[i] == 0 || to[i] == '/';
+                if (end_f && end_t)
+                        common = i;
+                if (from[i] != to[i] || from[i] == 0)
+                        break;
+        }
+        if (streq(from, "/"))
+                common = 0;
+        size_t ups = 0;
+        for (const char *p = from + common; *p; p++)
+                if (*p == '/' && p[1])
+                        ups++;
+        const char *rest = to + common + (to[common] == '/');
+        size_t n = ups * 3 + strlen(rest) + 2;
+        char *r = malloc(n);
+        if (!r)
+                return NULL;
+        r[0] = 0;
+        for (size_t i = 0; i < ups; i++)
+                strcat(r, "../");
+        strcat(r, rest);
+        if (!*r)
+                strcpy(r, ".");
+        else if (r[strlen(r) - 1] == '/')
+                r[strlen(r) - 1] = 0;
+        return r;
+}
+
+int commit_current_symlink(const char *link, const char *target, bool sync) {
+        _cleanup_free_ char *dir = NULL;
+        int r = path_dirname(link, &dir);
+        if (r < 0)
+                return log_error_errno(-r, "CurrentSymlink=%s: not an absolute path", link);
+        _cleanup_free_ char *rel = relative_path(dir, target);
+        _cleanup_free_ char *tmp = strprintf("%s/.#%s.new", dir, path_basename(link));
+        if (!rel || !tmp)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return log_error_errno(-r, "%s: cannot create directory: %s", dir, strerror(-r));
+        (void) unlink(tmp);
+        if (symlink(rel, tmp) < 0)
+                return log_error_errno(errno, "%s: cannot create symlink: %s", tmp, strerror(errno));
+        r = commit_rename(tmp, link, sync);
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        log_info("%s -> %s", link, rel);
+        return 0;
 }

@@ -22,6 +22,7 @@ struct install {
         int claim_fd;                      /* the slot's node held with O_EXCL until the commit, or -1 */
         /* regular-file target */
         char *temp_path, *final_path;
+        bool temp_is_tree;                 /* directory target: temp_path is a directory tree */
         bool committed;
 };
 
@@ -29,8 +30,8 @@ struct install {
  * final name and fsyncs the directory. Logs one line on failure. */
 int commit_install(struct install *i, bool sync);
 
-/* Frees and lets go of the claim; an uncommitted temporary file is removed. Leaves *i ready for
- * reuse (claim_fd = -1). */
+/* Frees and lets go of the claim; an uncommitted temporary file (or tree) is removed. Leaves *i
+ * ready for reuse (claim_fd = -1). */
 void install_done(struct install *i);
 
 /* fsync()s the directory holding path, so a rename or unlink in it is durable. */
@@ -43,3 +44,8 @@ int commit_rename(const char *src, const char *dst, bool sync);
 /* Removes path so that no cut can leave its name with its data gone: with sync, renamed to a
  * ".#" temporary name first (durable), then unlinked. */
 int commit_unlink(const char *path, bool sync);
+
+/* CurrentSymlink= (spec sysupdate.md 7.3): points link (absolute) at target with a path relative
+ * to link's directory, replacing it atomically (a new symlink renamed over it); creates the
+ * missing directories. Logs one line on failure. */
+int commit_current_symlink(const char *link, const char *target, bool sync);

@@ -6,6 +6,7 @@
 #include "commit.h"
 #include "resource.h"
 #include "base/log.h"
+#include "base/spawn.h"
 #include "sysupdate/pattern.h"
 #include "base/util.h"
 
@@ -18,7 +19,8 @@
 
 #define DESCEND_MAX 8u
 
-static int scan(struct resource *r, const struct resource_config *c, const char *rel, unsigned depth) {
+/* Instances are regular files, or (dirs) directories: Type=directory/subvolume. */
+static int scan(struct resource *r, const struct resource_config *c, const char *rel, unsigned depth, bool dirs) {
         _cleanup_free_ char *dir = rel ? path_join(r->path, rel) : strdup(r->path);
         if (!dir)
                 return -ENOMEM;
@@ -51,12 +53,12 @@ static int scan(struct resource *r, const struct resource_config *c, const char 
                 }
                 if (k == PATTERN_RETRY && S_ISDIR(st.st_mode) && depth < DESCEND_MAX) {
                         instance_metadata_done(&m);
-                        k = scan(r, c, name, depth + 1);
+                        k = scan(r, c, name, depth + 1, dirs);
                         if (k < 0)
                                 return k;
                         continue;
                 }
-                if (k != PATTERN_YES || !S_ISREG(st.st_mode)) {
+                if (k != PATTERN_YES || !(dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))) {
                         instance_metadata_done(&m);
                         continue;
                 }
@@ -83,7 +85,14 @@ static int load(struct resource *r, const struct transfer *t, const struct resou
                 const struct resource_context *ctx) {
         (void) t;
         (void) ctx;
-        return scan(r, c, NULL, 0);
+        return scan(r, c, NULL, 0, false);
+}
+
+static int load_dirs(struct resource *r, const struct transfer *t, const struct resource_config *c,
+                     const struct resource_context *ctx) {
+        (void) t;
+        (void) ctx;
+        return scan(r, c, NULL, 0, true);
 }
 
 static char *temp_name_for(const char *final) {
@@ -111,19 +120,26 @@ static int make_parents(const char *dir, const char *rel) {
         return 0;
 }
 
+/* The final path of the new instance and a ".#sysupdate..." temporary name beside it, with the
+ * missing directories above them created. */
+static int plan_paths(const struct resource *target, struct install *i) {
+        int r = make_parents(target->path, i->name);
+        if (r < 0)
+                return r;
+        i->final_path = path_join(target->path, i->name);
+        i->temp_path = i->final_path ? temp_name_for(i->final_path) : NULL;
+        return i->temp_path ? 0 : -ENOMEM;
+}
+
 /* Writes the source into a ".#sysupdate..." temporary file beside the final name, with its mode
  * and mtime; commit_install() renames it. */
 static int acquire(const struct resource *target, const struct resource_write *w, struct install *i) {
         const struct transfer *t = w->transfer;
         const struct instance *src = w->source;
         const struct instance_metadata *m = w->metadata;
-        int r = make_parents(target->path, i->name);
+        int r = plan_paths(target, i);
         if (r < 0)
                 return r;
-        i->final_path = path_join(target->path, i->name);
-        i->temp_path = i->final_path ? temp_name_for(i->final_path) : NULL;
-        if (!i->temp_path)
-                return -ENOMEM;
 
         _cleanup_close_ int fd = open(i->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
@@ -163,10 +179,41 @@ static bool name_is_valid(const char *name) {
         return !path_is_absolute(name) && path_is_normalized(name) && !strstr(name, "..");
 }
 
+/* After path (below dir) was removed: the directories a pattern's directory part created for
+ * it (uki_1.efi.extra.d/), removed from the bottom up while empty, never dir itself; then the
+ * directory that changed is synced. */
+static int remove_empty_parents(const char *dir, const char *path, bool sync) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        size_t n = strlen(dir);
+        for (;;) {
+                char *slash = strrchr(p, '/');
+                if (!slash || slash == p)
+                        break;
+                *slash = 0;
+                /* stop at dir: only what lies strictly below it */
+                if (strlen(p) <= n || strncmp(p, dir, n) != 0 || p[n] != '/')
+                        break;
+                if (rmdir(p) < 0) {
+                        if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT)
+                                break;
+                        return log_error_errno(errno, "%s: cannot remove empty directory: %s", p, strerror(errno));
+                }
+        }
+        /* p is now the deepest directory that remains: the entry that changed is in it */
+        if (!sync)
+                return 0;
+        _cleanup_free_ char *child = path_join(p, "x");
+        return child ? commit_sync_directory_of(child) : -ENOMEM;
+}
+
 static int remove_instance(const struct transfer *t, struct resource *target, const struct instance *i, bool sync) {
-        (void) target;
         (void) t;
-        return commit_unlink(i->path, sync);
+        int r = commit_unlink(i->path, sync);
+        if (r < 0)
+                return r;
+        return remove_empty_parents(target->path, i->path, sync);
 }
 
 /* RemoveTemporary=: leftovers of interrupted runs (".#sysupdate...") in the target directory. */
@@ -177,13 +224,20 @@ static void remove_temporary(const struct resource *target) {
         struct dirent *de;
         while ((de = readdir(d)))
                 if (startswith(de->d_name, ".#")) {
-                        if (unlinkat(dirfd(d), de->d_name, 0) < 0)
+                        _cleanup_free_ char *p = path_join(target->path, de->d_name);
+                        if (!p || rm_rf(p) < 0)
                                 log_warning("%s/%s: cannot remove temporary file: %s", target->path,
                                             de->d_name, strerror(errno));
                         else
                                 log_info("%s/%s: removed temporary file", target->path, de->d_name);
                 }
 }
+
+/* Type=tar: the tar archives (possibly compressed) in a directory, sources only. */
+const struct resource_kind resource_kind_tar = {
+        .type = RESOURCE_TAR,
+        .load = load,
+};
 
 const struct resource_kind resource_kind_regular_file = {
         .type = RESOURCE_REGULAR_FILE,
@@ -194,3 +248,108 @@ const struct resource_kind resource_kind_regular_file = {
         .remove = remove_instance,
         .remove_temporary = remove_temporary,
 };
+
+/* Runs argv (argv[0] a program name), one logged line naming what on failure. */
+static int run_tool(const char *what, const char *action, char **argv) {
+        _cleanup_free_ char *exe = NULL, *output = NULL;
+        int r = find_executable(argv[0], &exe);
+        if (r < 0)
+                return log_error_errno(-r, "%s: %s not found: %s", what, argv[0], strerror(-r));
+        const char *name = argv[0];
+        argv[0] = exe;
+        r = spawn_capture(argv, &output);
+        argv[0] = (char *) name;
+        if (r == 0)
+                return 0;
+        _cleanup_free_ char *reason = spawn_output_reason(output ? output : "", name, NULL);
+        return log_error_errno(r < 0 ? -r : EIO, "%s: cannot %s: %s", what, action,
+                               reason && *reason ? reason : "failed");
+}
+
+static int copy_tree(const struct resource_write *w, const struct install *i) {
+        _cleanup_free_ char *from = strprintf("%s/.", w->source->path), *to = strprintf("%s/", i->temp_path);
+        if (!from || !to)
+                return -ENOMEM;
+        char *argv[] = { (char *) "cp", (char *) "-a", (char *) "--reflink=auto", from, to, NULL };
+        return run_tool(w->transfer->id, "copy the directory", argv);
+}
+
+/* tar and url-tar: the archive is fetched (SHA-256 checked, decompressed by magic) into a
+ * temporary file beside the tree, then unpacked with modes, owners, symlinks and xattrs. */
+static int unpack_tar(const struct resource_write *w, const struct install *i) {
+        const struct instance *src = w->source;
+        _cleanup_free_ char *archive = strprintf("%s.tar", i->temp_path);
+        if (!archive)
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(archive, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "%s: cannot create %s: %s", w->transfer->id, archive, strerror(errno));
+        struct acquire_request req = {
+                .url = src->path, .expected_sha256 = src->metadata.has_sha256 ? src->metadata.sha256 : NULL,
+                .fd = fd, .offset = 0, .size_max = UINT64_MAX, .sync = false,
+                .what = i->final_path, .progress = w->progress,
+        };
+        int r = acquire_run(&req, NULL);
+        if (r >= 0) {
+                char *argv[] = { (char *) "tar", (char *) "-x", (char *) "--numeric-owner", (char *) "--same-permissions",
+                                 (char *) "--xattrs", (char *) "--xattrs-include=*", (char *) "-f", archive,
+                                 (char *) "-C", i->temp_path, NULL };
+                r = run_tool(src->path, "unpack the archive", argv);
+        }
+        (void) unlink(archive);
+        return r;
+}
+
+/* Copies the source directory's tree (modes, owners, times, symlinks, xattrs: cp -a), or unpacks
+ * the source archive, into a ".#sysupdate..." temporary directory beside the final name;
+ * commit_install() renames it, so nothing half-extracted is ever visible. */
+static int acquire_tree(const struct resource *target, const struct resource_write *w, struct install *i) {
+        const struct transfer *t = w->transfer;
+        const struct instance_metadata *m = w->metadata;
+        int r = plan_paths(target, i);
+        if (r < 0)
+                return r;
+        if (mkdir(i->temp_path, 0700) < 0) {
+                r = log_error_errno(errno, "%s: cannot create %s: %s", t->id, i->temp_path, strerror(errno));
+                free(i->temp_path); /* not ours: never remove it */
+                i->temp_path = NULL;
+                return r;
+        }
+        i->temp_is_tree = true;
+
+        r = t->source.type == RESOURCE_DIRECTORY || t->source.type == RESOURCE_SUBVOLUME ? copy_tree(w, i)
+                                                                                            : unpack_tar(w, i);
+        if (r < 0)
+                return r;
+        if (m->has_mode && chmod(i->temp_path, m->mode) < 0)
+                return log_error_errno(errno, "%s: cannot set mode: %s", i->temp_path, strerror(errno));
+        if (m->has_mtime) {
+                struct timespec ts[2] = {
+                        { .tv_sec = (time_t) (m->mtime / 1000000u), .tv_nsec = (long) (m->mtime % 1000000u) * 1000 },
+                };
+                ts[1] = ts[0];
+                if (utimensat(AT_FDCWD, i->temp_path, ts, AT_SYMLINK_NOFOLLOW) < 0)
+                        return log_error_errno(errno, "%s: cannot set mtime: %s", i->temp_path, strerror(errno));
+        }
+        if (w->sync)
+                sync();
+        return 0;
+}
+
+static int remove_tree(const struct transfer *t, struct resource *target, const struct instance *i, bool sync) {
+        int r = rm_rf(i->path);
+        if (r < 0)
+                return log_error_errno(-r, "%s: cannot remove %s: %s", t->id, i->path, strerror(-r));
+        return remove_empty_parents(target->path, i->path, sync);
+}
+
+/* Trees: a subvolume is a directory where the file system is not btrfs (as systemd falls back);
+ * abota does not create btrfs subvolumes. */
+#define TREE_KIND(t)                                                                               \
+        {                                                                                          \
+                .type = (t), .load = load_dirs, .name_what = "directory name",                     \
+                .name_is_valid = name_is_valid, .acquire = acquire_tree, .remove = remove_tree,    \
+                .remove_temporary = remove_temporary,                                              \
+        }
+const struct resource_kind resource_kind_directory = TREE_KIND(RESOURCE_DIRECTORY);
+const struct resource_kind resource_kind_subvolume = TREE_KIND(RESOURCE_SUBVOLUME);

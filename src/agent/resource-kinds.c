@@ -13,6 +13,10 @@ static const struct resource_kind *const kinds[] = {
         &resource_kind_url_file,
         &resource_kind_regular_file,
         &resource_kind_partition,
+        &resource_kind_directory,
+        &resource_kind_subvolume,
+        &resource_kind_url_tar,
+        &resource_kind_tar,
 };
 
 const struct resource_kind *resource_kind_find(enum resource_type type) {

@@ -152,3 +152,10 @@ const struct resource_kind resource_kind_url_file = {
         .resolve = resolve,
         .load = load,
 };
+
+/* Type=url-tar: the same listing; each payload is a tar archive, unpacked by the target. */
+const struct resource_kind resource_kind_url_tar = {
+        .type = RESOURCE_URL_TAR,
+        .resolve = resolve,
+        .load = load,
+};

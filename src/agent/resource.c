@@ -34,9 +34,31 @@ static int boot_dir_in_root(const char *root, const char *dir, char **ret) {
         return r;
 }
 
-int resource_find_boot_dir(const char *root, enum path_relative_to what, char **ret) {
+/* $SYSTEMD_ESP_PATH / $SYSTEMD_XBOOTLDR_PATH, as systemd honours them: an absolute directory
+ * (below root), taken without further checks. 0 with *ret NULL when the variable is unset. */
+static int boot_dir_from_env(const char *root, const char *var, char **ret) {
+        const char *e = getenv(var);
+        *ret = NULL;
+        if (!e || !*e)
+                return 0;
+        if (e[0] != '/')
+                return log_error_errno(EINVAL, "$%s=%s is not an absolute path", var, e);
+        _cleanup_free_ char *p = NULL;
+        int r = boot_dir_in_root(root, e, &p);
+        if (r < 0)
+                return r;
+        struct stat st;
+        if (!p || stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+                return log_error_errno(ENOENT, "$%s=%s: not a directory%s%s", var, e, root ? " below " : "",
+                                       root ? root : "");
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+/* The search of the boot-loader directories below root, when the environment names none. */
+static int boot_dir_search(const char *root, char **ret_esp, char **ret_xbootldr) {
         static const char *const esp_dirs[] = { "/efi", "/boot", "/boot/efi" };
-        _cleanup_free_ char *esp = NULL, *xbootldr = NULL, *boot = NULL;
+        _cleanup_free_ char *esp = NULL, *boot = NULL;
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(esp_dirs) && !esp; i++) {
@@ -50,7 +72,30 @@ int resource_find_boot_dir(const char *root, enum path_relative_to what, char **
                 return r;
         /* /boot is an XBOOTLDR only next to an ESP on /efi; an ESP on /boot/efi lives inside it. */
         if (esp && boot && endswith(esp, "/efi") && !endswith(esp, "/boot/efi") && is_boot_candidate(root, boot))
-                xbootldr = TAKE_PTR(boot);
+                *ret_xbootldr = TAKE_PTR(boot);
+        *ret_esp = TAKE_PTR(esp);
+        return 0;
+}
+
+int resource_find_boot_dir(const char *root, enum path_relative_to what, char **ret) {
+        _cleanup_free_ char *esp = NULL, *xbootldr = NULL;
+
+        int r = boot_dir_from_env(root, "SYSTEMD_ESP_PATH", &esp);
+        if (r >= 0)
+                r = boot_dir_from_env(root, "SYSTEMD_XBOOTLDR_PATH", &xbootldr);
+        if (r < 0)
+                return r;
+        if (!esp || !xbootldr) {
+                /* what the environment does not name is searched for */
+                _cleanup_free_ char *found_esp = NULL, *found_xbootldr = NULL;
+                r = boot_dir_search(root, &found_esp, &found_xbootldr);
+                if (r < 0)
+                        return r;
+                if (!esp)
+                        esp = TAKE_PTR(found_esp);
+                if (!xbootldr && !getenv("SYSTEMD_ESP_PATH"))
+                        xbootldr = TAKE_PTR(found_xbootldr);
+        }
 
         char **pick = what == PATH_RELATIVE_TO_ESP ? &esp
                     : what == PATH_RELATIVE_TO_XBOOTLDR ? &xbootldr

@@ -127,5 +127,6 @@ void resource_remove_instance(struct resource *r, size_t idx);
 /* The boot-loader directories under root (spec 2.3 PathRelativeTo=): the ESP is the first of
  * ROOT/efi, ROOT/boot, ROOT/boot/efi that exists (on the host: that is a mount point);
  * XBOOTLDR is ROOT/boot when it is a separate such directory from the ESP; "boot" means XBOOTLDR
- * if present, else the ESP. -ENOENT (logged) when nothing is found. */
+ * if present, else the ESP. $SYSTEMD_ESP_PATH and $SYSTEMD_XBOOTLDR_PATH (absolute, below root)
+ * replace the search when set. -ENOENT (logged) when nothing is found. */
 int resource_find_boot_dir(const char *root, enum path_relative_to what, char **ret);

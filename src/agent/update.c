@@ -25,6 +25,9 @@
 static void new_instance_metadata(const struct transfer *t, const struct instance *src, struct instance_metadata *m) {
         const struct instance_metadata *s = &src->metadata;
         *m = *s;
+        /* spec 3.6: an archive's own mtime and mode are not the tree's; the archive has them */
+        if (t->source.type == RESOURCE_TAR || t->source.type == RESOURCE_URL_TAR)
+                m->has_mtime = m->has_mode = false;
         if (t->has_partition_uuid) {
                 m->has_uuid = true;
                 memcpy(m->uuid, t->partition_uuid, 16);
@@ -161,6 +164,13 @@ static int preflight(struct context *c, const struct update_set *u, const struct
                         continue;
                 const struct transfer *t = c->transfers[k];
                 const struct instance *src = u->available[k];
+                if (t->source.type == RESOURCE_DIRECTORY || t->source.type == RESOURCE_SUBVOLUME) {
+                        /* a tree is copied as it is: it must still be there */
+                        struct stat st;
+                        if (stat(src->path, &st) < 0 || !S_ISDIR(st.st_mode))
+                                return log_error_errno(ENOENT, "%s: %s: not a directory (any more)", t->id, src->path);
+                        continue;
+                }
                 uint64_t announced = UINT64_MAX;
                 r = acquire_probe(src->path, &announced);
                 if (r < 0)
@@ -192,6 +202,34 @@ static int preflight(struct context *c, const struct update_set *u, const struct
                         return log_error_errno(ENOSPC, "%s: %s is %s, larger than every slot that could take version %s on %s (largest: %s); nothing was removed",
                                                t->id, src->path, format_bytes(a, sizes[k]), u->version, target->path,
                                                format_bytes(b, largest));
+        }
+        return 0;
+}
+
+/* CurrentSymlink=: after every commit, each such transfer's link points at the instance of the
+ * version now installed (new or already there). Relative links are below the target's Path=. */
+static int update_current_symlinks(const struct context *c, const struct update_set *u, const struct install *in,
+                                   bool sync) {
+        for (size_t k = 0; k < c->n; k++) {
+                const struct transfer *t = c->transfers[k];
+                if (!t->current_symlink)
+                        continue;
+                if (t->target.type == RESOURCE_PARTITION) {
+                        log_warning("%s: CurrentSymlink= is not supported yet for partition targets, ignored", t->file);
+                        continue;
+                }
+                const struct instance *have = resource_find(c->targets[k], u->version);
+                const char *target = in[k].final_path ? in[k].final_path : have ? have->path : NULL;
+                if (!target)
+                        continue;
+                _cleanup_free_ char *link = path_is_absolute(t->current_symlink)
+                                                    ? path_prefix_root(c->rc.root, t->current_symlink)
+                                                    : path_join(c->targets[k]->path, t->current_symlink);
+                if (!link)
+                        return -ENOMEM;
+                int r = commit_current_symlink(link, target, sync);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -258,7 +296,7 @@ static int run(struct context *c, const struct update_options *o, const struct u
         for (size_t k = 0; k < c->n; k++)
                 if (in[k].name && (r = commit_install(&in[k], o->sync)) < 0)
                         return r;
-        return 0;
+        return update_current_symlinks(c, u, in, o->sync);
 }
 
 int update_run(struct context *c, const struct update_options *o, const char **ret_version) {

@@ -160,11 +160,12 @@ int vacuum_context(struct context *c, const struct vacuum_request *q, const char
         struct vacuum_request wipe = qq;
         wipe.space = VACUUM_WIPE;
         for (size_t k = 0; k < c->n_disabled; k++) {
-                size_t before = removed;
-                r = vacuum_transfer(c->disabled[k], c->disabled_targets[k], &wipe, &removed);
+                /* as in systemd 257: these count as transfers, not in the instances removed */
+                size_t wiped = 0;
+                r = vacuum_transfer(c->disabled[k], c->disabled_targets[k], &wipe, &wiped);
                 if (r < 0)
                         return r;
-                disabled += removed > before;
+                disabled += wiped > 0;
         }
         *ret_removed = removed;
         if (ret_disabled)

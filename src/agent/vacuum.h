@@ -40,7 +40,8 @@ int vacuum_remove_version(struct transfer *const *transfers, struct resource *co
 int vacuum_protected_versions(const struct context *c, char *const *extra, char ***ret);
 
 /* All enabled transfers with q (skipping those that already hold skip_version, if given), then
- * disabled transfers wiped. Protects every ProtectVersion= of the component and the booted
+ * disabled transfers wiped. *ret_removed counts the enabled transfers' instances removed,
+ * *ret_disabled the disabled transfers that had instances to wipe (systemd 257's counts). Protects every ProtectVersion= of the component and the booted
  * version (IMAGE_VERSION) in addition to q->protected. */
 int vacuum_context(struct context *c, const struct vacuum_request *q, const char *skip_version,
                    size_t *ret_removed, size_t *ret_disabled);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -97,6 +98,11 @@ char *path_prefix_root(const char *root, const char *p);
 const char *path_basename(const char *p);
 /* The directory part of p: "/a/b" -> "/a", "/a" -> "/", "a/b" -> "a"; -EINVAL when p has no '/'. */
 int path_dirname(const char *p, char **ret);
+/* Creates path and its missing parents with mode; 0 when it exists already, else -errno. */
+int mkdir_p(const char *path, mode_t mode);
+/* Removes path, and below it when it is a directory (symlinks not followed); 0 when it does not
+ * exist, else -errno. */
+int rm_rf(const char *path);
 
 /* Read a whole file, refusing files larger than max bytes (-EFBIG). Result is NUL-terminated. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);

@@ -24,6 +24,9 @@ static const struct verb verbs[] = {
         { "enroll", NULL, verb_enroll, 0, 0, "Add a TPM2 or recovery key to an encrypted volume" },
         { "components", verb_components, NULL, 0, 0, "List the components (sysupdate.NAME.d directories)" },
         { "definitions", verb_definitions, NULL, 0, 0, "Show the transfers and features as understood" },
+        { "features", verb_features, NULL, 0, 1, "List the optional features, or show one" },
+        { "enable-feature", verb_enable_feature, NULL, 1, 64, "Enable features (drop-in in /etc/sysupdate.d)" },
+        { "disable-feature", verb_disable_feature, NULL, 1, 64, "Disable features (drop-in in /etc/sysupdate.d)" },
         { "repart", NULL, verb_repart, 0, 0, "Build or grow a GPT disk image from repart.d definitions" },
         { "publish", NULL, verb_publish, 0, 0, "Add a version to an update directory, rewrite and sign SHA256SUMS" },
         {}
@@ -45,7 +48,7 @@ void help_print(void) {
         printf("\nOptions (sysupdate-compatible):\n"
                "  -h --help                 Show this help\n"
                "     --version              Show the version\n"
-               "     --definitions=DIR      Read transfer definitions only from DIR (a host path)\n"
+               "     --definitions=DIR      Read transfer definitions only from DIR (below --root if there)\n"
                "     --root=DIR             Operate on the system below DIR\n"
                "     --image=FILE           Operate on the disk image FILE\n"
                "  -C --component=NAME       Use sysupdate.NAME.d/ instead of sysupdate.d/\n"

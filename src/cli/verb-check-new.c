@@ -7,7 +7,8 @@
 
 #include <stdio.h>
 
-/* abota check-new: prints the candidate version; exit status 0 when there is one, 1 if not. */
+/* abota check-new: prints the candidate version; exit status 0 when there is one, 1 if not. In
+ * JSON mode "nothing new" is an answer ({"available":null}) and exits 0, as in systemd 257. */
 int verb_check_new(const struct cli_options *o) {
         struct context *c = NULL;
         if (o->offline) {
@@ -28,7 +29,7 @@ int verb_check_new(const struct cli_options *o) {
                 printf("%s\n", u->version);
         else
                 log_info("No updates found.");
-        int r = u ? EXIT_OK : EXIT_FAIL; /* u points into c */
+        int r = u || o->json != JSON_OFF ? EXIT_OK : EXIT_FAIL; /* u points into c */
         context_free(c);
         return r;
 }

@@ -69,32 +69,80 @@ enum { COL_TYPE, COL_PATH, COL_PTUUID, COL_PTFLAGS, COL_MTIME, COL_MODE, COL_SIZ
 static const char *const col_names[_COL_MAX] = { "type", "path", "ptuuid", "ptflags", "mtime", "mode", "size",
                                                  "tries-done", "tries-left", "ro", "sha256" };
 
-static void row_cells(const struct transfer *t, const struct instance *i, char *cells[_COL_MAX]) {
+/* A row of an installed instance, or (source) of one only available: that row names the source's
+ * type and shows its hash, and its mtime and mode unless the target is a partition, as systemd
+ * 257 does. */
+static void row_cells(const struct transfer *t, const struct instance *i, bool source, char *cells[_COL_MAX]) {
         const struct instance_metadata *m = &i->metadata;
         char uuid[37];
-        cells[COL_TYPE] = strdup(resource_type_to_string(t->target.type));
+        cells[COL_TYPE] = strdup(resource_type_to_string(source ? t->source.type : t->target.type));
         cells[COL_PATH] = strdup(i->path);
-        if (i->partition) {
-                uuid_format(i->partition->uuid, uuid);
-                cells[COL_PTUUID] = strdup(uuid);
-                cells[COL_PTFLAGS] = strprintf("0x%" PRIx64, i->partition->flags);
+        if (!source) {
+                if (i->partition) {
+                        uuid_format(i->partition->uuid, uuid);
+                        cells[COL_PTUUID] = strdup(uuid);
+                        cells[COL_PTFLAGS] = strprintf("0x%" PRIx64, i->partition->flags);
+                }
+                if (m->has_mtime && !i->partition)
+                        cells[COL_MTIME] = strprintf("%" PRIu64, m->mtime);
+                if (m->has_mode && !i->partition)
+                        cells[COL_MODE] = strprintf("%03o", (unsigned) m->mode);
+                if (m->has_size)
+                        cells[COL_SIZE] = strprintf("%" PRIu64, m->size);
+                if (m->has_tries_done)
+                        cells[COL_TRIES_DONE] = strprintf("%" PRIu64, m->tries_done);
+                if (m->has_tries_left)
+                        cells[COL_TRIES_LEFT] = strprintf("%" PRIu64, m->tries_left);
+                if (m->read_only >= 0)
+                        cells[COL_RO] = strdup(m->read_only ? "yes" : "no");
         }
-        if (m->has_mtime && !i->partition)
-                cells[COL_MTIME] = strprintf("%" PRIu64, m->mtime);
-        if (m->has_mode && !i->partition)
-                cells[COL_MODE] = strprintf("%03o", (unsigned) m->mode);
-        if (m->has_size)
-                cells[COL_SIZE] = strprintf("%" PRIu64, m->size);
-        if (m->has_tries_done)
-                cells[COL_TRIES_DONE] = strprintf("%" PRIu64, m->tries_done);
-        if (m->has_tries_left)
-                cells[COL_TRIES_LEFT] = strprintf("%" PRIu64, m->tries_left);
-        if (m->read_only >= 0)
-                cells[COL_RO] = strdup(m->read_only ? "yes" : "no");
+        /* a source's own file times and mode, unless they go into a partition */
+        if (source && t->target.type != RESOURCE_PARTITION) {
+                if (m->has_mtime)
+                        cells[COL_MTIME] = strprintf("%" PRIu64, m->mtime);
+                if (m->has_mode)
+                        cells[COL_MODE] = strprintf("%03o", (unsigned) m->mode);
+        }
         if (m->has_sha256) {
                 cells[COL_SHA256] = malloc(65);
                 if (cells[COL_SHA256])
                         hex_format(m->sha256, 32, cells[COL_SHA256]);
+        }
+}
+
+/* One cell as systemd-sysupdate 257 types it in JSON: numbers for flags, times, modes, sizes and
+ * tries, a boolean for ro, null where this row has no value. */
+static void json_cell(struct json_writer *w, size_t col, const struct instance *i, const char *text) {
+        const struct instance_metadata *m = &i->metadata;
+        json_key(w, col_names[col]);
+        if (!text) {
+                json_null(w);
+                return;
+        }
+        switch (col) {
+        case COL_PTFLAGS:
+                json_uint(w, i->partition->flags);
+                break;
+        case COL_MTIME:
+                json_uint(w, m->mtime);
+                break;
+        case COL_MODE:
+                json_uint(w, m->mode);
+                break;
+        case COL_SIZE:
+                json_uint(w, m->size);
+                break;
+        case COL_TRIES_DONE:
+                json_uint(w, m->tries_done);
+                break;
+        case COL_TRIES_LEFT:
+                json_uint(w, m->tries_left);
+                break;
+        case COL_RO:
+                json_bool(w, m->read_only > 0);
+                break;
+        default:
+                json_string(w, text);
         }
 }
 
@@ -103,8 +151,6 @@ static void json_flags(struct json_writer *w, const struct update_set *u) {
         json_kv_bool(w, "newest", u->flags & UPDATE_NEWEST);
         json_kv_bool(w, "available", u->flags & UPDATE_AVAILABLE);
         json_kv_bool(w, "installed", u->flags & UPDATE_INSTALLED);
-        json_kv_bool(w, "partial", false);
-        json_kv_bool(w, "pending", false);
         json_kv_bool(w, "obsolete", u->flags & UPDATE_OBSOLETE);
         json_kv_bool(w, "protected", u->flags & UPDATE_PROTECTED);
         json_kv_bool(w, "incomplete", u->flags & UPDATE_INCOMPLETE);
@@ -130,12 +176,18 @@ static int list_version(const struct cli_options *o, const struct context *c, co
         /* one row per instance: the installed one, else the one at the source */
         size_t n = 0;
         char *(*rows)[_COL_MAX] = calloc(2 * c->n + 1, sizeof(*rows));
-        if (!rows)
+        const struct instance **inst = calloc(2 * c->n + 1, sizeof(*inst));
+        if (!rows || !inst) {
+                free(rows);
+                free(inst);
                 return EXIT_FAIL;
+        }
         for (size_t k = 0; k < c->n; k++) {
                 const struct instance *i = u->installed[k] ? u->installed[k] : u->available[k];
-                if (i)
-                        row_cells(c->transfers[k], i, rows[n++]);
+                if (i) {
+                        inst[n] = i;
+                        row_cells(c->transfers[k], i, !u->installed[k], rows[n++]);
+                }
         }
 
         bool shown[_COL_MAX] = {};
@@ -157,10 +209,12 @@ static int list_version(const struct cli_options *o, const struct context *c, co
                 json_flags(&w, u);
                 json_key(&w, "contents");
                 json_begin_array(&w);
+                /* as in the table, a column empty in every row is left out */
                 for (size_t r = 0; r < n; r++) {
                         json_begin_object(&w);
                         for (size_t col = 0; col < _COL_MAX; col++)
-                                json_kv_string(&w, col_names[col], rows[r][col]);
+                                if (shown[col])
+                                        json_cell(&w, col, inst[r], rows[r][col]);
                         json_end_object(&w);
                 }
                 json_end_array(&w);
@@ -190,6 +244,7 @@ static int list_version(const struct cli_options *o, const struct context *c, co
                 for (size_t col = 0; col < _COL_MAX; col++)
                         free(rows[r][col]);
         free(rows);
+        free(inst);
         return EXIT_OK;
 }
 

@@ -12,29 +12,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) st;
-        (void) ftw;
-        if (flag == FTW_DP)
-                return rmdir(p) < 0 ? -1 : 0;
-        return unlink(p) < 0 ? -1 : 0;
-}
-
-int repart_rm_rf(const char *path) {
-        if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
-}
-
 
 /* Reproducible-builds rule: no timestamp later than SOURCE_DATE_EPOCH. */
 static int clamp_one(const char *path, const struct stat *st, void *userdata) {
@@ -257,7 +239,7 @@ int repart_format_build(const struct repart_format_request *req, const char *out
                 r = -EINVAL;
         }
         if (owned) {
-                int q = repart_rm_rf(root);
+                int q = rm_rf(root);
                 if (q < 0 && r >= 0)
                         r = log_error_errno(q, "%s: cannot remove %s: %s", req->what, root, strerror(-q));
         }

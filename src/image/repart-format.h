@@ -25,6 +25,3 @@ int repart_copy_sparse(int in_fd, uint64_t in_off, int out_fd, uint64_t out_off,
 /* The volume label as each file system stores it: vfat upper-case, 11 bytes, reserved characters
  * replaced by '_'; ext4 16 bytes; swap 15 bytes. Returns a new string. */
 char *repart_format_label(enum repart_format f, const char *label);
-
-/* Removes a directory tree (scratch directories). */
-int repart_rm_rf(const char *path);

@@ -39,7 +39,7 @@ static void context_done(struct context *c) {
         free(c->parts);
         free(c->items);
         if (c->workdir)
-                (void) repart_rm_rf(c->workdir);
+                (void) rm_rf(c->workdir);
         free(c->workdir);
         gpt_table_done(&c->gpt);
         repart_definitions_done(&c->defs);

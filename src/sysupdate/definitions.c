@@ -7,6 +7,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 
 /* Highest priority first (spec sysupdate.md 1.1). */
 static const char *const search_roots[] = { "/etc", "/run", "/usr/local/lib", "/usr/lib", NULL };
@@ -72,7 +73,7 @@ static int list_transfer_files(const char *root, const char *const *dirs, bool w
         return 0;
 }
 
-static const struct feature *feature_find(const struct definitions *d, const char *id) {
+const struct feature *definitions_find_feature(const struct definitions *d, const char *id) {
         for (size_t i = 0; i < d->n_features; i++)
                 if (streq(d->features[i]->id, id))
                         return d->features[i];
@@ -83,14 +84,14 @@ static const struct feature *feature_find(const struct definitions *d, const cha
  * feature names count as disabled. */
 static bool transfer_is_enabled(const struct definitions *d, const struct transfer *t) {
         for (size_t i = 0; t->requisite_features && t->requisite_features[i]; i++) {
-                const struct feature *f = feature_find(d, t->requisite_features[i]);
+                const struct feature *f = definitions_find_feature(d, t->requisite_features[i]);
                 if (!f || !f->enabled)
                         return false;
         }
         if (strv_length(t->features) == 0)
                 return true;
         for (size_t i = 0; t->features[i]; i++) {
-                const struct feature *f = feature_find(d, t->features[i]);
+                const struct feature *f = definitions_find_feature(d, t->features[i]);
                 if (f && f->enabled)
                         return true;
         }
@@ -106,7 +107,7 @@ static char *dirs_describe(char *const *dirs) {
         return s;
 }
 
-static void definitions_freep(struct definitions **d) {
+void definitions_freep(struct definitions **d) {
         definitions_free(*d);
 }
 
@@ -152,8 +153,17 @@ int definitions_load(const struct definitions_options *o, struct definitions **r
         _cleanup_strv_free_ char **dirs = NULL;
         int r;
 
-        /* --definitions=DIR stays a host path, also with --root (the rule). */
-        const char *conf_root = o->definitions_dir ? NULL : o->root;
+        /* --definitions=DIR with --root=R: R/DIR when that is a directory, as systemd 257 looks
+         * below R; else DIR as a host path (build pipelines keep definitions outside the root). */
+        const char *conf_root = o->root;
+        if (o->definitions_dir && o->root) {
+                _cleanup_free_ char *below = path_prefix_root(o->root, o->definitions_dir);
+                struct stat st;
+                if (!below)
+                        return -ENOMEM;
+                if (stat(below, &st) < 0 || !S_ISDIR(st.st_mode))
+                        conf_root = NULL;
+        }
         if (o->definitions_dir) {
                 if (strv_extend(&dirs, o->definitions_dir) < 0)
                         return -ENOMEM;
@@ -229,5 +239,19 @@ int definitions_list_components(const char *root, bool *ret_default, char ***ret
                 return r;
         *ret_default = files[0] != NULL;
         *ret = TAKE_PTR(components);
+        return 0;
+}
+
+int definitions_feature_transfers(const struct definitions *d, const char *id, char ***ret) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n_transfers; i++) {
+                const struct transfer *t = d->transfers[i];
+                if ((strv_contains(t->features, id) || strv_contains(t->requisite_features, id)) &&
+                    strv_extend(&l, t->id) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
         return 0;
 }

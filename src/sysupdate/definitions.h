@@ -11,7 +11,7 @@
 
 struct definitions_options {
         const char *root;            /* --root / mounted --image; NULL = host */
-        const char *definitions_dir; /* --definitions=DIR: a host path, not under root */
+        const char *definitions_dir; /* --definitions=DIR: below root if there, else a host path */
         const char *component;       /* -C NAME; NULL = default sysupdate.d */
         const char *transfer_source; /* --transfer-source= */
         bool root_mode;              /* --root or --image given */
@@ -34,6 +34,12 @@ struct definitions {
  * "No transfer definitions found in DIRS." and returns -ENOENT. Any invalid file → -EINVAL. */
 int definitions_load(const struct definitions_options *o, struct definitions **ret);
 void definitions_free(struct definitions *d);
+void definitions_freep(struct definitions **d);
+
+/* The feature named id, or NULL. */
+const struct feature *definitions_find_feature(const struct definitions *d, const char *id);
+/* The ids of the transfers naming feature id in Features= or RequisiteFeatures=, in order. */
+int definitions_feature_transfers(const struct definitions *d, const char *id, char ***ret);
 
 /* The component names (sysupdate.NAME.d) found under root; *ret_default tells whether plain
  * sysupdate.d exists with at least one transfer. */

@@ -6,6 +6,9 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 
 /* *.feature files (spec sysupdate.md 1.2): a named, switchable group of transfers. */
 
@@ -89,5 +92,31 @@ int feature_load(const char *path, const struct transfer_parse_options *o, struc
                 return r == -ENOMEM ? r : -EINVAL;
         }
         *ret = f;
+        return 0;
+}
+
+int feature_write_enabled(const char *root, const char *component, const char *name, bool enabled, char **ret_path) {
+        if (!filename_is_valid(name))
+                return -EINVAL;
+        _cleanup_free_ char *dir = component ? strprintf("/etc/sysupdate.%s.d/%s.feature.d", component, name)
+                                             : strprintf("/etc/sysupdate.d/%s.feature.d", name);
+        _cleanup_free_ char *full = dir ? path_prefix_root(root, dir) : NULL;
+        _cleanup_free_ char *file = full ? path_join(full, "50-systemd-sysupdate-enabled.conf") : NULL;
+        _cleanup_free_ char *tmp = file ? strprintf("%s.tmp", file) : NULL;
+        if (!tmp)
+                return -ENOMEM;
+        int r = mkdir_p(full, 0755);
+        if (r < 0)
+                return log_error_errno(-r, "%s: cannot create directory: %s", full, strerror(-r));
+        const char *text = enabled ? "[Feature]\nEnabled=yes\n" : "[Feature]\nEnabled=no\n";
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t) strlen(text) || fsync(fd) < 0 ||
+            rename(tmp, file) < 0) {
+                r = -errno;
+                (void) unlink(tmp);
+                return log_error_errno(-r, "%s: cannot write: %s", file, strerror(-r));
+        }
+        if (ret_path)
+                *ret_path = TAKE_PTR(file);
         return 0;
 }

@@ -91,6 +91,11 @@ struct feature {
 void transfer_free(struct transfer *t);
 void feature_free(struct feature *f);
 
+/* Writes ROOT/etc/sysupdate[.COMPONENT].d/NAME.feature.d/50-systemd-sysupdate-enabled.conf with
+ * Enabled=yes|no, the drop-in updatectl enable/disable writes (atomically: temporary file, rename).
+ * Returns the file's path in *ret_path (may be NULL); -errno, logged. */
+int feature_write_enabled(const char *root, const char *component, const char *name, bool enabled, char **ret_path);
+
 struct specifier_context;
 struct transfer_parse_options {
         const struct specifier_context *specifiers;

@@ -126,10 +126,10 @@ bool version_is_valid(const char *s) {
         if (!s || !*s)
                 return false;
         size_t n = strlen(s);
-        if (n > VERSION_LENGTH_MAX)
+        if (n > VERSION_LENGTH_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!is_digit(s[i]) && !is_letter(s[i]) && !strchr("._+-~^", s[i]))
+                if (!is_digit(s[i]) && !is_letter(s[i]) && !strchr(".,_-+", s[i]))
                         return false;
         return true;
 }

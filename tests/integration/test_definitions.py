@@ -133,7 +133,7 @@ BROKEN = [
     ("MatchPattern=store_@v", "MatchPattern=store_@v_@v", "@v occurs twice"),
     ("MatchPattern=store_@v", "MatchPattern=store_@v@u", "@v@u"),
     ("MatchPattern=store_@v", "MatchPattern=store_@v*", "reserved character"),
-    ("Verify=no", "Verify=no\nMinVersion=1,0", "MinVersion=1,0: not a valid version"),
+    ("Verify=no", "Verify=no\nMinVersion=1~0", "MinVersion=1~0: not a valid version"),
     ("Verify=no", "Verify=no\nMinVersion=%A", "MinVersion=%A: '' is not a valid version"),
 ]
 
@@ -197,6 +197,17 @@ def test_definitions_dir_is_host_path_with_root(abota, root, tmp_path):
     d, _ = definitions(abota, f"--root={root}", f"--definitions={host}")
     assert d["transfers"][0]["source"]["match_patterns"] == ["host_@v"]
     assert d["transfers"][0]["protect_versions"] == ["3.1"]  # os-release still from the root
+
+
+def test_definitions_dir_below_root_first(abota, root, tmp_path):
+    # systemd-sysupdate 257 looks for --definitions=DIR below --root=R; abota does too when R/DIR
+    # exists (and takes DIR as a host path otherwise, see the test above)
+    write(root / "defs/10-a.transfer", transfer("inroot_@v", "ProtectVersion=%A\n"))
+    d, _ = definitions(abota, f"--root={root}", "--definitions=/defs")
+    assert d["transfers"][0]["source"]["match_patterns"] == ["inroot_@v"]
+    assert d["transfers"][0]["file"] == f"{root}/defs/10-a.transfer"
+    assert d["search_dirs"] == [f"{root}/defs"]
+    assert d["transfers"][0]["protect_versions"] == ["3.1"]
 
 
 def test_conf_fallback(abota, tmp_path):

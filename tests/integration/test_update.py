@@ -37,7 +37,18 @@ def test_check_new(abota, app):
     abota(*app.args("update"))
     r = abota(*app.args("check-new"), check=False)
     assert r.returncode == 1 and r.stdout == ""
-    assert json.loads(abota(*app.args("--json=short", "check-new"), check=False).stdout) == {"available": None}
+    # in JSON mode "nothing new" is an answer, not a failure: exit 0, as systemd-sysupdate 257
+    r = abota(*app.args("--json=short", "check-new"))
+    assert r.returncode == 0 and json.loads(r.stdout) == {"available": None}
+
+
+def test_list_available_version_rows_from_source(abota, app):
+    # a version only available: its rows name the source's type and show its hash, as v257
+    j = json.loads(abota(*app.args("--json=short", "list", "2")).stdout)
+    assert j["available"] and not j["installed"]
+    assert [set(c) for c in j["contents"]] == [{"type", "path", "sha256"}] * len(j["contents"])
+    assert {c["type"] for c in j["contents"]} == {"url-file"}
+    assert all(len(c["sha256"]) == 64 and c["path"].startswith("http://") for c in j["contents"])
 
 
 def test_update_installs_v2(abota, app):
@@ -62,8 +73,18 @@ def test_update_installs_v2(abota, app):
     j = json.loads(abota(*app.args("--json=short", "list", "2")).stdout)
     assert j["version"] == "2" and j["installed"] and j["available"] and not j["incomplete"]
     assert sorted(c["type"] for c in j["contents"]) == ["partition", "regular-file"]
+    # the keys and value types of systemd-sysupdate 257: numbers and booleans, no keys it lacks
+    assert set(j) == {"version", "newest", "available", "installed", "obsolete", "protected", "incomplete",
+                      "changelogUrls", "contents"}
     kernel = [c for c in j["contents"] if c["type"] == "regular-file"][0]
-    assert kernel["tries-left"] == "3" and kernel["tries-done"] == "0" and kernel["mode"] == "444"
+    assert kernel["tries-left"] == 3 and kernel["tries-done"] == 0 and kernel["mode"] == 0o444
+    assert isinstance(kernel["mtime"], int)
+    part = [c for c in j["contents"] if c["type"] == "partition"][0]
+    assert part["ptflags"] == 0 and isinstance(part.get("ro", False), bool)
+    # a column empty in every row is left out, one empty in some rows is null there
+    assert set(part) == set(kernel)
+    assert "size" not in part and "sha256" not in part
+    assert kernel["ptuuid"] is None and part["mtime"] is None and part["tries-left"] is None
 
 
 def test_second_update_does_nothing(abota, app):

@@ -90,7 +90,7 @@ static void test_build_swap(void **state) {
         assert_int_equal(pread(fd, uuid, 16, 1024 + 12), 16);
         assert_memory_equal(uuid, req.fs_uuid, 16);
         close(fd);
-        assert_int_equal(repart_rm_rf(dir), 0);
+        assert_int_equal(rm_rf(dir), 0);
         assert_int_equal(access(dir, F_OK), -1);
 }
 

@@ -98,7 +98,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         (void) state;
-        return repart_rm_rf(dir);
+        return rm_rf(dir);
 }
 
 int main(void) {

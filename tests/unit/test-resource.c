@@ -132,6 +132,42 @@ static void test_boot_dirs(void **state) {
         free(p);
 }
 
+/* SYSTEMD_ESP_PATH / SYSTEMD_XBOOTLDR_PATH name the directories outright (below --root). */
+static void test_boot_dirs_env(void **state) {
+        (void) state;
+        char *p = NULL;
+        _cleanup_free_ char *root = path_join(tmpdir, "envroot");
+        assert_int_equal(mkdir(root, 0755), 0);
+        mkdir_rel("envroot/efi");
+        mkdir_rel("envroot/my-esp");
+        mkdir_rel("envroot/my-xbootldr");
+
+        assert_int_equal(setenv("SYSTEMD_ESP_PATH", "/my-esp", 1), 0);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), 0);
+        assert_true(endswith(p, "/envroot/my-esp"));
+        free(p);
+        /* no XBOOTLDR: "boot" is the ESP */
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_BOOT, &p), 0);
+        assert_true(endswith(p, "/envroot/my-esp"));
+        free(p);
+
+        assert_int_equal(setenv("SYSTEMD_XBOOTLDR_PATH", "/my-xbootldr", 1), 0);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_BOOT, &p), 0);
+        assert_true(endswith(p, "/envroot/my-xbootldr"));
+        free(p);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_XBOOTLDR, &p), 0);
+        assert_true(endswith(p, "/envroot/my-xbootldr"));
+        free(p);
+
+        /* a path that is not a directory, or not absolute, is an error, not a fallback */
+        assert_int_equal(setenv("SYSTEMD_ESP_PATH", "/missing", 1), 0);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), -ENOENT);
+        assert_int_equal(setenv("SYSTEMD_ESP_PATH", "efi", 1), 0);
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), -EINVAL);
+        unsetenv("SYSTEMD_ESP_PATH");
+        unsetenv("SYSTEMD_XBOOTLDR_PATH");
+}
+
 static void test_resolve(void **state) {
         (void) state;
         struct transfer t;
@@ -223,7 +259,9 @@ static void test_url(void **state) {
 
 static void test_kinds(void **state) {
         (void) state;
-        static const enum resource_type known[] = { RESOURCE_URL_FILE, RESOURCE_REGULAR_FILE, RESOURCE_PARTITION };
+        static const enum resource_type known[] = { RESOURCE_URL_FILE, RESOURCE_REGULAR_FILE, RESOURCE_PARTITION,
+                                                    RESOURCE_DIRECTORY, RESOURCE_SUBVOLUME, RESOURCE_TAR,
+                                                    RESOURCE_URL_TAR };
         for (size_t i = 0; i < ELEMENTSOF(known); i++) {
                 const struct resource_kind *k = resource_kind_find(known[i]);
                 assert_non_null(k);
@@ -238,23 +276,21 @@ static void test_kinds(void **state) {
         const struct resource_kind *p = resource_kind_find(RESOURCE_PARTITION);
         assert_true(p->acquire && p->remove && p->vacuum_limit && !p->remove_temporary);
         assert_null(resource_kind_find(RESOURCE_URL_FILE)->acquire);
-        assert_null(resource_kind_find(RESOURCE_DIRECTORY));
-        assert_null(resource_kind_find(RESOURCE_TAR));
-
-        struct transfer t;
-        transfer_init(&t, tmpdir, (const char *const[]) { "app_@v", NULL });
-        t.target.type = RESOURCE_DIRECTORY;
-        struct resource_context ctx = { .verify = -1 };
-        struct resource *r = NULL;
-        assert_int_equal(resource_load(&t, true, &ctx, &r), -EOPNOTSUPP);
-        assert_null(r);
-        transfer_done(&t);
+        const struct resource_kind *d = resource_kind_find(RESOURCE_DIRECTORY);
+        assert_true(d->acquire && d->remove && d->remove_temporary && !d->vacuum_limit);
+        /* archives are only ever sources */
+        assert_null(resource_kind_find(RESOURCE_TAR)->acquire);
+        assert_null(resource_kind_find(RESOURCE_URL_TAR)->acquire);
+        /* every Type= has a kind now */
+        for (int type = 0; type < _RESOURCE_TYPE_MAX; type++)
+                assert_non_null(resource_kind_find((enum resource_type) type));
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_directory),
                 cmocka_unit_test(test_boot_dirs),
+                cmocka_unit_test(test_boot_dirs_env),
                 cmocka_unit_test(test_resolve),
                 cmocka_unit_test(test_url),
                 cmocka_unit_test(test_kinds),

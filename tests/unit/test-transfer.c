@@ -219,7 +219,7 @@ static void test_invalid(void **state) {
         expect_invalid("e15", URL_SOURCE "[Target]\nType=partition\nPath=/dev/vda\nMatchPattern=a_@v/b\n");
         expect_invalid("e16", URL_SOURCE "[Target]\nPath=/x\nMatchPartitionType=rooot\n");
         expect_invalid("e17", URL_SOURCE "[Target]\nPath=/x\nPathRelativeTo=home\n");
-        expect_invalid("e18", "[Transfer]\nMinVersion=1,2\n" URL_SOURCE "[Target]\nPath=/x\n");
+        expect_invalid("e18", "[Transfer]\nMinVersion=1~2\n" URL_SOURCE "[Target]\nPath=/x\n");
         expect_invalid("e19", "[Transfer]\nMinVersion=%q%z\n" URL_SOURCE "[Target]\nPath=/x\n");
         expect_invalid("e20", "[Transfer]\nMaxVersion=a/b\n" URL_SOURCE "[Target]\nPath=/x\n");
         expect_invalid("e21", URL_SOURCE "[Target]\nPath=/x\nMatchPattern=a\\q_@v\n");

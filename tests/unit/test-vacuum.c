@@ -106,6 +106,46 @@ static void test_files(void **state) {
         transfer_done(&t);
 }
 
+/* Removing an instance of a pattern with a directory part also removes the directories that
+ * part created, once empty, up to (not including) the target directory. */
+static void test_pattern_directories(void **state) {
+        (void) state;
+        _cleanup_free_ char *target = path_join(tmpdir, "esp");
+        _cleanup_free_ char *d1 = path_join(tmpdir, "esp/uki_1.efi.extra.d/deep");
+        _cleanup_free_ char *d2 = path_join(tmpdir, "esp/uki_2.efi.extra.d/deep");
+        _cleanup_free_ char *d3 = path_join(tmpdir, "esp/uki_3.efi.extra.d/deep");
+        assert_int_equal(mkdir_p(d1, 0755), 0);
+        assert_int_equal(mkdir_p(d2, 0755), 0);
+        assert_int_equal(mkdir_p(d3, 0755), 0);
+        touch("esp/uki_1.efi.extra.d/deep/extra.addon.efi");
+        touch("esp/uki_2.efi.extra.d/deep/extra.addon.efi");
+        touch("esp/uki_2.efi.extra.d/other.addon.efi"); /* not ours: keeps its directory */
+        touch("esp/uki_3.efi.extra.d/deep/extra.addon.efi");
+
+        struct transfer t;
+        transfer_init(&t, RESOURCE_REGULAR_FILE, target, "uki_@v.efi.extra.d/deep/extra.addon.efi");
+        struct resource_context ctx = { .verify = -1 };
+        struct resource *r = NULL;
+        assert_int_equal(resource_load(&t, true, &ctx, &r), 0);
+        assert_int_equal(r->n_instances, 3);
+
+        struct vacuum_request q = { .space = 1, .instances_max = 2, .sync = true };
+        size_t removed = 0;
+        assert_int_equal(vacuum_transfer(&t, r, &q, &removed), 0);
+        assert_int_equal(removed, 2);
+        assert_false(exists("esp/uki_1.efi.extra.d"));
+        assert_false(exists("esp/uki_2.efi.extra.d/deep"));
+        assert_true(exists("esp/uki_2.efi.extra.d/other.addon.efi"));
+        assert_true(exists("esp/uki_3.efi.extra.d/deep/extra.addon.efi"));
+
+        q = (struct vacuum_request) { .space = VACUUM_WIPE };
+        assert_int_equal(vacuum_transfer(&t, r, &q, &removed), 0);
+        assert_false(exists("esp/uki_3.efi.extra.d"));
+        assert_true(exists("esp"));
+        resource_free(r);
+        transfer_done(&t);
+}
+
 static void make_disk(const char *path, const char *labels) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         assert_true(fd >= 0);
@@ -162,6 +202,7 @@ static void test_partitions(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_files),
+                cmocka_unit_test(test_pattern_directories),
                 cmocka_unit_test(test_partitions),
         };
         return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
