@@ -134,7 +134,7 @@ int commit_current_symlink(const char *link, const char *target, bool sync) {
         _cleanup_free_ char *tmp = strprintf("%s/.#%s.new", dir, path_basename(link));
         if (!rel || !tmp)
                 return -ENOMEM;
-        r = mkdir_p(dir, 0755);
+        r = mkdir_all(dir, 0755);
         if (r < 0)
                 return log_error_errno(-r, "%s: cannot create directory: %s", dir, strerror(-r));
         (void) unlink(tmp);

@@ -205,14 +205,26 @@ static int fdisk_open_gpt(int fd, const char *disk, uint64_t sector_size, struct
         return 0;
 }
 
-int partition_table_repair(const char *disk, bool sync) {
+/* Opens disk for writing under its lock (which keeps udev and a concurrent abota away while the
+ * table is rewritten) and reads its table as it is now. */
+static int table_open_for_writing(const char *disk, int *ret_fd, struct partition_table **ret) {
         _cleanup_close_ int fd = open(disk, O_RDWR | O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(errno, "%s: cannot open disk for writing: %s", disk, strerror(errno));
         if (!disk_lock_held(fd) && flock(fd, LOCK_EX) < 0)
                 return log_error_errno(errno, "%s: cannot lock disk: %s", disk, strerror(errno));
+        int r = table_load(fd, disk, ret);
+        if (r < 0)
+                return r;
+        *ret_fd = fd;
+        fd = -1;
+        return 0;
+}
+
+int partition_table_repair(const char *disk, bool sync) {
+        _cleanup_close_ int fd = -1;
         struct partition_table *now = NULL;
-        int r = table_load(fd, disk, &now);
+        int r = table_open_for_writing(disk, &fd, &now);
         if (r < 0)
                 return r;
         bool intact = now->intact;
@@ -244,15 +256,9 @@ int partition_commit(const char *disk, const struct partition_info *expect,
                 return log_error_errno(EINVAL, "%s: '%s' is not a valid GPT partition label", disk,
                                        change->label);
 
-        _cleanup_close_ int fd = open(disk, O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(errno, "%s: cannot open disk for writing: %s", disk, strerror(errno));
-        /* The lock keeps udev and a concurrent abota away while the table is rewritten. */
-        if (!disk_lock_held(fd) && flock(fd, LOCK_EX) < 0)
-                return log_error_errno(errno, "%s: cannot lock disk: %s", disk, strerror(errno));
-
+        _cleanup_close_ int fd = -1;
         struct partition_table *now = NULL;
-        int r = table_load(fd, disk, &now);
+        int r = table_open_for_writing(disk, &fd, &now);
         if (r < 0)
                 return r;
 

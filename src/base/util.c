@@ -458,23 +458,6 @@ int pwrite_full(int fd, const void *buf, size_t n, uint64_t off) {
         return 0;
 }
 
-int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
         (void) st;
         (void) ftw;

@@ -98,8 +98,6 @@ char *path_prefix_root(const char *root, const char *p);
 const char *path_basename(const char *p);
 /* The directory part of p: "/a/b" -> "/a", "/a" -> "/", "a/b" -> "a"; -EINVAL when p has no '/'. */
 int path_dirname(const char *p, char **ret);
-/* Creates path and its missing parents with mode; 0 when it exists already, else -errno. */
-int mkdir_p(const char *path, mode_t mode);
 /* Removes path, and below it when it is a directory (symlinks not followed); 0 when it does not
  * exist, else -errno. */
 int rm_rf(const char *path);

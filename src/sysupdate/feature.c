@@ -105,7 +105,7 @@ int feature_write_enabled(const char *root, const char *component, const char *n
         _cleanup_free_ char *tmp = file ? strprintf("%s.tmp", file) : NULL;
         if (!tmp)
                 return -ENOMEM;
-        int r = mkdir_p(full, 0755);
+        int r = mkdir_all(full, 0755);
         if (r < 0)
                 return log_error_errno(-r, "%s: cannot create directory: %s", full, strerror(-r));
         const char *text = enabled ? "[Feature]\nEnabled=yes\n" : "[Feature]\nEnabled=no\n";

@@ -31,7 +31,7 @@ static void tmpdir_remove(char **t) {
 static void write_at(const char *dir, const char *rel, const void *data, size_t n, mode_t mode) {
         _cleanup_free_ char *p = path_join(dir, rel);
         _cleanup_free_ char *parent = strndup(p, (size_t) (path_basename(p) - p));
-        assert_int_equal(mkdir_p(parent, 0755), 0);
+        assert_int_equal(mkdir_all(parent, 0755), 0);
         int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
         assert_true(fd >= 0);
         assert_int_equal(write(fd, data, n), (ssize_t) n);

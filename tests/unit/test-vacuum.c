@@ -114,9 +114,9 @@ static void test_pattern_directories(void **state) {
         _cleanup_free_ char *d1 = path_join(tmpdir, "esp/uki_1.efi.extra.d/deep");
         _cleanup_free_ char *d2 = path_join(tmpdir, "esp/uki_2.efi.extra.d/deep");
         _cleanup_free_ char *d3 = path_join(tmpdir, "esp/uki_3.efi.extra.d/deep");
-        assert_int_equal(mkdir_p(d1, 0755), 0);
-        assert_int_equal(mkdir_p(d2, 0755), 0);
-        assert_int_equal(mkdir_p(d3, 0755), 0);
+        assert_int_equal(mkdir_all(d1, 0755), 0);
+        assert_int_equal(mkdir_all(d2, 0755), 0);
+        assert_int_equal(mkdir_all(d3, 0755), 0);
         touch("esp/uki_1.efi.extra.d/deep/extra.addon.efi");
         touch("esp/uki_2.efi.extra.d/deep/extra.addon.efi");
         touch("esp/uki_2.efi.extra.d/other.addon.efi"); /* not ours: keeps its directory */
