@@ -23,6 +23,7 @@ struct cli_options {
         bool sync;                   /* --sync=BOOL, default yes */
         bool reboot;                 /* --reboot */
         bool strict;                 /* --strict: warnings about the definitions are errors */
+        bool dry_run;                /* update --dry-run: print the plan only */
         const char *interval;        /* daemon: --interval=, --random-delay=, --maintenance-window=, --state-dir= */
         const char *random_delay;
         const char *maintenance_window;

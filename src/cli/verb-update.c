@@ -13,6 +13,10 @@
 
 /* abota update [VERSION] [--reboot] (spec sysupdate.md 7.1, 7.7) */
 int verb_update(const struct cli_options *o) {
+        if (o->dry_run && o->reboot) {
+                log_error("--dry-run and --reboot cannot be combined");
+                return EXIT_FAIL;
+        }
         if (o->reboot && !cli_reboot_allowed(o))
                 return EXIT_FAIL;
         if (o->instances_max == 1) {
@@ -25,7 +29,7 @@ int verb_update(const struct cli_options *o) {
         }
 
         struct context *c = NULL;
-        if (cli_context_load(o, true, true, &c) < 0)
+        if (cli_context_load(o, true, !o->dry_run, &c) < 0)
                 return EXIT_FAIL;
         const char *booted = NULL;
         if (o->reboot && context_booted_version(c, &booted) < 0) {
@@ -40,6 +44,7 @@ int verb_update(const struct cli_options *o) {
                 .instances_max = o->instances_max,
                 .sync = o->sync,
                 .progress = isatty(STDERR_FILENO),
+                .dry_run = o->dry_run,
         };
         const char *installed = NULL;
         int r = update_run(c, &uo, &installed);

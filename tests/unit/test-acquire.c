@@ -683,7 +683,9 @@ static void test_http_stall(void **state) {
         uint64_t t0 = mono_ms();
         assert_int_equal(fetch_counting(f, url, 1, &sink, &err), -ETIMEDOUT);
         uint64_t ms = mono_ms() - t0;
-        _cleanup_free_ char *want = strprintf("abota: %s: server stalled, no data for 1 s, giving up\n", url);
+        /* the retry is said (info, shown by default), then one error line */
+        _cleanup_free_ char *want = strprintf("abota: %s: server stalled, no data for 1 s, retrying in 10 ms (retry 1 of 1)\n"
+                                              "abota: %s: server stalled, no data for 1 s, giving up\n", url, url);
         assert_string_equal(err, want);
         /* Two attempts of about one second each, not the 60 s default. */
         print_message("stalled twice in %llu ms\n", (unsigned long long) ms);
