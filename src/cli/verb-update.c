@@ -29,8 +29,9 @@ int verb_update(const struct cli_options *o) {
         }
 
         struct context *c = NULL;
-        if (cli_context_load(o, true, !o->dry_run, &c) < 0)
-                return EXIT_FAIL;
+        int r = cli_context_load(o, true, !o->dry_run, &c);
+        if (r < 0)
+                return cli_exit_status(r);
         const char *booted = NULL;
         if (o->reboot && context_booted_version(c, &booted) < 0) {
                 context_free(c);
@@ -47,7 +48,7 @@ int verb_update(const struct cli_options *o) {
                 .dry_run = o->dry_run,
         };
         const char *installed = NULL;
-        int r = update_run(c, &uo, &installed);
+        r = update_run(c, &uo, &installed);
         if (r >= 0 && installed && o->reboot) {
                 int cmp = version_compare(installed, booted);
                 if (cmp > 0 || (cmp == 0 && repair))
@@ -57,5 +58,5 @@ int verb_update(const struct cli_options *o) {
                                  booted);
         }
         context_free(c);
-        return r < 0 ? EXIT_FAIL : EXIT_OK;
+        return cli_exit_status(r);
 }

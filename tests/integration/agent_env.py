@@ -19,6 +19,10 @@ SLOT_SIZE = 4 * MiB
 LINUX_GENERIC = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 
+# abota(1), EXIT STATUS: fix something, or try again later
+EXIT_FAIL = 1
+EXIT_TEMPFAIL = 75
+
 # What update says at the default log level (info) besides errors: the version chosen, each
 # transfer started, each retry, each version removed to make room.
 INFO_LINES = re.compile(r"abota: (Selected version \S+ for install\.|\S+: acquiring \S+ as \S+|"

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """What update says by default (info, as systemd), log levels, and update --dry-run."""
+import fcntl
 import hashlib
 import os
-import subprocess
+
+from agent_env import EXIT_FAIL, EXIT_TEMPFAIL, SLOT_SIZE
 
 
 def tree(path):
@@ -103,3 +105,31 @@ def test_dry_run_only_for_update(abota, app):
     assert r.returncode == 1 and r.stderr == "abota: --dry-run applies to update only\n"
     r = abota(*app.args("update", "--dry-run", "--reboot"), check=False)
     assert r.returncode == 1 and "cannot be combined" in r.stderr
+
+
+def test_exit_codes_retry_later_or_fix(abota, app):
+    """75 (try again later) for the network and a held lock, 1 (fix something) otherwise;
+    test_update_failures.py checks the code of every failure it makes."""
+    before = app.snapshot()
+    # the disk locked by another writer
+    with open(app.disk, "rb") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        r = abota(*app.args("update"), check=False)
+    assert r.returncode == EXIT_TEMPFAIL and "the disk is locked" in r.stderr, r
+    # no slot: every free slot too small
+    app.publish("2", store_size=SLOT_SIZE + 4096)
+    r = abota(*app.args("update"), check=False)
+    assert r.returncode == EXIT_FAIL and "larger than every slot" in r.stderr, r
+    # a broken definition
+    bad = app.defs / "30-bad.transfer"
+    bad.write_text("[Source]\nType=url-file\n")
+    for verb in ("update", "check-new", "list", "vacuum"):
+        r = abota(*app.args(verb), check=False)
+        assert r.returncode == EXIT_FAIL and "30-bad.transfer" in r.stderr, (verb, r)
+    bad.unlink()
+    # the server down: every verb that reads it says "later"
+    app.server.stop()
+    for verb in ("update", "check-new", "list", "check"):
+        r = abota(*app.args(verb), check=False, env={**os.environ, "ABOTA_CONNECT_TIMEOUT": "2"})
+        assert r.returncode == EXIT_TEMPFAIL, (verb, r)
+    assert app.snapshot() == before

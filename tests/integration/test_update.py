@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from agent_env import error_lines, payload, read_partitions, slot_bytes
+from agent_env import EXIT_TEMPFAIL, error_lines, payload, read_partitions, slot_bytes
 
 
 def test_list_before_update(abota, app):
@@ -220,9 +220,10 @@ def test_concurrent_run_is_refused(abota, app):
         fcntl.flock(fd, fcntl.LOCK_EX)
         for verb in ("update", "vacuum"):
             r = abota(*app.args(verb), check=False)
-            assert r.returncode != 0
+            assert r.returncode == EXIT_TEMPFAIL  # try again later
             assert len(r.stderr.splitlines()) == 1 and "another update or vacuum is running" in r.stderr
         abota(*app.args("list"))  # reading needs no lock
+        abota(*app.args("update", "--dry-run"))  # nor does planning
     finally:
         os.close(fd)
     assert app.snapshot() == before
