@@ -151,13 +151,14 @@ static int file_room(const struct resource *target, char *const *protected, uint
  * every payload whose size is known must fit: a slot it can get, or the room of its directory. Otherwise the update
  * stops here, with every installed version still in place. sizes[k] gets the size each payload
  * will have when written (UINT64_MAX when unknown). */
-static int preflight(struct context *c, const struct update_set *u, const struct install *in, uint64_t *sizes) {
+static int preflight(struct context *c, const struct update_set *u, const struct install *in, uint64_t *sizes,
+                     uint64_t *downloads) {
         _cleanup_strv_free_ char **protected = NULL;
         int r = vacuum_protected_versions(c, NULL, &protected);
         if (r < 0)
                 return r;
         for (size_t k = 0; k < c->n; k++) {
-                sizes[k] = UINT64_MAX;
+                sizes[k] = downloads[k] = UINT64_MAX;
                 if (!in[k].name)
                         continue;
                 const struct transfer *t = c->transfers[k];
@@ -166,6 +167,7 @@ static int preflight(struct context *c, const struct update_set *u, const struct
                 r = acquire_probe(src->path, &announced);
                 if (r < 0)
                         return r;
+                downloads[k] = announced;
                 sizes[k] = src->metadata.has_size ? src->metadata.size : written_size(src->path, announced);
                 char a[16], b[16];
                 log_debug("%s: %s is there, %s when written", t->id, src->path,
@@ -262,6 +264,27 @@ static int print_plan(struct context *c, const struct update_options *o, const s
         return 0;
 }
 
+/* X_SYSUPDATE_PROGRESS moves with the bytes: transfer k of n is the k-th n-th of the way, its
+ * share filled as its bytes arrive (when the server announced their number). */
+struct notify_progress {
+        const char *version;
+        size_t k, n;
+        uint64_t total;  /* bytes to download for transfer k, UINT64_MAX unknown */
+        size_t last;     /* the percentage sent last */
+};
+
+static void notify_bytes(void *userdata, uint64_t done) {
+        struct notify_progress *np = userdata;
+        if (np->total == UINT64_MAX || np->total == 0)
+                return;
+        uint64_t part = done >= np->total ? 100 : done * 100 / np->total;
+        size_t pct = (size_t) ((100 * np->k + part) / np->n);
+        if (pct <= np->last || pct >= 100 * (np->k + 1) / np->n) /* the next step says that one */
+                return;
+        np->last = pct;
+        notify_send("STATUS=Updating to '%s' (%zu%% complete).\nX_SYSUPDATE_PROGRESS=%zu", np->version, pct, pct);
+}
+
 static int run(struct context *c, const struct update_options *o, const struct update_set *u, struct install *in) {
         int r;
         /* Plan every name first: nothing is touched if one of them cannot be formed. */
@@ -277,10 +300,11 @@ static int run(struct context *c, const struct update_options *o, const struct u
         }
 
         _cleanup_free_ uint64_t *sizes = calloc(c->n ? c->n : 1, sizeof(uint64_t));
-        if (!sizes)
+        _cleanup_free_ uint64_t *downloads = calloc(c->n ? c->n : 1, sizeof(uint64_t));
+        if (!sizes || !downloads)
                 return -ENOMEM;
         log_debug("Checking that every payload of '%s' is there.", u->version);
-        r = preflight(c, u, in, sizes);
+        r = preflight(c, u, in, sizes, downloads);
         if (r < 0)
                 return r;
         if (o->dry_run)
@@ -311,9 +335,13 @@ static int run(struct context *c, const struct update_options *o, const struct u
                         m.size = sizes[k];
                 }
                 log_info("%s: acquiring %s as %s", t->id, u->available[k]->path, in[k].name);
+                struct notify_progress np = {
+                        .version = u->version, .k = k, .n = c->n, .total = downloads[k], .last = 100 * k / c->n,
+                };
                 struct resource_write w = {
                         .transfer = t, .source = u->available[k], .metadata = &m,
                         .others = in, .n_others = k, .sync = o->sync, .progress = o->progress,
+                        .on_bytes = notify_bytes, .userdata = &np,
                 };
                 r = c->targets[k]->kind->acquire(c->targets[k], &w, &in[k]);
                 if (r < 0)

@@ -30,6 +30,33 @@ INFO_LINES = re.compile(r"abota: (Selected version \S+ for install\.|\S+: acquir
                         r".*, retrying in \d+ ms \(retry \d+ of \d+\)|.*; fetching both again in \d+ ms, .*)$")
 
 
+def notifications(run, path):
+    """Calls run() while a thread reads the sd_notify datagrams sent to the socket path; returns
+    them (run() must send them to path, e.g. NOTIFY_SOCKET=path)."""
+    import socket
+    import threading
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(path))
+    s.settimeout(0.2)
+    messages, done = [], threading.Event()
+
+    def read():
+        while not done.is_set():
+            try:
+                messages.append(s.recv(4096).decode())
+            except TimeoutError:
+                pass
+    t = threading.Thread(target=read)
+    t.start()
+    try:
+        run()
+    finally:
+        done.set()
+        t.join()
+        s.close()
+    return messages
+
+
 def error_lines(stderr):
     """stderr without the info lines of update: a failure must leave exactly one line here."""
     return [line for line in stderr.splitlines() if not INFO_LINES.match(line)]

@@ -3,8 +3,9 @@
 import fcntl
 import hashlib
 import os
+import re
 
-from agent_env import EXIT_FAIL, EXIT_TEMPFAIL, SLOT_SIZE
+from agent_env import EXIT_FAIL, EXIT_TEMPFAIL, SLOT_SIZE, notifications
 
 
 def tree(path):
@@ -133,3 +134,17 @@ def test_exit_codes_retry_later_or_fix(abota, app):
         r = abota(*app.args(verb), check=False, env={**os.environ, "ABOTA_CONNECT_TIMEOUT": "2"})
         assert r.returncode == EXIT_TEMPFAIL, (verb, r)
     assert app.snapshot() == before
+
+
+def test_notify_progress_moves_with_the_bytes(abota, app, tmp_path):
+    """X_SYSUPDATE_PROGRESS rises through the download of each transfer, not 0 then 100."""
+    app.server.start("--throttle", str(2 * 1024 * 1024))  # the store payload takes about 1 s
+    app.set_url(app.server.url)
+    path = tmp_path / "notify"
+    messages = notifications(lambda: abota(*app.args("update"), env={**os.environ, "NOTIFY_SOCKET": str(path)}), path)
+    values = [int(v) for m in messages for v in re.findall(r"^X_SYSUPDATE_PROGRESS=(\d+)$", m, re.M)]
+    assert values == sorted(values) and values[-1] == 100, values
+    # the first transfer (the store, half the way) alone moves it through several values
+    during_store = [v for v in values if 0 < v < 50]
+    assert len(during_store) >= 5, values
+    assert len(set(values)) == len(values), values  # sent when it changes only
