@@ -301,7 +301,7 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
                 }
                 *retry = s >= 500 || s == 408 || s == 429;
                 snprintf(msg, size, "%s (HTTP %ld)", *retry ? "server error" : "request refused", s);
-                return s == 401 || s == 403 ? -EACCES : -EIO;
+                return *retry ? -EREMOTEIO : s == 401 || s == 403 ? -EACCES : -EIO;
         }
         switch (c) {
         case CURLE_COULDNT_CONNECT:
@@ -338,7 +338,7 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
         case CURLE_HTTP2_STREAM:
                 *retry = true;
                 snprintf(msg, size, "transfer interrupted after %" PRIu64 " bytes: %s", h->delivered, errbuf);
-                return -EIO;
+                return -ECONNRESET;
         case CURLE_UNSUPPORTED_PROTOCOL:
                 if (h->tls && h->location && !startswith(h->location, "https://")) {
                         snprintf(msg, size, "refusing the redirect to %s: an https source may only be redirected to https",

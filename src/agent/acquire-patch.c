@@ -230,7 +230,7 @@ static int patch_apply(const struct instance_patch *pt, const struct partition_i
         if (r >= 0)
                 r = acquire_hash_new(pt->url, pt->sha256, &s.stage, &hash);
         if (r >= 0)
-                r = acquire_progress_new(what, progress, acquire_hash_stage(hash), &prog);
+                r = acquire_progress_new(what, progress, NULL, NULL, acquire_hash_stage(hash), &prog);
         if (r >= 0) {
                 acquire_fetch_options_default(&o);
                 r = acquire_fetch(&o, pt->url, acquire_progress_stage(prog), ret_downloaded);

@@ -111,8 +111,13 @@ int acquire_probe(const char *url, uint64_t *ret_size) {
                 }
                 bool transient = c != CURLE_OK || status >= 500 || status == 408 || status == 429;
                 if (c == CURLE_UNSUPPORTED_PROTOCOL || !transient || attempt == PROBE_ATTEMPTS) {
-                        r = c != CURLE_OK ? log_error_errno(EIO, "%s: cannot be reached: %s", url, curl_easy_strerror(c))
-                                          : log_error_errno(EIO, "%s: the server answers HTTP %ld", url, status);
+                        /* a network or server failure is temporary, a TLS refusal is not */
+                        bool tls = c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CONNECT_ERROR ||
+                                   c == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+                        int e = c == CURLE_UNSUPPORTED_PROTOCOL || tls ? EIO : c != CURLE_OK ? EHOSTUNREACH
+                                : transient ? EREMOTEIO : EIO;
+                        r = c != CURLE_OK ? log_error_errno(e, "%s: cannot be reached: %s", url, curl_easy_strerror(c))
+                                          : log_error_errno(e, "%s: the server answers HTTP %ld", url, status);
                         break;
                 }
                 nanosleep(&(struct timespec) { .tv_nsec = 500 * 1000 * 1000L }, NULL);

@@ -104,9 +104,10 @@ struct acquire_stage *acquire_write_stage(struct acquire_write *w);
 uint64_t acquire_write_written(const struct acquire_write *w);
 void acquire_write_free(struct acquire_write *w);
 
-/* Progress line on stderr while bytes pass through (acquire-progress.c, see progress.h). */
+/* Progress line on stderr while bytes pass through (acquire-progress.c, see progress.h); calls
+ * on_bytes (when not NULL) with the bytes so far after each block. */
 struct acquire_progress;
-int acquire_progress_new(const char *what, bool want, struct acquire_stage *next,
-                         struct acquire_progress **ret);
+int acquire_progress_new(const char *what, bool want, void (*on_bytes)(void *userdata, uint64_t downloaded),
+                         void *userdata, struct acquire_stage *next, struct acquire_progress **ret);
 struct acquire_stage *acquire_progress_stage(struct acquire_progress *p);
 void acquire_progress_free(struct acquire_progress *p);

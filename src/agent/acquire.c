@@ -48,7 +48,8 @@ int acquire_run(const struct acquire_request *req, struct acquire_result *ret) {
         r = acquire_hash_new(req->url, req->expected_sha256, acquire_decompress_stage(p.decompress), &p.hash);
         if (r < 0)
                 return r;
-        r = acquire_progress_new(what, req->progress, acquire_hash_stage(p.hash), &p.progress);
+        r = acquire_progress_new(what, req->progress, req->on_bytes, req->userdata, acquire_hash_stage(p.hash),
+                                 &p.progress);
         if (r < 0)
                 return r;
 

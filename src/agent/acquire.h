@@ -20,6 +20,8 @@ struct acquire_request {
         bool sync;                       /* fsync fd before returning success */
         const char *what;                /* name for progress and errors, e.g. "store_2" */
         bool progress;                   /* progress line on stderr (only when it is a terminal) */
+        void (*on_bytes)(void *userdata, uint64_t downloaded); /* after each block; may be NULL */
+        void *userdata;
 };
 
 struct acquire_result {
@@ -30,7 +32,8 @@ struct acquire_result {
 
 /* Runs the pipeline. Every failure logs one line naming the URL (or what) and the reason and
  * returns -errno: -EBADMSG checksum mismatch or corrupt compressed data, -EFBIG payload larger
- * than size_max, -EIO/-ECONNREFUSED/-ETIMEDOUT network failures (after retries), -ENOSPC. */
+ * than size_max, network failures after the retries: -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT,
+ * -ECONNRESET (interrupted), -EREMOTEIO (HTTP 5xx, 408, 429), and -EIO for other ones; -ENOSPC. */
 int acquire_run(const struct acquire_request *r, struct acquire_result *ret);
 
 /* Fetch a small file (SHA256SUMS, its signature) fully into memory, at most max bytes (-EFBIG
@@ -40,8 +43,9 @@ int acquire_fetch_small(const char *url, size_t max, char **ret, size_t *ret_siz
 
 /* Asks whether url is there, without downloading it: HEAD (or a one-byte GET where HEAD is refused)
  * for http(s)://, a stat() for local files. *ret_size is the size announced, UINT64_MAX when the
- * server does not say. -ENOENT for a 404 or a missing file, -EIO when it cannot be reached
- * (after retries); logged once, naming the URL. */
+ * server does not say. -ENOENT for a 404 or a missing file; when it cannot be reached (after
+ * retries) -EHOSTUNREACH, -EREMOTEIO for a server error, -EIO for a TLS refusal or another
+ * answer; logged once, naming the URL. */
 int acquire_probe(const char *url, uint64_t *ret_size);
 
 /* HTTP validators (acquire-stage.h). */

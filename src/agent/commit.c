@@ -76,7 +76,11 @@ int commit_install(struct install *i, bool sync) {
         if (r < 0)
                 return r;
         i->committed = true;
-        log_info("%s: installed %s", i->transfer->id, i->slot ? i->name : i->final_path);
+        if (i->slot)
+                log_info("%s: wrote partition %zu of %s, labelled %s", i->transfer->id, i->slot->partno + 1, i->disk,
+                         i->name);
+        else
+                log_info("%s: installed %s", i->transfer->id, i->final_path);
         return 0;
 }
 

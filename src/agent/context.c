@@ -172,8 +172,8 @@ int context_lock(const struct resource_context *rc, int *ret_fd) {
         if (fd < 0)
                 return log_error_errno(errno, "%s: cannot open for locking: %s", dir, strerror(errno));
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-                pid_t pid = r == -EBUSY ? lock_holder_pid(fd) : 0;
+                r = -errno; /* -EAGAIN (== EWOULDBLOCK): held, try again later */
+                pid_t pid = r == -EAGAIN ? lock_holder_pid(fd) : 0;
                 close(fd);
                 if (pid > 0)
                         return log_error_errno(r, "%s: another update or vacuum is running on this system (PID %d), try again later",

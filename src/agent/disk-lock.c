@@ -81,13 +81,13 @@ int disk_lock(const char *disk, int *ret_fd) {
                 return log_error_errno(EMFILE, "%s: too many disks locked at once", disk);
         }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-                pid_t pid = r == -EBUSY ? lock_holder(&st) : 0;
+                int r = -errno; /* -EAGAIN (== EWOULDBLOCK): held, try again later */
+                pid_t pid = r == -EAGAIN ? lock_holder(&st) : 0;
                 close(fd);
                 if (pid > 0)
                         return log_error_errno(r, "%s: the disk is locked by another update or vacuum (PID %d), try again later",
                                                disk, (int) pid);
-                if (r == -EBUSY)
+                if (r == -EAGAIN)
                         return log_error_errno(r, "%s: the disk is locked by another update or vacuum, try again later", disk);
                 return log_error_errno(r, "%s: cannot lock disk: %s", disk, strerror(-r));
         }

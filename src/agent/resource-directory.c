@@ -151,7 +151,7 @@ static int acquire(const struct resource *target, const struct resource_write *w
         struct acquire_request req = {
                 .url = src->path, .expected_sha256 = src->metadata.has_sha256 ? src->metadata.sha256 : NULL,
                 .fd = fd, .offset = 0, .size_max = UINT64_MAX, .sync = false,
-                .what = i->final_path, .progress = w->progress,
+                .what = i->final_path, .progress = w->progress, .on_bytes = w->on_bytes, .userdata = w->userdata,
         };
         r = acquire_run(&req, NULL);
         if (r < 0)

@@ -206,7 +206,7 @@ static int acquire(const struct resource *target, const struct resource_write *w
         struct acquire_request req = {
                 .url = src->path, .expected_sha256 = src->metadata.has_sha256 ? src->metadata.sha256 : NULL,
                 .fd = fd, .offset = slot->start, .size_max = slot->size, .sync = w->sync,
-                .what = what, .progress = w->progress,
+                .what = what, .progress = w->progress, .on_bytes = w->on_bytes, .userdata = w->userdata,
         };
         r = acquire_patch_try(target, src, fd, slot->start, slot->size, w->sync, what, w->progress);
         if (r == 0)

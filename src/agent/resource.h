@@ -98,6 +98,8 @@ struct resource_write {
         const struct install *others;            /* this run's earlier installs: slots they took */
         size_t n_others;
         bool sync, progress;
+        void (*on_bytes)(void *userdata, uint64_t downloaded); /* see acquire_request; may be NULL */
+        void *userdata;
 };
 
 /* Path= as a path on a file system: relative to --root, the ESP/XBOOTLDR or --transfer-source

@@ -86,7 +86,7 @@ static int pick_set(struct context *c, const struct update_options *o, struct up
         if (!u) {
                 if (o->version)
                         return log_error_errno(ENOENT, "update '%s' not found", o->version);
-                log_info("No update needed.");
+                log_info("No updates found.");
                 return 0;
         }
         if ((u->flags & UPDATE_INSTALLED) && !(u->flags & UPDATE_INCOMPLETE)) {
@@ -100,6 +100,7 @@ static int pick_set(struct context *c, const struct update_options *o, struct up
         if (c->sets->newest_installed && version_compare(u->version, c->sets->newest_installed->version) < 0)
                 log_warning("version %s is older than the newest installed %s, downgrading as asked",
                             u->version, c->sets->newest_installed->version);
+        log_info("Selected version %s for install.", u->version);
         *ret = u;
         return 0;
 }
@@ -153,13 +154,14 @@ static int file_room(const struct resource *target, char *const *protected, uint
  * every payload whose size is known must fit: a slot it can get, or the room of its directory. Otherwise the update
  * stops here, with every installed version still in place. sizes[k] gets the size each payload
  * will have when written (UINT64_MAX when unknown). */
-static int preflight(struct context *c, const struct update_set *u, const struct install *in, uint64_t *sizes) {
+static int preflight(struct context *c, const struct update_set *u, const struct install *in, uint64_t *sizes,
+                     uint64_t *downloads) {
         _cleanup_strv_free_ char **protected = NULL;
         int r = vacuum_protected_versions(c, NULL, &protected);
         if (r < 0)
                 return r;
         for (size_t k = 0; k < c->n; k++) {
-                sizes[k] = UINT64_MAX;
+                sizes[k] = downloads[k] = UINT64_MAX;
                 if (!in[k].name)
                         continue;
                 const struct transfer *t = c->transfers[k];
@@ -175,11 +177,14 @@ static int preflight(struct context *c, const struct update_set *u, const struct
                 r = acquire_probe(src->path, &announced);
                 if (r < 0)
                         return r;
+                downloads[k] = announced;
                 sizes[k] = src->metadata.has_size ? src->metadata.size : written_size(src->path, announced);
+                char a[16], b[16];
+                log_debug("%s: %s is there, %s when written", t->id, src->path,
+                          sizes[k] == UINT64_MAX ? "size unknown" : format_bytes(a, sizes[k]));
                 if (sizes[k] == UINT64_MAX)
                         continue;
                 const struct resource *target = c->targets[k];
-                char a[16], b[16];
                 if (t->target.type != RESOURCE_PARTITION) {
                         uint64_t room = 0;
                         if ((r = file_room(target, protected, &room)) < 0)
@@ -234,6 +239,90 @@ static int update_current_symlinks(const struct context *c, const struct update_
         return 0;
 }
 
+/* The slot update would write for transfer k, as the partition kind will pick it once vacuum
+ * has removed the victims: the smallest of the type that is free or freed, fits, and is not taken
+ * by an earlier transfer of this plan. NULL when there is none. */
+static const struct partition_info *plan_slot(struct context *c, size_t k, uint64_t size, char *const *victims,
+                                              const struct partition_info **taken) {
+        const struct resource *target = c->targets[k];
+        const struct partition_info *best = NULL;
+        for (size_t i = 0; i < target->table->n_partitions; i++) {
+                const struct partition_info *p = &target->table->partitions[i];
+                bool free_ = streq(p->label, PARTITION_LABEL_EMPTY);
+                for (size_t j = 0; !free_ && j < target->n_instances; j++)
+                        free_ = target->instances[j]->partition == p &&
+                                strv_contains(victims, target->instances[j]->metadata.version);
+                bool claimed = false;
+                for (size_t j = 0; j < k; j++)
+                        claimed = claimed || taken[j] == p;
+                if (memcmp(p->type, c->transfers[k]->partition_type, 16) != 0 || !free_ || claimed ||
+                    (size != UINT64_MAX && p->size < size))
+                        continue;
+                if (!best || p->size < best->size)
+                        best = p;
+        }
+        return best;
+}
+
+/* update --dry-run: the plan on stdout, nothing written. */
+static int print_plan(struct context *c, const struct update_options *o, const struct update_set *u,
+                      const struct install *in, const uint64_t *sizes) {
+        char *protect[] = { u->version, NULL };
+        struct vacuum_request vq = { .space = 1, .instances_max = o->instances_max, .protected = protect, .sync = o->sync };
+        _cleanup_strv_free_ char **victims = NULL;
+        int r = vacuum_plan(c, &vq, u->version, &victims);
+        if (r < 0)
+                return r;
+        _cleanup_free_ const struct partition_info **taken = calloc(c->n ? c->n : 1, sizeof(*taken));
+        if (!taken)
+                return -ENOMEM;
+        printf("Would install version %s.\n", u->version);
+        for (char **v = victims; v && *v; v++)
+                printf("Would remove version %s to make room.\n", *v);
+        for (size_t k = 0; k < c->n; k++) {
+                const struct transfer *t = c->transfers[k];
+                char a[16];
+                const char *size = sizes[k] == UINT64_MAX ? "size unknown" : format_bytes(a, sizes[k]);
+                if (!in[k].name)
+                        printf("%s: already has version %s\n", t->id, u->version);
+                else if (t->target.type == RESOURCE_PARTITION) {
+                        taken[k] = plan_slot(c, k, sizes[k], victims, taken);
+                        if (taken[k])
+                                printf("%s: would write %s (%s) into partition %zu of %s, labelled %s\n", t->id,
+                                       u->available[k]->path, size, taken[k]->partno + 1, c->targets[k]->path,
+                                       in[k].name);
+                        else
+                                printf("%s: would write %s (%s) into a free partition of %s, none fits now\n", t->id,
+                                       u->available[k]->path, size, c->targets[k]->path);
+                } else
+                        printf("%s: would write %s (%s) as %s/%s\n", t->id, u->available[k]->path, size,
+                               c->targets[k]->path, in[k].name);
+        }
+        printf("Dry run: nothing was changed.\n");
+        return 0;
+}
+
+/* X_SYSUPDATE_PROGRESS moves with the bytes: transfer k of n is the k-th n-th of the way, its
+ * share filled as its bytes arrive (when the server announced their number). */
+struct notify_progress {
+        const char *version;
+        size_t k, n;
+        uint64_t total;  /* bytes to download for transfer k, UINT64_MAX unknown */
+        size_t last;     /* the percentage sent last */
+};
+
+static void notify_bytes(void *userdata, uint64_t done) {
+        struct notify_progress *np = userdata;
+        if (np->total == UINT64_MAX || np->total == 0)
+                return;
+        uint64_t part = done >= np->total ? 100 : done * 100 / np->total;
+        size_t pct = (size_t) ((100 * np->k + part) / np->n);
+        if (pct <= np->last || pct >= 100 * (np->k + 1) / np->n) /* the next step says that one */
+                return;
+        np->last = pct;
+        notify_send("STATUS=Updating to '%s' (%zu%% complete).\nX_SYSUPDATE_PROGRESS=%zu", np->version, pct, pct);
+}
+
 static int run(struct context *c, const struct update_options *o, const struct update_set *u, struct install *in) {
         int r;
         /* Plan every name first: nothing is touched if one of them cannot be formed. */
@@ -249,17 +338,20 @@ static int run(struct context *c, const struct update_options *o, const struct u
         }
 
         _cleanup_free_ uint64_t *sizes = calloc(c->n ? c->n : 1, sizeof(uint64_t));
-        if (!sizes)
+        _cleanup_free_ uint64_t *downloads = calloc(c->n ? c->n : 1, sizeof(uint64_t));
+        if (!sizes || !downloads)
                 return -ENOMEM;
-        log_info("Checking that every payload of '%s' is there.", u->version);
-        r = preflight(c, u, in, sizes);
+        log_debug("Checking that every payload of '%s' is there.", u->version);
+        r = preflight(c, u, in, sizes, downloads);
         if (r < 0)
                 return r;
+        if (o->dry_run)
+                return print_plan(c, o, u, in, sizes);
 
         char *protect[] = { u->version, NULL };
         struct vacuum_request vq = { .space = 1, .instances_max = o->instances_max, .protected = protect, .sync = o->sync };
         size_t removed = 0;
-        log_info("Making room for '%s'.", u->version);
+        log_debug("Making room for '%s'.", u->version);
         notify_send("READY=1\nX_SYSUPDATE_VERSION=%s\nSTATUS=Making room for '%s'.", u->version, u->version);
         r = vacuum_context(c, &vq, u->version, &removed, NULL);
         if (r < 0)
@@ -281,9 +373,13 @@ static int run(struct context *c, const struct update_options *o, const struct u
                         m.size = sizes[k];
                 }
                 log_info("%s: acquiring %s as %s", t->id, u->available[k]->path, in[k].name);
+                struct notify_progress np = {
+                        .version = u->version, .k = k, .n = c->n, .total = downloads[k], .last = 100 * k / c->n,
+                };
                 struct resource_write w = {
                         .transfer = t, .source = u->available[k], .metadata = &m,
                         .others = in, .n_others = k, .sync = o->sync, .progress = o->progress,
+                        .on_bytes = notify_bytes, .userdata = &np,
                 };
                 r = c->targets[k]->kind->acquire(c->targets[k], &w, &in[k]);
                 if (r < 0)
@@ -305,7 +401,7 @@ int update_run(struct context *c, const struct update_options *o, const char **r
         int r = pick_set(c, o, &u);
         if (r < 0 || !u)
                 return r;
-        if (c->lock_fd < 0)
+        if (c->lock_fd < 0 && !o->dry_run)
                 return log_error_errno(ENOLCK, "internal error: update without the run lock");
 
         struct install *in = calloc(c->n ? c->n : 1, sizeof(*in));
@@ -317,7 +413,7 @@ int update_run(struct context *c, const struct update_options *o, const char **r
         for (size_t k = 0; k < c->n; k++)
                 install_done(&in[k]);
         free(in);
-        if (r < 0)
+        if (r < 0 || o->dry_run)
                 return r;
         log_notice("Successfully installed update '%s'.", u->version);
         notify_send("STATUS=Installed '%s'.\nX_SYSUPDATE_PROGRESS=100", u->version);

@@ -22,6 +22,7 @@ struct update_options {
         uint64_t instances_max;   /* -m, 0 = per transfer */
         bool sync;
         bool progress;            /* progress lines on a terminal */
+        bool dry_run;             /* print the plan on stdout (version, victims, slots, files), write nothing */
 };
 
 /* On success *ret_version is the version installed (pointing into c), or NULL when there was

@@ -130,8 +130,8 @@ int vacuum_protected_versions(const struct context *c, char *const *extra, char 
         return 0;
 }
 
-int vacuum_context(struct context *c, const struct vacuum_request *q, const char *skip_version,
-                   size_t *ret_removed, size_t *ret_disabled) {
+static int plan_victims(struct context *c, const struct vacuum_request *q, const char *skip_version,
+                        bool remove_temporaries, char ***ret) {
         _cleanup_strv_free_ char **protected = NULL;
         int r = vacuum_protected_versions(c, q->protected, &protected);
         if (r < 0)
@@ -142,22 +142,46 @@ int vacuum_context(struct context *c, const struct vacuum_request *q, const char
         /* Every transfer names the versions it must give up; each of them then goes as a whole,
          * in reverse commit order (vacuum_remove_version()), never one transfer at a time. */
         _cleanup_strv_free_ char **victims = NULL;
-        size_t removed = 0, disabled = 0;
         for (size_t k = 0; k < c->n; k++) {
                 const struct transfer *t = c->transfers[k];
-                remove_temporary(t, c->targets[k]);
+                if (remove_temporaries)
+                        remove_temporary(t, c->targets[k]);
                 if (skip_version && resource_find(c->targets[k], skip_version))
                         continue;
                 r = select_victims(t, c->targets[k], &qq, &victims);
                 if (r < 0)
                         return r;
         }
+        *ret = TAKE_PTR(victims);
+        return 0;
+}
+
+int vacuum_plan(struct context *c, const struct vacuum_request *q, const char *skip_version, char ***ret) {
+        return plan_victims(c, q, skip_version, false, ret);
+}
+
+int vacuum_context(struct context *c, const struct vacuum_request *q, const char *skip_version,
+                   size_t *ret_removed, size_t *ret_disabled) {
+        _cleanup_strv_free_ char **victims = NULL;
+        int r = plan_victims(c, q, skip_version, true, &victims);
+        if (r < 0)
+                return r;
+        size_t removed = 0, disabled = 0;
         for (char **v = victims; v && *v; v++) {
+                if (skip_version)
+                        log_info("Removing version %s to make room for %s.", *v, skip_version);
+                else
+                        log_info("Removing version %s.", *v);
                 r = vacuum_remove_version(c->transfers, c->targets, c->n, *v, q->sync, &removed);
                 if (r < 0)
                         return r;
         }
-        struct vacuum_request wipe = qq;
+        _cleanup_strv_free_ char **protected = NULL;
+        r = vacuum_protected_versions(c, q->protected, &protected);
+        if (r < 0)
+                return r;
+        struct vacuum_request wipe = *q;
+        wipe.protected = protected;
         wipe.space = VACUUM_WIPE;
         for (size_t k = 0; k < c->n_disabled; k++) {
                 /* as in systemd 257: these count as transfers, not in the instances removed */

@@ -39,9 +39,13 @@ int vacuum_remove_version(struct transfer *const *transfers, struct resource *co
  * what no vacuum ever removes. */
 int vacuum_protected_versions(const struct context *c, char *const *extra, char ***ret);
 
+/* The versions vacuum_context() would remove, in the order it would (NULL-terminated, owned by
+ * the caller); nothing is touched. */
+int vacuum_plan(struct context *c, const struct vacuum_request *q, const char *skip_version, char ***ret);
 /* All enabled transfers with q (skipping those that already hold skip_version, if given), then
  * disabled transfers wiped. *ret_removed counts the enabled transfers' instances removed,
- * *ret_disabled the disabled transfers that had instances to wipe (systemd 257's counts). Protects every ProtectVersion= of the component and the booted
- * version (IMAGE_VERSION) in addition to q->protected. */
+ * *ret_disabled the disabled transfers that had instances to wipe (systemd 257's counts). Protects
+ * every ProtectVersion= of the component and the booted version (IMAGE_VERSION) in addition to
+ * q->protected. Logs each version it removes. */
 int vacuum_context(struct context *c, const struct vacuum_request *q, const char *skip_version,
                    size_t *ret_removed, size_t *ret_disabled);

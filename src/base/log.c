@@ -4,14 +4,36 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* The only process-wide state of the library: set once from the command line. */
-static enum log_level max_level = LOG_NOTICE;
+static enum log_level max_level = LOG_INFO; /* as systemd: info by default */
 static unsigned n_warnings; /* for --strict */
 
 void log_set_max_level(enum log_level level) {
         max_level = level;
+}
+
+int log_level_from_string(const char *s, enum log_level *ret) {
+        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (strcmp(s, names[i]) == 0 || (s[0] == (char) ('0' + i) && s[1] == 0)) {
+                        *ret = i < LOG_ERR ? LOG_ERR : (enum log_level) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+int log_setup_from_environment(void) {
+        const char *e = getenv("SYSTEMD_LOG_LEVEL");
+        enum log_level l;
+        if (!e || !*e)
+                return 0;
+        if (log_level_from_string(e, &l) < 0)
+                return log_error_errno(EINVAL, "SYSTEMD_LOG_LEVEL=%s: expected one of emerg, alert, crit, err, warning, notice, info, debug or 0-7", e);
+        max_level = l;
+        return 0;
 }
 
 enum log_level log_get_max_level(void) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* One line per message on stderr, prefixed "abota: ". The function that detects a failure and
+/* One line per message on stderr, prefixed "abota: ". Messages up to info are shown by default,
+ * as systemd does; SYSTEMD_LOG_LEVEL=, --log-level= and -v change that. The function that detects a failure and
  * knows its context (file:line, partition, URL) logs it once and returns -errno; callers only
  * propagate the error code and do not log again. */
 
@@ -11,6 +12,10 @@ enum log_level { LOG_ERR = 3, LOG_WARNING = 4, LOG_NOTICE = 5, LOG_INFO = 6, LOG
 
 void log_set_max_level(enum log_level level);
 enum log_level log_get_max_level(void);
+/* "emerg" ... "debug" or "0" ... "7", as systemd's log levels; levels above err count as err. */
+int log_level_from_string(const char *s, enum log_level *ret);
+/* SYSTEMD_LOG_LEVEL= sets the level when set; -EINVAL (logged) when it is not a level. */
+int log_setup_from_environment(void);
 
 /* The warnings logged so far, shown or not: --strict turns them into a failure. */
 unsigned log_warning_count(void);

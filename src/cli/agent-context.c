@@ -58,6 +58,20 @@ int cli_context_load(const struct cli_options *o, bool sources, bool lock, struc
         return context_load(&d, &rc, sources && !o->offline, lock, ret);
 }
 
+int cli_exit_status(int r) {
+        switch (-r) {
+        case EAGAIN:
+        case ETIMEDOUT:
+        case ECONNREFUSED:
+        case ECONNRESET:
+        case EHOSTUNREACH:
+        case EREMOTEIO:
+                return EXIT_TEMPFAIL;
+        default:
+                return r < 0 ? EXIT_FAIL : EXIT_OK;
+        }
+}
+
 bool cli_reboot_allowed(const struct cli_options *o) {
         /* The reboot is of this machine, so it only follows from its own root; a test may
          * replace the command ($ABOTA_REBOOT_COMMAND) and then use --root. */

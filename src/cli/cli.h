@@ -23,6 +23,7 @@ struct cli_options {
         bool sync;                   /* --sync=BOOL, default yes */
         bool reboot;                 /* --reboot */
         bool strict;                 /* --strict: warnings about the definitions are errors */
+        bool dry_run;                /* update --dry-run: print the plan only */
         const char *interval;        /* daemon: --interval=, --random-delay=, --maintenance-window=, --state-dir= */
         const char *random_delay;
         const char *maintenance_window;
@@ -31,9 +32,16 @@ struct cli_options {
         int n_args;
 };
 
-/* Exit codes. */
+/* Exit codes, the only place they are defined (abota(1), EXIT STATUS). A timer or a daemon
+ * tries again later on EXIT_TEMPFAIL; on EXIT_FAIL something must be fixed first. */
 #define EXIT_OK 0
-#define EXIT_FAIL 1
+#define EXIT_FAIL 1        /* usage, definitions, signature, checksum, no slot, missing payload, ... */
+#define EXIT_TEMPFAIL 75   /* network or server trouble, run or disk lock held (EX_TEMPFAIL) */
+
+/* The exit code for a library error: EXIT_TEMPFAIL for the errors the library returns for a
+ * temporary condition (-EAGAIN lock held, -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET, -EHOSTUNREACH,
+ * -EREMOTEIO server error), EXIT_FAIL for every other error, EXIT_OK for r >= 0. */
+int cli_exit_status(int r);
 
 /* Each verb returns a process exit code. Verbs with their own option syntax (repart, publish,
  * bless) get the raw argv starting at the verb. */

@@ -61,6 +61,10 @@ void help_print(void) {
                "     --reboot               Reboot after a successful update\n"
                "     --no-legend            Omit table headers\n"
                "     --strict               Treat warnings about the definitions as errors\n"
+               "     --dry-run              update: print the plan, change nothing\n"
+               "  -v --verbose              Log debug messages too (--log-level=debug)\n"
+               "     --log-level=LEVEL      err, warning, notice, info (default) or debug;\n"
+               "                            also SYSTEMD_LOG_LEVEL=\n"
                "\nOptions of daemon:\n"
                "     --interval=TIME        Time between update checks (default 1d)\n"
                "     --random-delay=TIME    Delay each check by up to TIME more (default 2h)\n"
@@ -86,6 +90,8 @@ enum {
         ARG_MAINTENANCE_WINDOW,
         ARG_STATE_DIR,
         ARG_STRICT,
+        ARG_LOG_LEVEL,
+        ARG_DRY_RUN,
 };
 
 static int parse_json_mode(const char *s, enum json_mode *ret) {
@@ -123,6 +129,9 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 { "maintenance-window", required_argument, NULL, ARG_MAINTENANCE_WINDOW },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "strict", no_argument, NULL, ARG_STRICT },
+                { "verbose", no_argument, NULL, 'v' },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 {}
         };
 
@@ -139,7 +148,7 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
 
         int c, r;
         uint64_t u;
-        while ((c = getopt_long(argc, argv, "hC:m:", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "hvC:m:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help_print();
@@ -178,6 +187,17 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 case ARG_MAINTENANCE_WINDOW: o->maintenance_window = optarg; break;
                 case ARG_STATE_DIR: o->state_dir = optarg; break;
                 case ARG_STRICT: o->strict = true; break;
+                case ARG_DRY_RUN: o->dry_run = true; break;
+                case 'v': log_set_max_level(LOG_DEBUG); break;
+                case ARG_LOG_LEVEL: {
+                        enum log_level l;
+                        if (log_level_from_string(optarg, &l) < 0) {
+                                log_error("--log-level=%s: expected one of emerg, alert, crit, err, warning, notice, info, debug or 0-7", optarg);
+                                return NULL;
+                        }
+                        log_set_max_level(l);
+                        break;
+                }
                 case 'm':
                         if (parse_uint64(optarg, 10, &u) < 0 || u == 0) {
                                 log_error("--instances-max=%s: expected a positive number", optarg);
@@ -190,6 +210,10 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 }
         }
 
+        if (o->dry_run && !streq_ptr(optind < argc ? argv[optind] : NULL, "update")) {
+                log_error("--dry-run applies to update only");
+                return NULL;
+        }
         if (o->definitions && o->component) {
                 log_error("--definitions= and --component= cannot be combined");
                 return NULL;

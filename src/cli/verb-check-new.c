@@ -15,8 +15,9 @@ int verb_check_new(const struct cli_options *o) {
                 log_error("check-new needs the update sources, it cannot run with --offline");
                 return EXIT_FAIL;
         }
-        if (cli_context_load(o, true, false, &c) < 0)
-                return EXIT_FAIL;
+        int r = cli_context_load(o, true, false, &c);
+        if (r < 0)
+                return cli_exit_status(r);
         const struct update_set *u = c->sets->candidate;
         if (o->json != JSON_OFF) {
                 struct json_writer w;
@@ -29,7 +30,7 @@ int verb_check_new(const struct cli_options *o) {
                 printf("%s\n", u->version);
         else
                 log_info("No updates found.");
-        int r = u || o->json != JSON_OFF ? EXIT_OK : EXIT_FAIL; /* u points into c */
+        r = u || o->json != JSON_OFF ? EXIT_OK : EXIT_FAIL; /* u points into c */
         context_free(c);
         return r;
 }

@@ -251,9 +251,10 @@ static int list_version(const struct cli_options *o, const struct context *c, co
 /* abota list [VERSION] (spec sysupdate.md 10.3) */
 int verb_list(const struct cli_options *o) {
         struct context *c = NULL;
-        if (cli_context_load(o, true, false, &c) < 0)
-                return EXIT_FAIL;
-        int r = o->n_args > 0 ? list_version(o, c, o->args[0]) : list_all(o, c);
+        int r = cli_context_load(o, true, false, &c);
+        if (r < 0)
+                return cli_exit_status(r);
+        r = o->n_args > 0 ? list_version(o, c, o->args[0]) : list_all(o, c);
         context_free(c);
         return r;
 }

@@ -74,8 +74,9 @@ int verb_check(const struct cli_options *o) {
                 return EXIT_FAIL;
         }
         struct context *c = NULL;
-        if (cli_context_load(o, true, false, &c) < 0)
-                return EXIT_FAIL;
+        int r = cli_context_load(o, true, false, &c);
+        if (r < 0)
+                return cli_exit_status(r);
         const char *current = current_version(c);
         const struct update_set *u = c->sets->candidate;
         if (o->json != JSON_OFF)

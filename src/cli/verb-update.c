@@ -13,6 +13,10 @@
 
 /* abota update [VERSION] [--reboot] (spec sysupdate.md 7.1, 7.7) */
 int verb_update(const struct cli_options *o) {
+        if (o->dry_run && o->reboot) {
+                log_error("--dry-run and --reboot cannot be combined");
+                return EXIT_FAIL;
+        }
         if (o->reboot && !cli_reboot_allowed(o))
                 return EXIT_FAIL;
         if (o->instances_max == 1) {
@@ -25,8 +29,9 @@ int verb_update(const struct cli_options *o) {
         }
 
         struct context *c = NULL;
-        if (cli_context_load(o, true, true, &c) < 0)
-                return EXIT_FAIL;
+        int r = cli_context_load(o, true, !o->dry_run, &c);
+        if (r < 0)
+                return cli_exit_status(r);
         const char *booted = NULL;
         if (o->reboot && context_booted_version(c, &booted) < 0) {
                 context_free(c);
@@ -40,9 +45,10 @@ int verb_update(const struct cli_options *o) {
                 .instances_max = o->instances_max,
                 .sync = o->sync,
                 .progress = isatty(STDERR_FILENO),
+                .dry_run = o->dry_run,
         };
         const char *installed = NULL;
-        int r = update_run(c, &uo, &installed);
+        r = update_run(c, &uo, &installed);
         if (r >= 0 && installed && o->reboot) {
                 int cmp = version_compare(installed, booted);
                 if (cmp > 0 || (cmp == 0 && repair))
@@ -52,5 +58,5 @@ int verb_update(const struct cli_options *o) {
                                  booted);
         }
         context_free(c);
-        return r < 0 ? EXIT_FAIL : EXIT_OK;
+        return cli_exit_status(r);
 }

@@ -10,14 +10,15 @@
 /* abota vacuum: enforce InstancesMax= and wipe the instances of disabled transfers (spec 7.5). */
 int verb_vacuum(const struct cli_options *o) {
         struct context *c = NULL;
-        if (cli_context_load(o, false, true, &c) < 0)
-                return EXIT_FAIL;
+        int r = cli_context_load(o, false, true, &c);
+        if (r < 0)
+                return cli_exit_status(r);
         struct vacuum_request q = { .space = 0, .instances_max = o->instances_max, .sync = o->sync };
         size_t removed = 0, disabled = 0;
-        int r = vacuum_context(c, &q, NULL, &removed, &disabled);
+        r = vacuum_context(c, &q, NULL, &removed, &disabled);
         context_free(c);
         if (r < 0)
-                return EXIT_FAIL;
+                return cli_exit_status(r);
 
         if (o->json != JSON_OFF) {
                 struct json_writer w;

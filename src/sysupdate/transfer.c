@@ -634,7 +634,7 @@ static enum resource_type infer_target_type(const struct transfer *t) {
 }
 
 static int inherit_patterns(struct transfer *t) {
-        log_info("%s: [Target] MatchPattern= not set, using the [Source] patterns", t->file);
+        log_debug("%s: [Target] MatchPattern= not set, using the [Source] patterns", t->file);
         for (size_t i = 0; t->source.patterns_str && t->source.patterns_str[i]; i++) {
                 const char *reason;
                 int r = patterns_add(&t->target, t->source.patterns_str[i], &reason);

@@ -4,6 +4,7 @@ an _empty slot and a data partition; an ESP directory with appliance_1.efi; os-r
 IMAGE_VERSION=1; the example definitions pointed at the image and at a real HTTP server."""
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +18,48 @@ MiB = 1024 * 1024
 SLOT_SIZE = 4 * MiB
 LINUX_GENERIC = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+# abota(1), EXIT STATUS: fix something, or try again later
+EXIT_FAIL = 1
+EXIT_TEMPFAIL = 75
+
+# What update says at the default log level (info) besides errors: the version chosen, each
+# transfer started, each retry, each version removed to make room.
+INFO_LINES = re.compile(r"abota: (Selected version \S+ for install\.|\S+: acquiring \S+ as \S+|"
+                        r"Removing version \S+ to make room for \S+\.|\S+: removed version .*|"
+                        r".*, retrying in \d+ ms \(retry \d+ of \d+\)|.*; fetching both again in \d+ ms, .*)$")
+
+
+def notifications(run, path):
+    """Calls run() while a thread reads the sd_notify datagrams sent to the socket path; returns
+    them (run() must send them to path, e.g. NOTIFY_SOCKET=path)."""
+    import socket
+    import threading
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(path))
+    s.settimeout(0.2)
+    messages, done = [], threading.Event()
+
+    def read():
+        while not done.is_set():
+            try:
+                messages.append(s.recv(4096).decode())
+            except TimeoutError:
+                pass
+    t = threading.Thread(target=read)
+    t.start()
+    try:
+        run()
+    finally:
+        done.set()
+        t.join()
+        s.close()
+    return messages
+
+
+def error_lines(stderr):
+    """stderr without the info lines of update: a failure must leave exactly one line here."""
+    return [line for line in stderr.splitlines() if not INFO_LINES.match(line)]
 
 
 def payload(version, size, salt=b"store"):

@@ -306,3 +306,14 @@ def test_files_known_to_the_code():
                 assert known, f"{page}: FILES names {path}, which the code does not use"
                 checked += 1
     assert checked >= 15
+
+
+def test_exit_codes_documented():
+    """The exit codes of src/cli/cli.h are the ones abota(1) and the README list."""
+    codes = {int(v) for v in re.findall(r"#define EXIT_[A-Z]+ (\d+)", (ROOT / "src" / "cli" / "cli.h").read_text())}
+    assert codes == {0, 1, 75}
+    lines = parse(MAN / "abota.1")
+    documented = {int(t) for t in tags(lines, "EXIT STATUS")}
+    assert documented == codes, documented
+    readme = (ROOT / "README.md").read_text().split("**Exit status**", 1)[1].split("\n- ", 1)[0]
+    assert {int(n) for n in re.findall(r"\b(\d+) (?:success|something|try)", readme)} == codes

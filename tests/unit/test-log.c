@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* stderr goes to a temporary file between capture_begin() and capture_end(), which restores it
  * (so a failing assertion is still shown) and returns what was written. */
@@ -50,14 +51,14 @@ static void test_error_errno(void **state) {
 
 static void test_levels(void **state) {
         (void) state;
-        assert_int_equal(log_get_max_level(), LOG_NOTICE);
+        assert_int_equal(log_get_max_level(), LOG_INFO); /* as systemd */
         capture_begin();
         log_warning("w %d", 1);
         log_notice("n");
-        log_info("hidden");
-        log_debug("hidden too");
+        log_info("i");
+        log_debug("hidden");
         _cleanup_free_ char *out = capture_end();
-        assert_string_equal(out, "abota: warning: w 1\nabota: n\n");
+        assert_string_equal(out, "abota: warning: w 1\nabota: n\nabota: i\n");
 
         capture_begin();
         log_set_max_level(LOG_ERR);
@@ -65,9 +66,35 @@ static void test_levels(void **state) {
         log_error("e");
         log_set_max_level(LOG_DEBUG);
         log_debug("d");
-        log_set_max_level(LOG_NOTICE);
+        log_set_max_level(LOG_INFO);
         _cleanup_free_ char *out2 = capture_end();
         assert_string_equal(out2, "abota: e\nabota: d\n");
+}
+
+static void test_level_names(void **state) {
+        (void) state;
+        enum log_level l;
+        assert_int_equal(log_level_from_string("debug", &l), 0);
+        assert_int_equal(l, LOG_DEBUG);
+        assert_int_equal(log_level_from_string("5", &l), 0);
+        assert_int_equal(l, LOG_NOTICE);
+        assert_int_equal(log_level_from_string("crit", &l), 0);
+        assert_int_equal(l, LOG_ERR); /* nothing is logged above err: the same */
+        assert_int_equal(log_level_from_string("8", &l), -EINVAL);
+        assert_int_equal(log_level_from_string("Debug", &l), -EINVAL);
+        assert_int_equal(log_level_from_string("", &l), -EINVAL);
+
+        assert_int_equal(setenv("SYSTEMD_LOG_LEVEL", "warning", 1), 0);
+        assert_int_equal(log_setup_from_environment(), 0);
+        assert_int_equal(log_get_max_level(), LOG_WARNING);
+        assert_int_equal(setenv("SYSTEMD_LOG_LEVEL", "loud", 1), 0);
+        capture_begin();
+        assert_int_equal(log_setup_from_environment(), -EINVAL);
+        _cleanup_free_ char *out = capture_end();
+        assert_non_null(strstr(out, "SYSTEMD_LOG_LEVEL=loud"));
+        assert_int_equal(log_get_max_level(), LOG_WARNING); /* unchanged */
+        unsetenv("SYSTEMD_LOG_LEVEL");
+        log_set_max_level(LOG_INFO);
 }
 
 static void test_warning_count(void **state) {
@@ -79,7 +106,7 @@ static void test_warning_count(void **state) {
         log_warning("shown");
         log_set_max_level(LOG_ERR);
         log_warning("hidden, still counted");
-        log_set_max_level(LOG_NOTICE);
+        log_set_max_level(LOG_INFO);
         _cleanup_free_ char *out = capture_end();
         assert_string_equal(out, "abota: e\nabota: n\nabota: warning: shown\n");
         assert_int_equal(log_warning_count(), before + 2);
@@ -89,6 +116,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_error_errno),
                 cmocka_unit_test(test_levels),
+                cmocka_unit_test(test_level_names),
                 cmocka_unit_test(test_warning_count),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What update says by default (info, as systemd), log levels, and update --dry-run."""
+import fcntl
+import hashlib
+import os
+import re
+
+from agent_env import EXIT_FAIL, EXIT_TEMPFAIL, SLOT_SIZE, notifications
+
+
+def tree(path):
+    """Every file below path with its bytes' hash, and every directory."""
+    out = {}
+    for dirpath, dirs, files in os.walk(path):
+        for d in dirs:
+            out[os.path.relpath(os.path.join(dirpath, d), path)] = "dir"
+        for f in files:
+            p = os.path.join(dirpath, f)
+            out[os.path.relpath(p, path)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    return out
+
+
+def image(app):
+    return hashlib.sha256(app.disk.read_bytes()).hexdigest()
+
+
+def test_update_says_version_slot_and_removals(abota, app):
+    r = abota(*app.args("update"))
+    assert "abota: Selected version 2 for install." in r.stderr.splitlines()
+    # the slot written: partition number, disk and label
+    assert f"wrote partition 3 of {app.disk}, labelled store_2" in r.stderr
+    assert "Removing version" not in r.stderr  # an _empty slot was there
+
+    (app.root / "etc" / "os-release").write_text("ID=appliance\nIMAGE_VERSION=2\n")
+    app.publish("3")
+    r = abota(*app.args("update"))
+    assert "abota: Removing version 1 to make room for 3." in r.stderr.splitlines()
+    assert f"wrote partition 2 of {app.disk}, labelled store_3" in r.stderr
+
+
+def test_no_updates_found(abota, app):
+    abota(*app.args("update"))
+    r = abota(*app.args("update"))
+    assert r.stderr == "abota: No updates found.\n" and r.stdout == ""
+    r = abota(*app.args("update", "2"))
+    assert r.stderr == "abota: Version 2 is already installed, skipping update.\n"
+    r = abota(*app.args("check-new"), check=False)
+    assert r.returncode == 1 and r.stderr == "abota: No updates found.\n"
+
+
+def test_log_levels(abota, app):
+    r = abota(*app.args("--log-level=notice", "check-new"), check=False)
+    assert r.stdout == "2\n"
+    abota(*app.args("update"))
+    for args, env in ((["--log-level=notice"], {}), ([], {"SYSTEMD_LOG_LEVEL": "notice"}),
+                      ([], {"SYSTEMD_LOG_LEVEL": "5"})):
+        r = abota(*args, *app.args("update"), env={**os.environ, **env})
+        assert r.stderr == "", (args, env)
+    # -v shows debug messages; the option beats the environment
+    app.publish("3")
+    r = abota(*app.args("-v", "update", "--dry-run"), env={**os.environ, "SYSTEMD_LOG_LEVEL": "err"})
+    assert "appliance_3.store.raw is there" in r.stderr
+    r = abota(*app.args("update", "--dry-run"))
+    assert "Selected version 3" in r.stderr
+    r = abota(*app.args("update", "--dry-run"), env={**os.environ, "SYSTEMD_LOG_LEVEL": "debug"})
+    assert "appliance_3.store.raw is there" in r.stderr
+    assert "is there," not in abota(*app.args("update", "--dry-run")).stderr
+
+
+def test_bad_log_level(abota, app):
+    r = abota(*app.args("--log-level=loud", "list"), check=False)
+    assert r.returncode == 1
+    assert r.stderr.startswith("abota: --log-level=loud: expected one of emerg")
+    r = abota(*app.args("list"), check=False, env={**os.environ, "SYSTEMD_LOG_LEVEL": "loud"})
+    assert r.returncode == 1 and r.stderr.startswith("abota: SYSTEMD_LOG_LEVEL=loud: expected")
+
+
+def test_dry_run_prints_plan_and_changes_nothing(abota, app):
+    before = image(app), tree(app.root / 'efi')
+    r = abota(*app.args("update", "--dry-run"))
+    assert (image(app), tree(app.root / 'efi')) == before
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Would install version 2."
+    assert f"store: would write {app.server.url}appliance_2.store.raw" in r.stdout
+    assert f"into partition 3 of {app.disk}, labelled store_2" in r.stdout
+    assert f"as {app.esp}/appliance_2+3-0.efi" in r.stdout
+    assert lines[-1] == "Dry run: nothing was changed."
+    assert "Would remove" not in r.stdout
+
+    # after a reboot into 2 with 3 published: 1 would go, its slot (2) would be written
+    abota(*app.args("update"))
+    (app.root / "etc" / "os-release").write_text("ID=appliance\nIMAGE_VERSION=2\n")
+    app.publish("3")
+    before = image(app), tree(app.root / 'efi')
+    r = abota(*app.args("update", "--dry-run"))
+    assert (image(app), tree(app.root / 'efi')) == before
+    assert "Would remove version 1 to make room." in r.stdout.splitlines()
+    assert f"into partition 2 of {app.disk}, labelled store_3" in r.stdout
+    # and the real update does what the plan said
+    r = abota(*app.args("update"))
+    assert app.labels() == ["esp", "store_3", "store_2", "data"]
+
+
+def test_dry_run_only_for_update(abota, app):
+    r = abota(*app.args("--dry-run", "vacuum"), check=False)
+    assert r.returncode == 1 and r.stderr == "abota: --dry-run applies to update only\n"
+    r = abota(*app.args("update", "--dry-run", "--reboot"), check=False)
+    assert r.returncode == 1 and "cannot be combined" in r.stderr
+
+
+def test_exit_codes_retry_later_or_fix(abota, app):
+    """75 (try again later) for the network and a held lock, 1 (fix something) otherwise;
+    test_update_failures.py checks the code of every failure it makes."""
+    before = app.snapshot()
+    # the disk locked by another writer
+    with open(app.disk, "rb") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        r = abota(*app.args("update"), check=False)
+    assert r.returncode == EXIT_TEMPFAIL and "the disk is locked" in r.stderr, r
+    # no slot: every free slot too small
+    app.publish("2", store_size=SLOT_SIZE + 4096)
+    r = abota(*app.args("update"), check=False)
+    assert r.returncode == EXIT_FAIL and "larger than every slot" in r.stderr, r
+    # a broken definition
+    bad = app.defs / "30-bad.transfer"
+    bad.write_text("[Source]\nType=url-file\n")
+    for verb in ("update", "check-new", "list", "vacuum"):
+        r = abota(*app.args(verb), check=False)
+        assert r.returncode == EXIT_FAIL and "30-bad.transfer" in r.stderr, (verb, r)
+    bad.unlink()
+    # the server down: every verb that reads it says "later"
+    app.server.stop()
+    for verb in ("update", "check-new", "list", "check"):
+        r = abota(*app.args(verb), check=False, env={**os.environ, "ABOTA_CONNECT_TIMEOUT": "2"})
+        assert r.returncode == EXIT_TEMPFAIL, (verb, r)
+    assert app.snapshot() == before
+
+
+def test_notify_progress_moves_with_the_bytes(abota, app, tmp_path):
+    """X_SYSUPDATE_PROGRESS rises through the download of each transfer, not 0 then 100."""
+    app.server.start("--throttle", str(2 * 1024 * 1024))  # the store payload takes about 1 s
+    app.set_url(app.server.url)
+    path = tmp_path / "notify"
+    messages = notifications(lambda: abota(*app.args("update"), env={**os.environ, "NOTIFY_SOCKET": str(path)}), path)
+    values = [int(v) for m in messages for v in re.findall(r"^X_SYSUPDATE_PROGRESS=(\d+)$", m, re.M)]
+    assert values == sorted(values) and values[-1] == 100, values
+    # the first transfer (the store, half the way) alone moves it through several values
+    during_store = [v for v in values if 0 < v < 50]
+    assert len(during_store) >= 5, values
+    assert len(set(values)) == len(values), values  # sent when it changes only
