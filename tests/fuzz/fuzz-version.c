@@ -11,11 +11,12 @@ static int sign(int v) {
 }
 
 static void check_validity(const char *s) {
+        /* systemd's rule: alphanumerics and ".,_-+" only, not "." or "..", at most 255 bytes */
         size_t n = strlen(s);
-        bool chars_ok = n > 0 && n <= 255;
+        bool chars_ok = n > 0 && n <= 255 && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
         for (size_t i = 0; i < n && chars_ok; i++)
                 chars_ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-                           (s[i] >= 'A' && s[i] <= 'Z') || strchr("._+-~^", s[i]);
+                           (s[i] >= 'A' && s[i] <= 'Z') || strchr(".,_+-", s[i]);
         FUZZ_ASSERT(version_is_valid(s) == chars_ok, "\"%s\"", s);
 }
 
