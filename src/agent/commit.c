@@ -51,7 +51,7 @@ int commit_unlink(const char *path, bool sync) {
         int r = path_dirname(path, &dir);
         if (r < 0)
                 return r;
-        tmp = strprintf("%s/.#sysupdate-removing-%s", dir, basename(path));
+        tmp = strprintf("%s/.#sysupdate-removing-%s", dir, path_basename(path));
         if (!tmp)
                 return -ENOMEM;
         if (rename(path, tmp) < 0) {
