@@ -19,7 +19,9 @@ run_suite() {
         echo "== unit tests ($dir)"
         meson test -C "$dir" --print-errorlogs --num-processes 2
         echo "== integration tests ($dir)"
-        ABOTA="$PWD/$dir/abota" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+        # Three workers on two cores: most tests wait (on servers, kills, timeouts); a file's tests
+        # stay on one worker (module fixtures, the crash matrix's total).
+        ABOTA="$PWD/$dir/abota" /usr/bin/python3 -m pytest -q -p no:cacheprovider -n 3 --dist loadfile tests/integration
 }
 
 suite_start=$SECONDS

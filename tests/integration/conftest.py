@@ -2,13 +2,36 @@
 """Shared fixtures: the abota binary under test (ABOTA, default build/abota) and a runner."""
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from agent_env import Appliance, Server
+from summary import ENV as SUMMARY_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_configure(config):
+    """The summary file, made by the controller before any xdist worker starts (they inherit it)."""
+    if not hasattr(config, "workerinput") and SUMMARY_ENV not in os.environ:
+        fd, path = tempfile.mkstemp(prefix="abota-test-summary-")
+        os.close(fd)
+        os.environ[SUMMARY_ENV] = path
+        config._abota_summary = path
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    path = getattr(config, "_abota_summary", None)
+    if path:
+        with open(path) as f:
+            lines = f.read().splitlines()
+        os.unlink(path)
+        if lines:
+            terminalreporter.section("summary")
+            for line in sorted(lines):
+                terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ import pytest
 
 import invariants
 from agent_env import Appliance, Server, payload
+from summary import summary
 from syscall_shim import build_shim, shim_env
 
 GUID = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
@@ -123,10 +124,8 @@ def run_matrix(name, abota_bin, shim, seed, work, argv, check, state):
 
 
 def say(config, text):
-    """A line on the terminal, past pytest's output capture."""
-    capman = config.pluginmanager.getplugin("capturemanager")
-    with capman.global_and_fixture_disabled():
-        print("\n" + text, flush=True)
+    """A line in the run's summary (see summary.py)."""
+    summary(text)
 
 
 def report(config, m):

@@ -15,6 +15,8 @@ import zlib
 
 import pytest
 
+from summary import summary as report_summary
+
 MiB = 1024 * 1024
 SIZE = 32 * MiB
 SEED = "0867da16-f251-457d-a9e8-c31f9a3c220b"
@@ -203,7 +205,7 @@ def run(tool, mode, image, medium, ss, defs):
     return p.returncode == 0, wrote, table(image, ss) if p.returncode == 0 else None, p.stderr.strip()
 
 
-def test_foreign_disks_side_by_side(abota_bin, tmp_path, capsys):
+def test_foreign_disks_side_by_side(abota_bin, tmp_path):
     defs = tmp_path / "defs"
     defs.mkdir()
     (defs / "10-home.conf").write_text("[Partition]\nType=home\n")
@@ -250,7 +252,6 @@ def test_foreign_disks_side_by_side(abota_bin, tmp_path, capsys):
                                     f"{'went on' if a_ok else 'refused'}: {a_err}")
     summary = (f"foreign disks: {runs} runs ({len(SYSTEMD)} cases x {len(MODES)} modes x file+loop), "
                f"{agree} agree, {stricter} abota stricter, {unsafe} abota writes where systemd-repart refuses")
-    with capsys.disabled():
-        print("\n" + summary)
+    report_summary(summary)
     assert not failures, "\n".join(failures + [summary, ""] + rows)
     assert stricter == 2 * len(STRICTER)
