@@ -6,6 +6,7 @@
 #include "context.h"
 #include "base/log.h"
 #include "base/notify.h"
+#include "base/progress.h"
 #include "sysupdate/pattern.h"
 #include "resource.h"
 #include "sysupdate/transfer.h"
@@ -302,25 +303,58 @@ static int print_plan(struct context *c, const struct update_options *o, const s
         return 0;
 }
 
-/* X_SYSUPDATE_PROGRESS moves with the bytes: transfer k of n is the k-th n-th of the way, its
- * share filled as its bytes arrive (when the server announced their number). */
-struct notify_progress {
-        const char *version;
+static void emit(const struct update_options *o, const struct update_event *e) {
+        if (o->on_event)
+                o->on_event(o->userdata, e);
+}
+
+static void emit_phase(const struct update_options *o, const char *version, const char *phase) {
+        emit(o, &(struct update_event) { .type = UPDATE_EVENT_PHASE, .version = version, .phase = phase });
+}
+
+static void on_removed(void *userdata, const char *version) {
+        const struct update_options *o = userdata;
+        emit(o, &(struct update_event) { .type = UPDATE_EVENT_REMOVED, .removed = version });
+}
+
+#define EVENT_GAP_USEC 200000ULL
+
+/* The bytes of transfer k as they arrive. X_SYSUPDATE_PROGRESS moves with them: transfer k of n
+ * is the k-th n-th of the way, its share filled as its bytes arrive (when the server announced
+ * their number). A progress event goes out at most every EVENT_GAP_USEC, and at the end. */
+struct transfer_progress {
+        const struct update_options *o;
+        const char *version, *transfer, *instance;
         size_t k, n;
         uint64_t total;  /* bytes to download for transfer k, UINT64_MAX unknown */
         size_t last;     /* the percentage sent last */
+        uint64_t done, start_usec, last_event_usec;
 };
 
-static void notify_bytes(void *userdata, uint64_t done) {
-        struct notify_progress *np = userdata;
-        if (np->total == UINT64_MAX || np->total == 0)
+static void progress_event(struct transfer_progress *tp, uint64_t now) {
+        tp->last_event_usec = now;
+        emit(tp->o, &(struct update_event) {
+                .type = UPDATE_EVENT_PROGRESS, .version = tp->version, .transfer = tp->transfer,
+                .instance = tp->instance, .done = tp->done, .total = tp->total, .elapsed_usec = now - tp->start_usec,
+        });
+}
+
+static void on_bytes(void *userdata, uint64_t done) {
+        struct transfer_progress *tp = userdata;
+        tp->done = done;
+        if (tp->o->on_event) {
+                uint64_t now = progress_now_usec();
+                if (now - tp->last_event_usec >= EVENT_GAP_USEC || done == tp->total)
+                        progress_event(tp, now);
+        }
+        if (tp->total == UINT64_MAX || tp->total == 0)
                 return;
-        uint64_t part = done >= np->total ? 100 : done * 100 / np->total;
-        size_t pct = (size_t) ((100 * np->k + part) / np->n);
-        if (pct <= np->last || pct >= 100 * (np->k + 1) / np->n) /* the next step says that one */
+        uint64_t part = done >= tp->total ? 100 : done * 100 / tp->total;
+        size_t pct = (size_t) ((100 * tp->k + part) / tp->n);
+        if (pct <= tp->last || pct >= 100 * (tp->k + 1) / tp->n) /* the next step says that one */
                 return;
-        np->last = pct;
-        notify_send("STATUS=Updating to '%s' (%zu%% complete).\nX_SYSUPDATE_PROGRESS=%zu", np->version, pct, pct);
+        tp->last = pct;
+        notify_send("STATUS=Updating to '%s' (%zu%% complete).\nX_SYSUPDATE_PROGRESS=%zu", tp->version, pct, pct);
 }
 
 static int run(struct context *c, const struct update_options *o, const struct update_set *u, struct install *in) {
@@ -342,6 +376,7 @@ static int run(struct context *c, const struct update_options *o, const struct u
         if (!sizes || !downloads)
                 return -ENOMEM;
         log_debug("Checking that every payload of '%s' is there.", u->version);
+        emit_phase(o, u->version, "check");
         r = preflight(c, u, in, sizes, downloads);
         if (r < 0)
                 return r;
@@ -349,9 +384,13 @@ static int run(struct context *c, const struct update_options *o, const struct u
                 return print_plan(c, o, u, in, sizes);
 
         char *protect[] = { u->version, NULL };
-        struct vacuum_request vq = { .space = 1, .instances_max = o->instances_max, .protected = protect, .sync = o->sync };
+        struct vacuum_request vq = {
+                .space = 1, .instances_max = o->instances_max, .protected = protect, .sync = o->sync,
+                .on_removed = on_removed, .userdata = (void *) o,
+        };
         size_t removed = 0;
         log_debug("Making room for '%s'.", u->version);
+        emit_phase(o, u->version, "vacuum");
         notify_send("READY=1\nX_SYSUPDATE_VERSION=%s\nSTATUS=Making room for '%s'.", u->version, u->version);
         r = vacuum_context(c, &vq, u->version, &removed, NULL);
         if (r < 0)
@@ -359,6 +398,7 @@ static int run(struct context *c, const struct update_options *o, const struct u
         if (o->sync)
                 sync();
 
+        emit_phase(o, u->version, "acquire");
         for (size_t k = 0; k < c->n; k++) {
                 if (!in[k].name)
                         continue;
@@ -373,25 +413,38 @@ static int run(struct context *c, const struct update_options *o, const struct u
                         m.size = sizes[k];
                 }
                 log_info("%s: acquiring %s as %s", t->id, u->available[k]->path, in[k].name);
-                struct notify_progress np = {
-                        .version = u->version, .k = k, .n = c->n, .total = downloads[k], .last = 100 * k / c->n,
+                struct transfer_progress tp = {
+                        .o = o, .version = u->version, .transfer = t->id, .instance = in[k].name,
+                        .k = k, .n = c->n, .total = downloads[k], .last = 100 * k / c->n,
+                        .start_usec = progress_now_usec(),
                 };
                 struct resource_write w = {
                         .transfer = t, .source = u->available[k], .metadata = &m,
                         .others = in, .n_others = k, .sync = o->sync, .progress = o->progress,
-                        .on_bytes = notify_bytes, .userdata = &np,
+                        .on_bytes = on_bytes, .userdata = &tp,
                 };
                 r = c->targets[k]->kind->acquire(c->targets[k], &w, &in[k]);
                 if (r < 0)
                         return r;
+                if (o->on_event && tp.last_event_usec == 0) /* nothing counted (a tree, a patch) */
+                        progress_event(&tp, progress_now_usec());
         }
         if (o->sync)
                 sync();
 
         /* Commit in transfer order: the boot entry (named last) appears only after the data. */
-        for (size_t k = 0; k < c->n; k++)
-                if (in[k].name && (r = commit_install(&in[k], o->sync)) < 0)
+        emit_phase(o, u->version, "commit");
+        for (size_t k = 0; k < c->n; k++) {
+                if (!in[k].name)
+                        continue;
+                if ((r = commit_install(&in[k], o->sync)) < 0)
                         return r;
+                emit(o, &(struct update_event) {
+                        .type = UPDATE_EVENT_WRITTEN, .version = u->version, .transfer = c->transfers[k]->id,
+                        .instance = in[k].name, .target = in[k].slot ? in[k].disk : in[k].final_path,
+                        .partno = in[k].slot ? in[k].slot->partno + 1 : 0,
+                });
+        }
         return update_current_symlinks(c, u, in, o->sync);
 }
 

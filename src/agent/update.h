@@ -13,16 +13,40 @@
  * boot loader can pick at any instant has all its parts. */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct context;
+
+/* What update_run() reports as it goes, for --json (abota(1), JSON EVENTS). */
+enum update_event_type {
+        UPDATE_EVENT_PHASE,     /* phase: "check", "vacuum", "acquire", "commit" */
+        UPDATE_EVENT_PROGRESS,  /* transfer, instance: bytes done of total, elapsed time */
+        UPDATE_EVENT_REMOVED,   /* removed: a version removed to make room */
+        UPDATE_EVENT_WRITTEN,   /* transfer, instance, target: an instance committed */
+};
+
+struct update_event {
+        enum update_event_type type;
+        const char *version;      /* the version being installed */
+        const char *phase;
+        const char *transfer;     /* the transfer's id */
+        const char *instance;     /* the new instance's label or file name */
+        const char *target;       /* WRITTEN: the disk (partno set) or the file written */
+        size_t partno;            /* WRITTEN: 1-based partition number, 0 for a file */
+        uint64_t done, total;     /* PROGRESS: bytes; total UINT64_MAX when unknown */
+        uint64_t elapsed_usec;    /* PROGRESS: since this transfer started */
+        const char *removed;
+};
 
 struct update_options {
         const char *version;      /* explicit VERSION, NULL = the candidate */
         uint64_t instances_max;   /* -m, 0 = per transfer */
         bool sync;
-        bool progress;            /* progress lines on a terminal */
+        bool progress;            /* progress on stderr: a redrawn line on a terminal, plain lines otherwise */
         bool dry_run;             /* print the plan on stdout (version, victims, slots, files), write nothing */
+        void (*on_event)(void *userdata, const struct update_event *e); /* may be NULL */
+        void *userdata;
 };
 
 /* On success *ret_version is the version installed (pointing into c), or NULL when there was

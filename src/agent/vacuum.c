@@ -175,6 +175,8 @@ int vacuum_context(struct context *c, const struct vacuum_request *q, const char
                 r = vacuum_remove_version(c->transfers, c->targets, c->n, *v, q->sync, &removed);
                 if (r < 0)
                         return r;
+                if (q->on_removed)
+                        q->on_removed(q->userdata, *v);
         }
         _cleanup_strv_free_ char **protected = NULL;
         r = vacuum_protected_versions(c, q->protected, &protected);

@@ -20,6 +20,9 @@ struct vacuum_request {
         uint64_t instances_max;       /* -m/--instances-max, 0 = the transfer's InstancesMax= */
         char *const *protected;       /* versions never removed, NULL-terminated (may be NULL) */
         bool sync;
+        /* vacuum_context(): called after each version removed (may be NULL) */
+        void (*on_removed)(void *userdata, const char *version);
+        void *userdata;
 };
 
 /* Vacuums one transfer's target; target is updated in place (instances dropped, n_empty

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 /* The only process-wide state of the library: set once from the command line. */
 static enum log_level max_level = LOG_INFO; /* as systemd: info by default */
 static unsigned n_warnings; /* for --strict */
+static char last_error[512]; /* for a JSON result */
+static bool hold_errors;     /* log_hold_errors() */
 
 void log_set_max_level(enum log_level level) {
         max_level = level;
@@ -44,12 +47,28 @@ unsigned log_warning_count(void) {
         return n_warnings;
 }
 
+const char *log_last_error(void) {
+        return last_error;
+}
+
+void log_hold_errors(bool hold) {
+        hold_errors = hold;
+}
+
 void log_msgv(enum log_level level, const char *fmt, va_list ap) {
         if (level == LOG_WARNING)
                 n_warnings++;
-        if (level > max_level)
-                return;
         int saved_errno = errno; /* logging must not change what the caller is about to test */
+        if (level == LOG_ERR) {
+                va_list aq;
+                va_copy(aq, ap);
+                vsnprintf(last_error, sizeof(last_error), fmt, aq);
+                va_end(aq);
+        }
+        if (level > max_level || (level == LOG_ERR && hold_errors)) {
+                errno = saved_errno;
+                return;
+        }
         const char *tag = level == LOG_ERR ? "" : level == LOG_WARNING ? "warning: " : "";
         /* A progress line may stand on the terminal with the cursor at column 0: clear it, so
          * the message replaces it instead of mixing with its tail. */

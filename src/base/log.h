@@ -7,6 +7,7 @@
  * propagate the error code and do not log again. */
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level { LOG_ERR = 3, LOG_WARNING = 4, LOG_NOTICE = 5, LOG_INFO = 6, LOG_DEBUG = 7 };
 
@@ -19,6 +20,13 @@ int log_setup_from_environment(void);
 
 /* The warnings logged so far, shown or not: --strict turns them into a failure. */
 unsigned log_warning_count(void);
+
+/* The text of the last error message (shown or held), "" before any: what a JSON result object
+ * reports. */
+const char *log_last_error(void);
+/* While held, error messages are only recorded (log_last_error()), not printed: for a caller that
+ * prints something first and then the error, with a hint. */
+void log_hold_errors(bool hold);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_msgv(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

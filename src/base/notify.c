@@ -27,8 +27,11 @@ void notify_send(const char *fmt, ...) {
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
 
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        /* Never waits: with the receiver's queue full (a service manager busy, or a socket nobody
+         * reads) the message is dropped rather than the download stalled. */
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         socklen_t len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(path));
-        if (fd < 0 || sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *) &sa, len) < 0)
-                log_debug("%s: cannot send notification: %s", path, strerror(errno));
+        if (fd < 0 || sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *) &sa, len) < 0)
+                log_debug("%s: cannot send notification%s: %s", path,
+                          errno == EAGAIN ? ", its queue is full, dropped" : "", strerror(errno));
 }

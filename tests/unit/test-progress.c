@@ -66,13 +66,16 @@ static char *draw_to(int fd, int readfd, bool fail) {
         return out;
 }
 
-static void test_terminal_only(void **state) {
+static void test_terminal_or_lines(void **state) {
         (void) state;
-        /* Not a terminal (a pipe): nothing at all. */
+        /* Not a terminal (a pipe): plain log lines, none within the first second, the final one
+         * at the end; after a failure only the error. */
         int pipefd[2];
         assert_int_equal(pipe(pipefd), 0);
         _cleanup_free_ char *piped = draw_to(pipefd[1], pipefd[0], false);
-        assert_string_equal(piped, "");
+        assert_string_equal(piped, "abota: store_2  600 B / 1000 B  60%  -/s\n");
+        _cleanup_free_ char *piped_failed = draw_to(pipefd[1], pipefd[0], true);
+        assert_string_equal(piped_failed, "abota: store_2: failed\n");
         close(pipefd[0]);
         close(pipefd[1]);
 
@@ -98,7 +101,7 @@ static void test_terminal_only(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format),
-                cmocka_unit_test(test_terminal_only),
+                cmocka_unit_test(test_terminal_or_lines),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
