@@ -151,10 +151,57 @@ static int file_room(const struct resource *target, char *const *protected, uint
         return 0;
 }
 
+/* Whether a payload of size bytes fits where transfer k writes version: a slot it can get, or the
+ * room of its directory. 0 when it fits or nobody can tell (no usable slot at all is a
+ * configuration problem, which vacuum explains); -ENOSPC with *ret_why ("is 5.0 MiB, larger than
+ * ...", not logged) when it does not. */
+static int payload_fits(struct context *c, size_t k, uint64_t size, char *const *protected, const char *version,
+                        char **ret_why) {
+        const struct transfer *t = c->transfers[k];
+        const struct resource *target = c->targets[k];
+        char a[16], b[16];
+        *ret_why = NULL;
+        if (t->target.type != RESOURCE_PARTITION) {
+                uint64_t room = 0;
+                int r = file_room(target, protected, &room);
+                if (r < 0)
+                        return r;
+                if (room >= size)
+                        return 0;
+                *ret_why = strprintf("is %s, more than the space left in %s (%s, counting what vacuum may free)",
+                                     format_bytes(a, size), target->path, format_bytes(b, room));
+                return *ret_why ? -ENOSPC : -ENOMEM;
+        }
+        uint64_t largest = 0;
+        for (size_t i = 0; i < target->table->n_partitions; i++) {
+                const struct partition_info *p = &target->table->partitions[i];
+                if (memcmp(p->type, t->partition_type, 16) == 0 && slot_usable(target, p, protected) &&
+                    p->size > largest)
+                        largest = p->size;
+        }
+        if (largest == 0 || largest >= size)
+                return 0;
+        *ret_why = strprintf("is %s, larger than every slot that could take version %s on %s (largest: %s)",
+                             format_bytes(a, size), version, target->path, format_bytes(b, largest));
+        return *ret_why ? -ENOSPC : -ENOMEM;
+}
+
+/* The size transfer k's payload src will have when written, from the manifest or what the server
+ * announces (HEAD): *ret_size, UINT64_MAX unknown; *ret_download what the server announced. */
+static int payload_size(const struct instance *src, uint64_t *ret_size, uint64_t *ret_download) {
+        uint64_t announced = UINT64_MAX;
+        int r = acquire_probe(src->path, &announced);
+        if (r < 0)
+                return r;
+        *ret_download = announced;
+        *ret_size = src->metadata.has_size ? src->metadata.size : written_size(src->path, announced);
+        return 0;
+}
+
 /* Before anything is removed to make room: every payload of the new version must be there, and
- * every payload whose size is known must fit: a slot it can get, or the room of its directory. Otherwise the update
- * stops here, with every installed version still in place. sizes[k] gets the size each payload
- * will have when written (UINT64_MAX when unknown). */
+ * every payload whose size is known must fit (payload_fits()). Otherwise the update stops here,
+ * with every installed version still in place. sizes[k] gets the size each payload will have
+ * when written (UINT64_MAX when unknown). */
 static int preflight(struct context *c, const struct update_set *u, const struct install *in, uint64_t *sizes,
                      uint64_t *downloads) {
         _cleanup_strv_free_ char **protected = NULL;
@@ -174,42 +221,72 @@ static int preflight(struct context *c, const struct update_set *u, const struct
                                 return log_error_errno(ENOENT, "%s: %s: not a directory (any more)", t->id, src->path);
                         continue;
                 }
-                uint64_t announced = UINT64_MAX;
-                r = acquire_probe(src->path, &announced);
-                if (r < 0)
+                if ((r = payload_size(src, &sizes[k], &downloads[k])) < 0)
                         return r;
-                downloads[k] = announced;
-                sizes[k] = src->metadata.has_size ? src->metadata.size : written_size(src->path, announced);
-                char a[16], b[16];
+                char a[16];
                 log_debug("%s: %s is there, %s when written", t->id, src->path,
                           sizes[k] == UINT64_MAX ? "size unknown" : format_bytes(a, sizes[k]));
                 if (sizes[k] == UINT64_MAX)
                         continue;
-                const struct resource *target = c->targets[k];
-                if (t->target.type != RESOURCE_PARTITION) {
-                        uint64_t room = 0;
-                        if ((r = file_room(target, protected, &room)) < 0)
-                                return r;
-                        if (room < sizes[k])
-                                return log_error_errno(ENOSPC, "%s: %s is %s, more than the space left in %s (%s, counting what vacuum may free); nothing was removed",
-                                                       t->id, src->path, format_bytes(a, sizes[k]), target->path,
-                                                       format_bytes(b, room));
-                        continue;
-                }
-                uint64_t largest = 0;
-                for (size_t i = 0; i < target->table->n_partitions; i++) {
-                        const struct partition_info *p = &target->table->partitions[i];
-                        if (memcmp(p->type, t->partition_type, 16) == 0 && slot_usable(target, p, protected) &&
-                            p->size > largest)
-                                largest = p->size;
-                }
-                /* no usable slot at all is a configuration problem, which vacuum explains */
-                if (largest > 0 && largest < sizes[k])
-                        return log_error_errno(ENOSPC, "%s: %s is %s, larger than every slot that could take version %s on %s (largest: %s); nothing was removed",
-                                               t->id, src->path, format_bytes(a, sizes[k]), u->version, target->path,
-                                               format_bytes(b, largest));
+                _cleanup_free_ char *why = NULL;
+                r = payload_fits(c, k, sizes[k], protected, u->version, &why);
+                if (r == -ENOSPC)
+                        return log_error_errno(ENOSPC, "%s: %s %s; nothing was removed", t->id, src->path, why);
+                if (r < 0)
+                        return r;
         }
         return 0;
+}
+
+int update_explain(struct context *c, const char *version, char ***ret) {
+        _cleanup_strv_free_ char **why = NULL, **protected = NULL;
+        int r = vacuum_protected_versions(c, NULL, &protected);
+        if (r < 0)
+                return r;
+        size_t at_source = 0, installed = 0, known = 0;
+        for (size_t k = 0; k < c->n; k++) {
+                const struct transfer *t = c->transfers[k];
+                const struct instance *s = c->sources ? resource_find(c->sources[k], version) : NULL;
+                const struct instance *i = resource_find(c->targets[k], version);
+                at_source += s != NULL;
+                installed += i != NULL;
+                known += s || i;
+                _cleanup_free_ char *line = NULL;
+                if (c->sources && !s && !i)
+                        line = strprintf("%s: missing at the source %s", t->id, c->sources[k]->path);
+                else if ((s || i) && t->max_version && version_compare(version, t->max_version) > 0)
+                        line = strprintf("%s: above MaxVersion=%s", t->id, t->max_version);
+                else if ((s || i) && t->min_version && version_compare(version, t->min_version) < 0)
+                        line = strprintf("%s: below MinVersion=%s", t->id, t->min_version);
+                else if (s && !i && t->source.type != RESOURCE_DIRECTORY && t->source.type != RESOURCE_SUBVOLUME) {
+                        uint64_t size, download;
+                        _cleanup_free_ char *fit = NULL;
+                        if (payload_size(s, &size, &download) < 0) /* logged */
+                                line = strprintf("%s: %s cannot be fetched", t->id, s->path);
+                        else if (size != UINT64_MAX) {
+                                r = payload_fits(c, k, size, protected, version, &fit);
+                                if (r == -ENOSPC)
+                                        line = strprintf("%s: %s %s", t->id, s->path, fit);
+                                else if (r < 0)
+                                        return r;
+                        }
+                }
+                if (line && strv_extend(&why, line) < 0)
+                        return -ENOMEM;
+        }
+        _cleanup_free_ char *line = NULL;
+        const struct update_set *newest = c->sets->newest_installed;
+        if (installed > 0 && installed < c->n)
+                line = strprintf("incomplete: installed for %zu of %zu transfers", installed, c->n);
+        else if (c->sources && at_source > 0 && at_source + installed < c->n)
+                line = strprintf("incomplete: at the source for %zu of %zu transfers", at_source, c->n);
+        else if (at_source == c->n && installed == 0 && newest && version_compare(version, newest->version) < 0)
+                line = strprintf("older than the newest installed version %s (update %s installs it anyway)",
+                                 newest->version, version);
+        if (line && strv_extend(&why, line) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(why);
+        return (int) known;
 }
 
 /* CurrentSymlink=: after every commit, each such transfer's link points at the instance of the

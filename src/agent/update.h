@@ -49,6 +49,14 @@ struct update_options {
         void *userdata;
 };
 
+/* Why version is not (or not fully) what update would install, one line per reason: for each
+ * transfer missing at the source, above MaxVersion= (below MinVersion=), or with a payload larger
+ * than every slot (or the room) it could get, its size read from the manifest or the server (a
+ * HEAD request) before anything is downloaded; then whether the version is incomplete, or older
+ * than the newest installed one. *ret is NULL when nothing stands in the way. Returns the number
+ * of transfers that have version installed or at their source (0: unknown everywhere). */
+int update_explain(struct context *c, const char *version, char ***ret);
+
 /* On success *ret_version is the version installed (pointing into c), or NULL when there was
  * nothing to do (already installed, or no candidate). */
 int update_run(struct context *c, const struct update_options *o, const char **ret_version);

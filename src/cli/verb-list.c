@@ -6,6 +6,7 @@
 #include "agent/partition.h"
 #include "agent/resource.h"
 #include "sysupdate/transfer.h"
+#include "agent/update.h"
 #include "agent/updateset.h"
 #include "base/util.h"
 
@@ -167,8 +168,31 @@ static void print_header(const struct update_set *u) {
                u->flags & UPDATE_OBSOLETE ? "yes" : "no");
 }
 
-static int list_version(const struct cli_options *o, const struct context *c, const char *version) {
+static void print_not_offered(char *const *why) {
+        if (!why)
+                return;
+        printf("\nNot offered:\n");
+        for (char *const *l = why; *l; l++)
+                printf("  %s\n", *l);
+}
+
+/* A version no set holds (a transfer lacks it at the source): what is known of it, and why. */
+static int list_unoffered(const char *version, char *const *why) {
+        printf("    Version: %s\n      State: not offered\n", version);
+        print_not_offered(why);
+        return EXIT_OK;
+}
+
+static int list_version(const struct cli_options *o, struct context *c, const char *version) {
         const struct update_set *u = update_sets_find(c->sets, version);
+        _cleanup_strv_free_ char **why = NULL;
+        /* The reasons for people only (the JSON stays systemd 257's), and only when the sources
+         * were read: offline, a version is what is installed. */
+        int known = c->sources && o->json == JSON_OFF ? update_explain(c, u ? u->version : version, &why) : 0;
+        if (known < 0)
+                return cli_exit_status(known);
+        if (!u && known > 0)
+                return list_unoffered(version, why);
         if (!u) {
                 log_error("version %s is neither installed nor available", version);
                 return EXIT_FAIL;
@@ -239,6 +263,7 @@ static int list_version(const struct cli_options *o, const struct context *c, co
                                         printf("%-*s ", (int) width[col], rows[r][col] ? rows[r][col] : "-");
                         putchar('\n');
                 }
+                print_not_offered(why);
         }
         for (size_t r = 0; r < n; r++)
                 for (size_t col = 0; col < _COL_MAX; col++)
@@ -248,12 +273,32 @@ static int list_version(const struct cli_options *o, const struct context *c, co
         return EXIT_OK;
 }
 
-/* abota list [VERSION] (spec sysupdate.md 10.3) */
+/* abota list [VERSION] (spec sysupdate.md 10.3). With the update sources out of reach (a
+ * temporary failure), the installed versions all the same, then the error with a hint, and the
+ * exit status of "try again later". */
 int verb_list(const struct cli_options *o) {
         struct context *c = NULL;
+        log_hold_errors(!o->offline);
         int r = cli_context_load(o, true, false, &c);
-        if (r < 0)
-                return cli_exit_status(r);
+        log_hold_errors(false);
+        if (r < 0) {
+                _cleanup_free_ char *error = strdup(log_last_error());
+                int status = cli_exit_status(r);
+                if (status != EXIT_TEMPFAIL) {
+                        log_error("%s", error ? error : "out of memory");
+                        return status;
+                }
+                struct cli_options offline = *o;
+                offline.offline = true;
+                if (cli_context_load(&offline, false, false, &c) >= 0) {
+                        r = o->n_args > 0 ? list_version(&offline, c, o->args[0]) : list_all(&offline, c);
+                        context_free(c);
+                        fflush(stdout);
+                }
+                log_error("%s; showing the installed versions only (--offline skips the update sources)",
+                          error ? error : "out of memory");
+                return status;
+        }
         r = o->n_args > 0 ? list_version(o, c, o->args[0]) : list_all(o, c);
         context_free(c);
         return r;
