@@ -53,7 +53,7 @@ void help_print(void) {
                "     --image=FILE           Operate on the disk image FILE\n"
                "  -C --component=NAME       Use sysupdate.NAME.d/ instead of sysupdate.d/\n"
                "     --transfer-source=DIR  Base for PathRelativeTo=explicit sources\n"
-               "     --json=pretty|short|off  JSON output\n"
+               "     --json=pretty|short|off  JSON output (update: one event per line)\n"
                "     --verify=BOOL          Force signature checking of SHA256SUMS on or off\n"
                "     --offline              Do not fetch manifests from the network\n"
                "  -m --instances-max=N      Override InstancesMax= of every transfer\n"
