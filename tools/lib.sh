@@ -42,3 +42,21 @@ build() {
         fi
         meson compile -C "$dir" >/dev/null
 }
+
+# build_deb WORKDIR: the Debian package of this source tree, built with dpkg-buildpackage -b -us -uc
+# in WORKDIR/abota, a copy of the tracked files and the new ones not ignored (as a release tarball
+# holds them); prints the path of the .deb. The build's log is WORKDIR/build.log (its tail is
+# printed on failure). Run from the top of the source tree.
+build_deb() {
+        local work=$1
+        rm -rf "$work/abota" "$work"/abota_* "$work"/abota-dbgsym_*
+        mkdir -p "$work/abota"
+        git ls-files -z --cached --others --exclude-standard | grep -zv '^build' |
+                xargs -0 tar -cf - | tar -C "$work/abota" -xf -
+        (cd "$work/abota" && dpkg-buildpackage -b -us -uc >"$work/build.log" 2>&1) || {
+                tail -40 "$work/build.log" >&2
+                echo "dpkg-buildpackage failed (log: $work/build.log)" >&2
+                return 1
+        }
+        ls "$work"/abota_*_*.deb
+}

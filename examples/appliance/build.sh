@@ -6,6 +6,8 @@
 #
 # Usage: examples/appliance/build.sh
 # Environment: ABOTA=path/to/abota (default build/abota); OUT=dir (default examples/appliance/out);
+#   ABOTA_DEB=path/to/abota_VERSION_ARCH.deb: install abota into the store from that package
+#   (demo.sh builds it) instead of copying $ABOTA (the host still runs $ABOTA);
 #   IMAGE_BUILDER=repart|sfdisk (default: repart when abota has the verb): how disk.raw is made,
 #   with abota repart from repart.d/, or with sfdisk + mkfs.vfat + mtools + dd.
 # Output in $OUT (gitignored):
@@ -40,6 +42,7 @@ log() { echo "build: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ -x "$abota" ] || die "$abota missing: build abota first (meson setup build && meson compile -C build)"
+[ -z "${ABOTA_DEB:-}" ] || [ -r "$ABOTA_DEB" ] || die "ABOTA_DEB=$ABOTA_DEB: no such package"
 mkdir -p "$out/debs" "$out/x" "$out/work" "$out/payloads"
 
 # fetch PACKAGE: download the .deb once (kept in out/debs) and extract it to out/x/PACKAGE.
@@ -129,6 +132,18 @@ copy_libs() {
         done
 }
 
+# abota in the store: with ABOTA_DEB, the files of that Debian package as dpkg would install them
+# (dpkg-deb -x); otherwise the meson build's binary, stripped. Then the libraries it links.
+install_abota() { # ROOTFS
+        if [ -n "${ABOTA_DEB:-}" ]; then
+                dpkg-deb -x "$ABOTA_DEB" "$1"
+                copy_libs "$1/usr/bin/abota" "$1"
+        else
+                objcopy --strip-unneeded "$abota" "$1/usr/bin/abota"
+                copy_libs "$abota" "$1"
+        fi
+}
+
 make_store() { # VERSION OUTPUT
         local v=$1 rootfs=$out/work/rootfs-$1 applet
         rm -rf "$rootfs"
@@ -138,8 +153,7 @@ make_store() { # VERSION OUTPUT
         for applet in $("$busybox" --list-full); do
                 [ -e "$rootfs/$applet" ] || ln -s /bin/busybox "$rootfs/$applet"
         done
-        objcopy --strip-unneeded "$abota" "$rootfs/usr/bin/abota"
-        copy_libs "$abota" "$rootfs"
+        install_abota "$rootfs"
         os_release "$v" >"$rootfs/usr/lib/os-release"
         ln -s ../usr/lib/os-release "$rootfs/etc/os-release"
         # The guest reaches the update server through QEMU's guestfwd at 10.0.2.100:80.
