@@ -112,12 +112,37 @@ static void test_warning_count(void **state) {
         assert_int_equal(log_warning_count(), before + 2);
 }
 
+static void test_last_error_and_hold(void **state) {
+        (void) state;
+        capture_begin();
+        log_error("%s: first", "a");
+        assert_string_equal(log_last_error(), "a: first");
+        log_warning("not an error");
+        assert_string_equal(log_last_error(), "a: first");
+        /* held: recorded, not printed; warnings still are */
+        log_hold_errors(true);
+        errno = EBADF;
+        log_error_errno(EIO, "%s: held", "b");
+        assert_int_equal(errno, EBADF);
+        log_warning("w");
+        log_hold_errors(false);
+        assert_string_equal(log_last_error(), "b: held");
+        /* and at a level that hides errors too */
+        log_set_max_level(LOG_ERR - 1);
+        log_error("c: hidden");
+        log_set_max_level(LOG_INFO);
+        assert_string_equal(log_last_error(), "c: hidden");
+        _cleanup_free_ char *out = capture_end();
+        assert_string_equal(out, "abota: a: first\nabota: warning: not an error\nabota: warning: w\n");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_error_errno),
                 cmocka_unit_test(test_levels),
                 cmocka_unit_test(test_level_names),
                 cmocka_unit_test(test_warning_count),
+                cmocka_unit_test(test_last_error_and_hold),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

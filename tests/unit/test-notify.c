@@ -62,10 +62,43 @@ static void test_unset_or_bogus(void **state) {
         assert_int_equal(recv(fd, buf, sizeof(buf), 0), -1);
 }
 
+/* A receiver whose queue is full (nobody reads it): the message is dropped at once, never waited
+ * for. Without MSG_DONTWAIT the send would block here until the test times out. */
+static void test_full_queue_drops(void **state) {
+        (void) state;
+        socklen_t len;
+        _cleanup_free_ char *path = path_join(tmpdir, "full");
+        _cleanup_close_ int fd = listen_at(path, &len);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        memcpy(sa.sun_path, path, strlen(path));
+        /* fill it (net.unix.max_dgram_qlen) from as many senders as it takes */
+        int senders[64], n = 0;
+        for (; n < 64; n++) {
+                senders[n] = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                assert_true(senders[n] >= 0);
+                int sent = 0;
+                while (sendto(senders[n], "x", 1, 0, (struct sockaddr *) &sa, len) == 1)
+                        sent++;
+                if (sent == 0)
+                        break;
+        }
+        assert_true(n < 64);
+        assert_int_equal(setenv("NOTIFY_SOCKET", path, 1), 0);
+        notify_send("X_SYSUPDATE_PROGRESS=%d", 42); /* returns */
+        /* what is queued is the filler only */
+        char buf[64];
+        ssize_t r;
+        while ((r = recv(fd, buf, sizeof(buf), 0)) > 0)
+                assert_int_equal(r, 1);
+        for (int i = 0; i <= n && i < 64; i++)
+                close(senders[i]);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_path_and_abstract),
                 cmocka_unit_test(test_unset_or_bogus),
+                cmocka_unit_test(test_full_queue_drops),
         };
         return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
