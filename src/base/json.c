@@ -125,6 +125,14 @@ void json_kv_uint(struct json_writer *w, const char *key, uint64_t v) {
         json_uint(w, v);
 }
 
+void json_kv_uint_or_null(struct json_writer *w, const char *key, bool has, uint64_t v) {
+        json_key(w, key);
+        if (has)
+                json_uint(w, v);
+        else
+                json_null(w);
+}
+
 void json_kv_bool(struct json_writer *w, const char *key, bool v) {
         json_key(w, key);
         json_bool(w, v);

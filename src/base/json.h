@@ -34,5 +34,7 @@ void json_finish(struct json_writer *w);
 /* Convenience: key + value. */
 void json_kv_string(struct json_writer *w, const char *key, const char *s);
 void json_kv_uint(struct json_writer *w, const char *key, uint64_t v);
+/* v when has, else null. */
+void json_kv_uint_or_null(struct json_writer *w, const char *key, bool has, uint64_t v);
 void json_kv_bool(struct json_writer *w, const char *key, bool v);
 void json_kv_strv(struct json_writer *w, const char *key, char *const *l);

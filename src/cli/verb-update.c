@@ -56,17 +56,10 @@ static void on_event(void *userdata, const struct update_event *e) {
                 json_kv_string(&w, "transfer", e->transfer);
                 json_kv_string(&w, "instance", e->instance);
                 json_kv_uint(&w, "bytesDone", e->done);
-                json_key(&w, "bytesTotal");
-                if (known)
-                        json_uint(&w, e->total);
-                else
-                        json_null(&w);
+                json_kv_uint_or_null(&w, "bytesTotal", known, e->total);
                 json_kv_uint(&w, "rate", rate);
-                json_key(&w, "eta");
-                if (known && rate > 0)
-                        json_uint(&w, e->total > e->done ? (e->total - e->done + rate - 1) / rate : 0);
-                else
-                        json_null(&w);
+                json_kv_uint_or_null(&w, "eta", known && rate > 0,
+                                     known && rate > 0 && e->total > e->done ? (e->total - e->done + rate - 1) / rate : 0);
                 break;
         }
         case UPDATE_EVENT_REMOVED:
@@ -89,11 +82,7 @@ static void on_event(void *userdata, const struct update_event *e) {
                 json_kv_string(&w, "transfer", e->transfer);
                 json_kv_string(&w, "instance", e->instance);
                 json_kv_string(&w, "path", e->target);
-                json_key(&w, "partition");
-                if (e->partno > 0)
-                        json_uint(&w, e->partno);
-                else
-                        json_null(&w);
+                json_kv_uint_or_null(&w, "partition", e->partno > 0, e->partno);
                 break;
         }
         default:
@@ -116,11 +105,7 @@ static void json_result(struct json_events *je, const char *installed, int exit_
                 json_kv_string(&w, "transfer", je->written[i].transfer);
                 json_kv_string(&w, "instance", je->written[i].instance);
                 json_kv_string(&w, "path", je->written[i].path);
-                json_key(&w, "partition");
-                if (je->written[i].partno > 0)
-                        json_uint(&w, je->written[i].partno);
-                else
-                        json_null(&w);
+                json_kv_uint_or_null(&w, "partition", je->written[i].partno > 0, je->written[i].partno);
                 json_end_object(&w);
                 free(je->written[i].transfer);
                 free(je->written[i].instance);

@@ -23,6 +23,8 @@ static void test_short(void **state) {
         json_string(&w, "a\"b\n");
         json_end_array(&w);
         json_kv_uint(&w, "n", 42);
+        json_kv_uint_or_null(&w, "m", true, 7);
+        json_kv_uint_or_null(&w, "o", false, 7);
         json_kv_bool(&w, "ok", true);
         json_kv_string(&w, "none", NULL);
         json_key(&w, "empty");
@@ -31,7 +33,7 @@ static void test_short(void **state) {
         json_end_object(&w);
         json_finish(&w);
         fclose(f);
-        assert_string_equal(buf, "{\"current\":\"1\",\"all\":[\"2\",\"a\\\"b\\n\"],\"n\":42,\"ok\":true,"
+        assert_string_equal(buf, "{\"current\":\"1\",\"all\":[\"2\",\"a\\\"b\\n\"],\"n\":42,\"m\":7,\"o\":null,\"ok\":true,"
                                  "\"none\":null,\"empty\":[]}\n");
         free(buf);
 }
