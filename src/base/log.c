@@ -13,6 +13,9 @@ static enum log_level max_level = LOG_INFO; /* as systemd: info by default */
 static unsigned n_warnings; /* for --strict */
 static char last_error[512]; /* for a JSON result */
 static bool hold_errors;     /* log_hold_errors() */
+#define HELD_MAX 16
+static char held[HELD_MAX][512];
+static unsigned n_held;
 
 void log_set_max_level(enum log_level level) {
         max_level = level;
@@ -55,6 +58,12 @@ void log_hold_errors(bool hold) {
         hold_errors = hold;
 }
 
+void log_print_held_errors(const char *suffix) {
+        for (unsigned i = 0; i < n_held; i++)
+                log_error("%s%s", held[i], i + 1 == n_held && suffix ? suffix : "");
+        n_held = 0;
+}
+
 void log_msgv(enum log_level level, const char *fmt, va_list ap) {
         if (level == LOG_WARNING)
                 n_warnings++;
@@ -65,6 +74,8 @@ void log_msgv(enum log_level level, const char *fmt, va_list ap) {
                 vsnprintf(last_error, sizeof(last_error), fmt, aq);
                 va_end(aq);
         }
+        if (level == LOG_ERR && hold_errors && n_held < HELD_MAX)
+                memcpy(held[n_held++], last_error, sizeof(last_error));
         if (level > max_level || (level == LOG_ERR && hold_errors)) {
                 errno = saved_errno;
                 return;

@@ -24,9 +24,12 @@ unsigned log_warning_count(void);
 /* The text of the last error message (shown or held), "" before any: what a JSON result object
  * reports. */
 const char *log_last_error(void);
-/* While held, error messages are only recorded (log_last_error()), not printed: for a caller that
- * prints something first and then the error, with a hint. */
+/* While held, error messages are only recorded (log_last_error(), and the first 16 kept for
+ * log_print_held_errors()), not printed: for a caller that prints something first and then the
+ * error, with a hint. */
 void log_hold_errors(bool hold);
+/* Logs the held error messages, suffix (may be NULL) appended to the last, and forgets them. */
+void log_print_held_errors(const char *suffix);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_msgv(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

@@ -282,10 +282,9 @@ int verb_list(const struct cli_options *o) {
         int r = cli_context_load(o, true, false, &c);
         log_hold_errors(false);
         if (r < 0) {
-                _cleanup_free_ char *error = strdup(log_last_error());
                 int status = cli_exit_status(r);
                 if (status != EXIT_TEMPFAIL) {
-                        log_error("%s", error ? error : "out of memory");
+                        log_print_held_errors(NULL);
                         return status;
                 }
                 struct cli_options offline = *o;
@@ -295,8 +294,7 @@ int verb_list(const struct cli_options *o) {
                         context_free(c);
                         fflush(stdout);
                 }
-                log_error("%s; showing the installed versions only (--offline skips the update sources)",
-                          error ? error : "out of memory");
+                log_print_held_errors("; showing the installed versions only (--offline skips the update sources)");
                 return status;
         }
         r = o->n_args > 0 ? list_version(o, c, o->args[0]) : list_all(o, c);

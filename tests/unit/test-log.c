@@ -125,15 +125,19 @@ static void test_last_error_and_hold(void **state) {
         log_error_errno(EIO, "%s: held", "b");
         assert_int_equal(errno, EBADF);
         log_warning("w");
+        log_error("c: held too");
         log_hold_errors(false);
-        assert_string_equal(log_last_error(), "b: held");
+        assert_string_equal(log_last_error(), "c: held too");
+        log_print_held_errors("; hint");
+        log_print_held_errors("; printed once");
         /* and at a level that hides errors too */
         log_set_max_level(LOG_ERR - 1);
         log_error("c: hidden");
         log_set_max_level(LOG_INFO);
         assert_string_equal(log_last_error(), "c: hidden");
         _cleanup_free_ char *out = capture_end();
-        assert_string_equal(out, "abota: a: first\nabota: warning: not an error\nabota: warning: w\n");
+        assert_string_equal(out, "abota: a: first\nabota: warning: not an error\nabota: warning: w\n"
+                                 "abota: b: held\nabota: c: held too; hint\n");
 }
 
 int main(void) {
