@@ -409,6 +409,10 @@ static CURLSH *http_share(void) {
         return share;
 }
 
+void *acquire_http_share(void) {
+        return http_share();
+}
+
 static int fetch_http(const struct acquire_fetch_options *o, const char *url, struct acquire_stage *sink,
                       uint64_t *ret_bytes) {
         _cleanup_(curl_cleanupp) CURL *curl = curl_easy_init();

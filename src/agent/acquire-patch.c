@@ -209,9 +209,23 @@ static void patch_stage_done(struct patch_stage *s) {
         region_unmap(&s->out);
 }
 
-static bool patch_disabled(void) {
-        const char *e = getenv("ABOTA_PATCH");
-        return e && streq(e, "0");
+bool acquire_path_allowed(const char *path) {
+        const char *e = getenv("ABOTA_PATH");
+        if (streq(path, "patch")) {
+                const char *p = getenv("ABOTA_PATCH");
+                if (p && streq(p, "0"))
+                        return false;
+        }
+        if (isempty(e))
+                return true;
+        if (!streq(e, "patch") && !streq(e, "blocks") && !streq(e, "full")) {
+                static bool warned;
+                if (!warned)
+                        log_warning("$ABOTA_PATH=%s: expected patch, blocks or full; ignored", e);
+                warned = true;
+                return true;
+        }
+        return streq(e, path);
 }
 
 /* One attempt: 1 applied, -ESTALE base slot differs, other -errno failed (logged). */
@@ -247,7 +261,7 @@ static int patch_apply(const struct instance_patch *pt, const struct partition_i
 
 int acquire_patch_try(const struct resource *target, const struct instance *src, int fd, uint64_t offset,
                       uint64_t size, bool sync, const char *what, bool progress) {
-        if (src->n_patches == 0 || patch_disabled())
+        if (src->n_patches == 0 || !acquire_path_allowed("patch"))
                 return 0;
         /* The newest installed version that a patch starts from first. */
         for (size_t i = 0; i < target->n_instances; i++) {

@@ -24,3 +24,8 @@ int acquire_patch_attach(struct resource *r, const struct manifest *m);
  * image. -ENOMEM only otherwise. $ABOTA_PATCH=0 turns the patch path off. */
 int acquire_patch_try(const struct resource *target, const struct instance *src, int fd, uint64_t offset,
                       uint64_t size, bool sync, const char *what, bool progress);
+
+/* Whether the path "patch", "blocks" or "full" may be tried: $ABOTA_PATH=patch|blocks|full allows
+ * that one only (the full download stays the fallback of the others), $ABOTA_PATCH=0 rules out
+ * the patch. */
+bool acquire_path_allowed(const char *path);

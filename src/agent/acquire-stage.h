@@ -71,6 +71,8 @@ unsigned acquire_stall_timeout(void);
  * ($CURL_CA_BUNDLE), the CA file and public-key pin of abota.conf for that server, the user
  * agent. curl is a CURL *. Returns 0 or -errno (logged, naming the URL). */
 int acquire_curl_setup(void *curl, const char *url, const char *protocols);
+/* The CURLSH * every request of this process shares (connections, DNS), NULL if there is none. */
+void *acquire_http_share(void);
 /* Pushes every byte of url into sink (does not call finish). An interrupted HTTP transfer is
  * retried from where it stopped (Range, or by skipping what was already delivered). Returns 0 or
  * -errno: -ENOENT (missing, 404), -EACCES (401/403), -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT,

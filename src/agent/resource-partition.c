@@ -4,6 +4,7 @@
 #include "resource-partition.h"
 
 #include "acquire.h"
+#include "acquire-blocks.h"
 #include "acquire-patch.h"
 #include "commit.h"
 #include "resource.h"
@@ -208,9 +209,17 @@ static int acquire(const struct resource *target, const struct resource_write *w
                 .fd = fd, .offset = slot->start, .size_max = slot->size, .sync = w->sync,
                 .what = what, .progress = w->progress, .on_bytes = w->on_bytes, .userdata = w->userdata,
         };
+        /* The paths in the order of the bytes they fetch: patch, block reuse, full image. */
         r = acquire_patch_try(target, src, fd, slot->start, slot->size, w->sync, what, w->progress);
         if (r == 0)
-                r = acquire_run(&req, NULL);
+                r = acquire_blocks_try(target, src, fd, slot->start, slot->size, w->sync, what);
+        if (r == 0) {
+                struct acquire_result res = {};
+                char a[16];
+                r = acquire_run(&req, &res);
+                if (r >= 0)
+                        log_info("%s: written from the full image, %s downloaded", what, format_bytes(a, res.downloaded));
+        }
         if (r < 0)
                 return r;
 

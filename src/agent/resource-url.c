@@ -5,6 +5,7 @@
 #include "resource-url.h"
 
 #include "acquire.h"
+#include "acquire-blocks.h"
 #include "acquire-patch.h"
 #include "manifest-cache.h"
 #include "resource.h"
@@ -109,7 +110,8 @@ static int add_entries(struct resource *r, const struct resource_config *c, cons
                 if (k < 0)
                         return k;
         }
-        return acquire_patch_attach(r, m);
+        int k = acquire_patch_attach(r, m);
+        return k < 0 ? k : acquire_blocks_attach(r, m);
 }
 
 static int resolve(const struct transfer *t, const struct resource_config *c, bool target,

@@ -177,6 +177,8 @@ static void instance_free(struct instance *i) {
                 free(i->patches[k].url);
         }
         free(i->patches);
+        free(i->index_url);
+        free(i->blocks_url);
         free(i);
 }
 

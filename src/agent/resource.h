@@ -36,6 +36,8 @@ struct instance {
         const struct partition_info *partition; /* partition targets: the slot (owned by table) */
         struct instance_patch *patches;    /* url sources: patches to this instance */
         size_t n_patches;
+        char *index_url, *blocks_url;      /* url sources: block index and data (sysupdate/block-index.h) */
+        uint8_t index_sha256[32];          /* of the index file, from the manifest */
 };
 
 struct resource {

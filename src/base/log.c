@@ -98,12 +98,25 @@ void log_msg(enum log_level level, const char *fmt, ...) {
         va_end(ap);
 }
 
-int log_error_errno(int err, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        log_msgv(LOG_ERR, fmt, ap);
-        va_end(ap);
+static int log_errno_v(enum log_level level, int err, const char *fmt, va_list ap) {
+        log_msgv(level, fmt, ap);
         if (err == 0)
                 return -EINVAL;
         return err < 0 ? err : -err;
+}
+
+int log_error_errno(int err, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = log_errno_v(LOG_ERR, err, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_warning_errno(int err, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = log_errno_v(LOG_WARNING, err, fmt, ap);
+        va_end(ap);
+        return r;
 }

@@ -36,6 +36,8 @@ void log_msgv(enum log_level level, const char *fmt, va_list ap) __attribute__((
 
 /* Logs at LOG_ERR and returns -abs(err) (or -EINVAL when err is 0). */
 int log_error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same at LOG_WARNING: for failures that a fallback takes over. */
+int log_warning_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)

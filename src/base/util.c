@@ -47,6 +47,18 @@ bool strv_contains(char *const *l, const char *s) {
         return false;
 }
 
+bool strv_remove(char **l, const char *s) {
+        size_t n = strv_length(l);
+        for (size_t i = 0; i < n; i++)
+                if (streq(l[i], s)) {
+                        free(l[i]);
+                        l[i] = l[n - 1];
+                        l[n - 1] = NULL;
+                        return true;
+                }
+        return false;
+}
+
 int strv_push(char ***l, char *s) {
         size_t n = strv_length(*l);
         char **m = realloc(*l, sizeof(char *) * (n + 2));

@@ -65,6 +65,8 @@ const char *endswith(const char *s, const char *suffix);
 size_t strv_length(char *const *l);
 void strv_free(char **l);
 bool strv_contains(char *const *l, const char *s);
+/* Removes the first s from l (the last entry takes its place); false when l holds none. */
+bool strv_remove(char **l, const char *s);
 int strv_push(char ***l, char *s);       /* takes ownership of s (also on failure) */
 int strv_extend(char ***l, const char *s); /* copies s */
 char **strv_copy(char *const *l);

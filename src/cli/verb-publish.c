@@ -26,6 +26,9 @@ static void publish_help(void) {
                "     --keep=N              Keep only the N newest versions in DIR\n"
                "     --deltas=N            Publish patches from the N newest older versions to\n"
                "                           each payload (default 2, 0 = none)\n"
+               "     --block-index=BOOL    Publish a block index and the blocks of each payload for\n"
+               "                           block reuse on devices (with --definitions=: of the\n"
+               "                           partition transfers; default: those, none without)\n"
                "     --compress=none|zstd|xz[:LEVEL]  Compress payloads (same file name: clients\n"
                "                           detect compression by magic); zstd 1-19 (default 9),\n"
                "                           xz 0-9 (default 6)\n"
@@ -54,6 +57,7 @@ static int patterns_from_definitions(const char *dir, struct definitions **ret_d
                         .name = t->file ? path_basename(t->file) : t->id,
                         .patterns = t->source.patterns,
                         .n_patterns = t->source.n_patterns,
+                        .partition = t->target.type == RESOURCE_PARTITION,
                 };
                 for (size_t j = 0; j < t->source.n_patterns; j++) {
                         struct pattern **p = realloc(*patterns, (*n + 1) * sizeof(*p));
@@ -88,13 +92,14 @@ static void print_result(const struct publish_options *o, const struct publish_r
 
 int verb_publish(int argc, char **argv) {
         enum { ARG_PATTERN = 0x100, ARG_DEFINITIONS, ARG_KEEP, ARG_COMPRESS, ARG_SIGN, ARG_GPG_KEY, ARG_GPG_HOMEDIR,
-               ARG_BEST_BEFORE, ARG_FORCE, ARG_DELTAS };
+               ARG_BEST_BEFORE, ARG_FORCE, ARG_DELTAS, ARG_BLOCK_INDEX };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "pattern", required_argument, NULL, ARG_PATTERN },
                 { "definitions", required_argument, NULL, ARG_DEFINITIONS },
                 { "keep", required_argument, NULL, ARG_KEEP },
                 { "deltas", required_argument, NULL, ARG_DELTAS },
+                { "block-index", required_argument, NULL, ARG_BLOCK_INDEX },
                 { "compress", required_argument, NULL, ARG_COMPRESS },
                 { "sign", required_argument, NULL, ARG_SIGN },
                 { "gpg-key", required_argument, NULL, ARG_GPG_KEY },
@@ -103,7 +108,7 @@ int verb_publish(int argc, char **argv) {
                 { "force", no_argument, NULL, ARG_FORCE },
                 {}
         };
-        struct publish_options o = { .deltas = 2 };
+        struct publish_options o = { .deltas = 2, .blocks = -1 };
         _cleanup_free_ struct pattern **patterns = NULL; /* borrowed from own[] and definitions */
         size_t n_patterns = 0;
         struct pattern *own[64];
@@ -145,6 +150,14 @@ int verb_publish(int argc, char **argv) {
                                 log_error("--deltas=%s: expected a number from 0 to 16", optarg);
                                 goto finish;
                         }
+                        break;
+                case ARG_BLOCK_INDEX:
+                        if ((r = parse_boolean(optarg)) < 0) {
+                                log_error("--block-index=%s: expected yes or no", optarg);
+                                goto finish;
+                        }
+                        o.blocks = r;
+                        r = 0;
                         break;
                 case ARG_COMPRESS:
                         if (compression_from_string(optarg, &o.compression, &o.level) < 0) {

@@ -2,12 +2,15 @@
 #include "publish.h"
 
 #include "delta.h"
+#include "publish-blocks.h"
+#include "publish-temp.h"
 
 #include "base/compress.h"
 #include "base/gpg.h"
 #include "sysupdate/instance.h"
 #include "base/log.h"
 #include "sysupdate/manifest.h"
+#include "sysupdate/block-index.h"
 #include "sysupdate/patch.h"
 #include "base/util.h"
 #include "sysupdate/version.h"
@@ -21,7 +24,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#define TEMP_PREFIX ".#"   /* temporary files: never listed, never served as a version */
 #define MANIFEST_NAME "SHA256SUMS"
 #define SIGNATURE_NAME "SHA256SUMS.gpg"
 
@@ -53,66 +55,6 @@ static void dir_files_done(struct dir_files *l) {
         }
         free(l->files);
         *l = (struct dir_files) {};
-}
-
-/* Temporary files created so far, removed on failure. */
-struct temp_files {
-        int dir_fd;
-        char **names;
-};
-
-static void temp_files_cleanup(struct temp_files *t) {
-        for (char **n = t->names; n && *n; n++)
-                (void) unlinkat(t->dir_fd, *n, 0);
-        strv_free(t->names);
-        t->names = NULL;
-}
-
-static void temp_files_forget(struct temp_files *t, const char *name) {
-        size_t n = strv_length(t->names);
-        for (size_t i = 0; i < n; i++)
-                if (streq(t->names[i], name)) {
-                        free(t->names[i]);
-                        t->names[i] = t->names[n - 1];
-                        t->names[n - 1] = NULL;
-                        return;
-                }
-}
-
-/* Creates DIR/.#NAME.XXXXXX (mode 0644, readable by the web server); returns fd and name. */
-static int temp_file_create(struct temp_files *t, const char *dir, const char *name, char **ret_name) {
-        _cleanup_free_ char *path = strprintf("%s/" TEMP_PREFIX "%s.XXXXXX", dir, name);
-        if (!path)
-                return -ENOMEM;
-        int fd = mkostemp(path, O_CLOEXEC);
-        if (fd < 0) {
-                int r = -errno;
-                return log_error_errno(r, "%s: cannot create a temporary file: %s", dir, strerror(-r));
-        }
-        char *base = strdup(path_basename(path));
-        if (!base || strv_extend(&t->names, base) < 0) {
-                (void) unlink(path);
-                close(fd);
-                free(base);
-                return -ENOMEM;
-        }
-        if (fchmod(fd, 0644) < 0) {
-                int r = -errno;
-                close(fd);
-                free(base);
-                return log_error_errno(r, "%s: cannot set mode: %s", path, strerror(-r));
-        }
-        *ret_name = base;
-        return fd;
-}
-
-static int rename_into_place(struct temp_files *t, const char *dir, const char *temp, const char *name) {
-        if (renameat(t->dir_fd, temp, t->dir_fd, name) < 0) {
-                int r = -errno;
-                return log_error_errno(r, "%s/%s: cannot rename to %s: %s", dir, temp, name, strerror(-r));
-        }
-        temp_files_forget(t, temp);
-        return 0;
 }
 
 /* The output end of a copy: writes everything and hashes what it wrote (the hash sysupdate
@@ -535,16 +477,19 @@ static int check_replaced(const struct publish_options *o, int dir_fd, const str
         return 0;
 }
 
-/* Patches whose base or target version is gone go with it. So do those whose target is published
- * again, unless publish_deltas() makes one of the same name again. */
+/* Patches whose base or target version is gone go with it, block indexes with their payload. So
+ * do those whose target is published again, unless publish_deltas() or publish_blocks() makes one
+ * of the same name again. */
 static int plan_patches(const struct publish_options *o, struct dir_files *l, struct publish_result *res) {
         for (size_t i = 0; i < l->n; i++) {
                 struct dir_file *f = &l->files[i];
                 _cleanup_free_ char *base = NULL;
                 const char *target = NULL;
-                if (f->replaced || f->removed || patch_name_parse(f->name, &base, &target) < 0)
+                if (f->replaced || f->removed)
                         continue;
-                bool base_there = false, target_there = false;
+                if (patch_name_parse(f->name, &base, &target) < 0 && !(target = block_index_target(f->name)))
+                        continue;
+                bool base_there = !base, target_there = false;
                 for (size_t j = 0; j < l->n; j++) {
                         const struct dir_file *g = &l->files[j];
                         if (g->removed || !g->version)
@@ -611,14 +556,7 @@ static int publish_deltas(const struct publish_options *o, struct temp_files *t,
                         r = rename_into_place(t, o->dir, tmp, pname);
                         if (r < 0 || strv_extend(&res->added, pname) < 0)
                                 return r < 0 ? r : -ENOMEM;
-                        size_t m = strv_length(res->removed);
-                        for (size_t k = 0; k < m; k++)
-                                if (streq(res->removed[k], pname)) { /* made again: it stays */
-                                        free(res->removed[k]);
-                                        res->removed[k] = res->removed[m - 1];
-                                        res->removed[--m] = NULL;
-                                        break;
-                                }
+                        strv_remove(res->removed, pname); /* made again: it stays */
                         entries[(*n_entries)++].name = TAKE_PTR(pname);
                 }
                 if (r < 0)
@@ -627,9 +565,68 @@ static int publish_deltas(const struct publish_options *o, struct temp_files *t,
         return 0;
 }
 
+/* Payloads of partition transfers only, when the definitions tell which transfer a payload is for;
+ * without them, every payload when asked for. */
+static bool payload_wants_blocks(const struct publish_options *o, const char *name, const char *version) {
+        if (o->blocks == 0 || !o->transfers)
+                return o->blocks > 0;
+        for (size_t i = 0; i < o->n_transfers; i++)
+                if (o->transfers[i].partition && transfer_has_payload(&o->transfers[i], name, version))
+                        return true;
+        return false;
+}
+
+/* For every new payload (of a partition transfer, when the definitions tell): "@blocks@NAME" and
+ * then "@index@NAME" (publish-blocks.h) under temporary names, renamed into place (no manifest
+ * names them yet; the next publish drops them if their payload never came), listed in entries.
+ * A name made again is taken off res->removed. */
+static int publish_blocks(const struct publish_options *o, struct temp_files *t, struct manifest_entry *entries,
+                          size_t *n_entries, struct publish_result *res) {
+        int level = o->compression == COMPRESSION_ZSTD && o->level > 0 ? o->level : 19;
+        for (size_t i = 0; i < o->n_files; i++) {
+                const char *name = path_basename(o->files[i]);
+                if (!payload_wants_blocks(o, name, res->version))
+                        continue;
+                _cleanup_free_ char *iname = block_index_name(name), *dname = block_data_name(name);
+                _cleanup_free_ char *itmp = NULL, *dtmp = NULL, *ipath = NULL, *dpath = NULL;
+                if (!iname || !dname)
+                        return -ENOMEM;
+                int ifd = temp_file_create(t, o->dir, iname, &itmp);
+                if (ifd < 0)
+                        return ifd;
+                int dfd = temp_file_create(t, o->dir, dname, &dtmp);
+                if (dfd < 0) {
+                        close(ifd);
+                        return dfd;
+                }
+                ipath = path_join(o->dir, itmp);
+                dpath = path_join(o->dir, dtmp);
+                int r = ipath && dpath ? publish_blocks_write(o->files[i], level, ifd, ipath, dfd, dpath,
+                                                              entries[*n_entries].sha256,
+                                                              entries[*n_entries + 1].sha256) : -ENOMEM;
+                close(ifd);
+                close(dfd);
+                if (r == -EOPNOTSUPP)
+                        continue;
+                if (r >= 0)
+                        r = rename_into_place(t, o->dir, dtmp, dname);
+                if (r >= 0)
+                        r = rename_into_place(t, o->dir, itmp, iname);
+                if (r >= 0 && (strv_extend(&res->added, dname) < 0 || strv_extend(&res->added, iname) < 0))
+                        r = -ENOMEM;
+                if (r < 0)
+                        return r;
+                strv_remove(res->removed, dname);
+                strv_remove(res->removed, iname);
+                entries[(*n_entries)++].name = TAKE_PTR(iname);
+                entries[(*n_entries)++].name = TAKE_PTR(dname);
+        }
+        return 0;
+}
+
 static int publish_files(const struct publish_options *o, int dir_fd, struct dir_files *l, struct publish_result *res) {
         struct temp_files t = { .dir_fd = dir_fd };
-        size_t n_entries = 0, cap = l->n + o->n_files * (1 + o->deltas) + 1;
+        size_t n_entries = 0, cap = l->n + o->n_files * (3 + o->deltas) + 1;
         struct manifest_entry *entries = calloc(cap, sizeof(*entries));
         if (!entries)
                 return -ENOMEM;
@@ -681,6 +678,8 @@ static int publish_files(const struct publish_options *o, int dir_fd, struct dir
                 r = check_replaced(o, dir_fd, l, entries + first_new, n_entries - first_new);
         if (r >= 0)
                 r = publish_deltas(o, &t, l, res->version, tmps, entries, &n_entries, res);
+        if (r >= 0)
+                r = publish_blocks(o, &t, entries, &n_entries, res);
         for (size_t i = 0; i < o->n_files && r >= 0; i++) {
                 r = rename_into_place(&t, o->dir, tmps[i], entries[first_new + i].name);
                 if (r >= 0)

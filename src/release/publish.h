@@ -4,8 +4,8 @@
 /* `abota publish`: add one version's payloads to a static update directory (the url-file source
  * of sysupdate, spec sysupdate.md 5.4 and 9), rewrite its SHA256SUMS, sign it, drop old versions.
  *
- * Crash and client safety come from the order of writes: payloads and their patches first
- * (temporary name, fsync, rename; patches: delta.h), then the manifest and its signature (same), and only then the deletion of payloads
+ * Crash and client safety come from the order of writes: payloads, their patches and block
+ * indexes first (temporary name, fsync, rename; patches: delta.h, indexes: publish-blocks.h), then the manifest and its signature (same), and only then the deletion of payloads
  * that the new manifest no longer names. A client therefore never reads a manifest naming a
  * missing file; one that pairs a new manifest with the old signature fails verification and
  * retries later. */
@@ -22,6 +22,7 @@ struct publish_transfer {
         const char *name;                /* the transfer's file name, for messages */
         struct pattern *const *patterns; /* its [Source] MatchPattern= */
         size_t n_patterns;
+        bool partition;                  /* its target is a partition: payloads get a block index */
 };
 
 struct publish_options {
@@ -34,6 +35,9 @@ struct publish_options {
         int level;                       /* as compression_from_string() returns it */
         uint64_t keep;                   /* keep this many newest versions; 0 = all */
         uint64_t deltas;                 /* patches from this many older versions (delta.h) */
+        int blocks;                      /* a block index per payload (publish-blocks.h): 1 yes (of
+                                          * partition transfers only, with transfers), 0 no, -1 for
+                                          * the payloads of partition transfers (none without transfers) */
         const char *best_before;         /* "YYYY-MM-DD": add a BEST-BEFORE marker, NULL = none */
         bool force;                      /* replace a published file with different content */
         bool sign;                       /* write SHA256SUMS.gpg with gpg */

@@ -21,6 +21,8 @@ Other options:
     --throttle BPS             send at most BPS body bytes per second (all requests), in pieces
                                of a tenth of that, so a slow server trickles instead of bursting
     --no-range                 ignore Range headers (answer 200 with the whole file)
+    --corrupt-ranges           answer a single byte range with the right length and headers but
+                               wrong bytes (the first byte of each answer inverted)
     --log FILE                 append one line per request: "GET /path STATUS RANGE|-"
                                (lets a test count requests, e.g. that a 404 was not retried)
     --stale NAME=FILE          answer the first GET of /NAME with FILE (an old version of it, as
@@ -64,6 +66,7 @@ class Config:
         self.fail_count = args.fail_count
         self.throttle = args.throttle
         self.range = not args.no_range
+        self.corrupt_ranges = args.corrupt_ranges
         self.no_head = args.no_head
         self.log = args.log
         self.redirect = args.redirect
@@ -278,7 +281,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             limit = min(limit, c.stall_after)
         if failing and c.truncate_after is not None:
             limit = min(limit, c.truncate_after)
-        self.send_body(path, start, limit)
+        self.send_body(path, start, limit, corrupt=bool(rng) and c.corrupt_ranges)
         if limit < length:
             if failing and c.stall_after is not None:
                 self.stall()
@@ -305,7 +308,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(path, start, n)
         self.wfile.write(tail)
 
-    def send_body(self, path, start, count):
+    def send_body(self, path, start, count, corrupt=False):
         began = time.monotonic()
         sent = 0
         chunk = max(1, min(CHUNK, self.config.throttle // 10)) if self.config.throttle else CHUNK
@@ -315,6 +318,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 data = f.read(min(chunk, count - sent))
                 if not data:
                     break
+                if corrupt and sent == 0:
+                    data = bytes([data[0] ^ 0xff]) + data[1:]
                 try:
                     self.wfile.write(data)
                     self.wfile.flush()
@@ -357,6 +362,7 @@ def main():
     ap.add_argument("--fail-count", type=int)
     ap.add_argument("--throttle", type=int)
     ap.add_argument("--no-range", action="store_true")
+    ap.add_argument("--corrupt-ranges", action="store_true")
     ap.add_argument("--no-head", action="store_true", help="answer HEAD with 405, as some CDNs do")
     ap.add_argument("--log")
     ap.add_argument("--redirect")

@@ -229,10 +229,12 @@ def test_definitions(abota, tmp_path, srv):
         (defs / f"{prio}-{suffix}.transfer").write_text(
             f"[Source]\nType=url-file\nPath=http://localhost/\nMatchPattern=appliance_@v.{suffix}\n" + target)
     abota("publish", f"--definitions={defs}", srv, *make_version(tmp_path, "1"))
-    assert len(manifest_lines(srv)) == 2
+    # the payloads and the block index and blocks of the partition payload only
+    assert sorted(line.split()[1] for line in manifest_lines(srv)) == [
+        "@blocks@appliance_1.store.raw", "@index@appliance_1.store.raw", "appliance_1.efi", "appliance_1.store.raw"]
     r = abota("publish", f"--definitions={defs}", "--keep=1", srv, *make_version(tmp_path, "2"))
     assert "Removed version(s) 1" in r.stdout
-    assert len(manifest_lines(srv)) == 2
+    assert len(manifest_lines(srv)) == 4
     assert r.stderr == ""
 
     # a version without the payload of one transfer would never be offered: refused, unchanged

@@ -41,7 +41,8 @@ def stage(tmp_path, version, store):
 
 
 def publish(abota, app, tmp_path, version, store, *extra):
-    return abota("publish", "--definitions", app.defs, "--compress=zstd", *extra, app.server_dir,
+    """Without block indexes: the patch path or the full download (block reuse: test_update_blocks)."""
+    return abota("publish", "--definitions", app.defs, "--compress=zstd", "--block-index=no", *extra, app.server_dir,
                  *stage(tmp_path, version, store))
 
 

@@ -276,7 +276,9 @@ def test_publish_and_update_install_the_pair(abota, abota_bin, tmp_path):
         payloads = [tmp_path / "build2" / f"appliance_2.store_{rh[:32]}.raw",
                     tmp_path / "build2" / f"appliance_2.store-verity_{rh[32:]}.raw"]
         abota("publish", "--definitions", transfers, server, *payloads)
-        assert sorted(p.name for p in server.iterdir()) == sorted([p.name for p in payloads] + ["SHA256SUMS"])
+        # each partition payload with its block index and blocks
+        assert sorted(p.name for p in server.iterdir()) == sorted(
+            [f"{prefix}{p.name}" for p in payloads for prefix in ("", "@index@", "@blocks@")] + ["SHA256SUMS"])
         abota("update", "--definitions", transfers, "--root", root)
     finally:
         srv.stop()

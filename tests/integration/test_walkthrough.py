@@ -39,8 +39,9 @@ def test_walkthrough_runs(abota_bin, tmp_path):
                    capture_output=True)
     assert p.returncode == 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}"
     work = tmp_path / "work"
-    assert sorted(f.name for f in (work / "srv").iterdir()) == ["SHA256SUMS", "SHA256SUMS.gpg",
-                                                               "myappliance_2.store.raw"]
+    assert sorted(f.name for f in (work / "srv").iterdir()) == [
+        "@blocks@myappliance_2.store.raw", "@index@myappliance_2.store.raw",  # block reuse (partition)
+        "SHA256SUMS", "SHA256SUMS.gpg", "myappliance_2.store.raw"]
     # what the page says the commands print
     assert "  Current: 1\nAvailable: 2 (install with: abota update)\n" in p.stdout
     assert "host   1 \u2192 2\n" in p.stdout

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The block-reuse path (acquire-blocks.h), in four steps over the new slot:
+ *
+ *     index (fetched, checked against SHA256SUMS) -> zero blocks -> local slots -> Range requests
+ *
+ * then the written slot is hashed against the image's SHA-256. Memory: the index and a table of
+ * its hashes (about 30 bytes per 4 KiB block, 2.5 MiB for a 320 MiB image), one read buffer and
+ * one frame; the slots are read and written with pread/pwrite. */
+#include "acquire-blocks.h"
+
+#include "acquire.h"
+#include "acquire-patch.h"
+#include "acquire-stage.h"
+#include "partition.h"
+#include "resource.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "sysupdate/block-index.h"
+#include "sysupdate/manifest.h"
+
+#include <curl/curl.h>
+#include <zstd.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define READ_BUFFER (1024U * 1024U)
+/* Frames closer than this are fetched in one range with what lies between: a request and its
+ * answer's headers cost about as much. */
+#define RANGE_GAP_MAX 512U
+#define NONE UINT32_MAX
+
+int acquire_blocks_attach(struct resource *r, const struct manifest *m) {
+        for (size_t i = 0; i < m->n_entries; i++) {
+                const struct manifest_entry *e = &m->entries[i];
+                const char *target = startswith(e->name, BLOCK_INDEX_PREFIX);
+                if (!target || !*target)
+                        continue;
+                for (size_t j = 0; j < r->n_instances; j++) {
+                        struct instance *in = r->instances[j];
+                        size_t nl = strlen(in->name), pl = strlen(in->path);
+                        if (!streq(in->name, target) || pl < nl || in->index_url)
+                                continue;
+                        /* the payload URL with the index's name as its last component ('@' as %40) */
+                        in->index_url = strprintf("%.*s%%40index%%40%s", (int) (pl - nl), in->path, target);
+                        in->blocks_url = strprintf("%.*s%%40blocks%%40%s", (int) (pl - nl), in->path, target);
+                        if (!in->index_url || !in->blocks_url)
+                                return -ENOMEM;
+                        memcpy(in->index_sha256, e->sha256, 32);
+                }
+        }
+        return 0;
+}
+
+struct blocks {
+        const char *what;
+        int fd;
+        uint64_t offset;
+        const struct block_index *idx;
+        uint32_t *table;     /* open addressing by hash: the first block with it, NONE = empty */
+        size_t table_mask;
+        uint32_t *next;      /* the next block with the same hash, NONE = last */
+        uint8_t *have;       /* the block is written */
+        uint8_t *planned;    /* first blocks of a hash: one block with it is being fetched */
+        size_t left;         /* non-zero blocks not written yet */
+        size_t local;        /* blocks taken from local slots */
+};
+
+static uint64_t hash_key(const uint8_t h[BLOCK_HASH_SIZE]) {
+        uint64_t k;
+        memcpy(&k, h, sizeof(k));
+        return k;
+}
+
+static uint32_t lookup(const struct blocks *b, const uint8_t h[BLOCK_HASH_SIZE]) {
+        for (size_t s = (size_t) hash_key(h) & b->table_mask;; s = (s + 1) & b->table_mask) {
+                uint32_t i = b->table[s];
+                if (i == NONE || memcmp(b->idx->hashes[i], h, BLOCK_HASH_SIZE) == 0)
+                        return i;
+        }
+}
+
+static int blocks_init(struct blocks *b) {
+        const struct block_index *idx = b->idx;
+        size_t size = 1;
+        while (size < 2 * idx->n_blocks)
+                size <<= 1;
+        b->table = malloc(size * sizeof(uint32_t));
+        b->next = malloc(idx->n_blocks * sizeof(uint32_t));
+        b->have = calloc(idx->n_blocks, 1);
+        b->planned = calloc(idx->n_blocks, 1);
+        if (!b->table || !b->next || !b->have || !b->planned)
+                return -ENOMEM;
+        memset(b->table, 0xff, size * sizeof(uint32_t));
+        b->table_mask = size - 1;
+        for (size_t i = idx->n_blocks; i-- > 0;) {
+                b->next[i] = NONE;
+                if (idx->lengths[i] == 0)
+                        continue;
+                b->left++;
+                size_t s = (size_t) hash_key(idx->hashes[i]) & b->table_mask;
+                while (b->table[s] != NONE && memcmp(idx->hashes[b->table[s]], idx->hashes[i], BLOCK_HASH_SIZE) != 0)
+                        s = (s + 1) & b->table_mask;
+                b->next[i] = b->table[s]; /* prepended: the chain stays in block order */
+                b->table[s] = (uint32_t) i;
+        }
+        return 0;
+}
+
+static void blocks_done(struct blocks *b) {
+        free(b->table);
+        free(b->next);
+        free(b->have);
+        free(b->planned);
+}
+
+static size_t block_bytes(const struct block_index *idx, size_t i) {
+        return i + 1 < idx->n_blocks ? idx->block_size : (size_t) (idx->image_size - (uint64_t) i * idx->block_size);
+}
+
+/* Writes data (the content of every block with its hash) to each block of the chain from first
+ * that is not written yet. */
+static int write_chain(struct blocks *b, uint32_t first, const uint8_t *data) {
+        for (uint32_t j = first; j != NONE; j = b->next[j]) {
+                if (b->have[j])
+                        continue;
+                uint64_t at = b->offset + (uint64_t) j * b->idx->block_size;
+                int r = pwrite_full(b->fd, data, block_bytes(b->idx, j), at);
+                if (r < 0)
+                        return log_error_errno(r, "%s: write at byte %" PRIu64 " failed: %s", b->what, at, strerror(-r));
+                b->have[j] = 1;
+                b->left--;
+        }
+        return 0;
+}
+
+/* All-zero blocks: punched (reads back as zeros on files and block devices), or written. */
+static int write_zeros(struct blocks *b) {
+        static const uint8_t zero[BLOCK_SIZE];
+        const struct block_index *idx = b->idx;
+        for (size_t i = 0; i < idx->n_blocks;) {
+                if (idx->lengths[i] != 0) {
+                        i++;
+                        continue;
+                }
+                size_t j = i;
+                uint64_t n = 0;
+                for (; j < idx->n_blocks && idx->lengths[j] == 0; j++)
+                        n += block_bytes(idx, j);
+                uint64_t at = b->offset + (uint64_t) i * idx->block_size;
+                if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) at, (off_t) n) < 0)
+                        for (uint64_t k = 0; k < n; k += sizeof(zero)) {
+                                int r = pwrite_full(b->fd, zero, n - k < sizeof(zero) ? (size_t) (n - k) : sizeof(zero), at + k);
+                                if (r < 0)
+                                        return log_error_errno(r, "%s: write failed: %s", b->what, strerror(-r));
+                        }
+                i = j;
+        }
+        return 0;
+}
+
+/* Hashes every whole block of [start, start + size) of fd and copies those the image needs. */
+static int scan_slot(struct blocks *b, uint64_t start, uint64_t size, uint8_t *buf) {
+        const uint32_t bs = b->idx->block_size;
+        for (uint64_t pos = 0; pos + bs <= size && b->left > 0;) {
+                size_t n = size - pos < READ_BUFFER ? (size_t) (size - pos) : READ_BUFFER;
+                n -= n % bs;
+                int r = pread_full(b->fd, buf, n, start + pos);
+                if (r < 0)
+                        return log_error_errno(r, "%s: cannot read a local slot: %s", b->what, strerror(-r));
+                for (size_t k = 0; k < n; k += bs) {
+                        uint8_t h[BLOCK_HASH_SIZE];
+                        if (block_hash(buf + k, bs, h) < 0)
+                                return log_error_errno(EIO, "%s: SHA-256 computation failed", b->what);
+                        uint32_t first = lookup(b, h);
+                        if (first == NONE)
+                                continue;
+                        size_t before = b->left;
+                        r = write_chain(b, first, buf + k);
+                        if (r < 0)
+                                return r;
+                        b->local += before - b->left;
+                }
+                pos += n;
+        }
+        return 0;
+}
+
+/* A run of blocks fetched in one request: [first, last] and the frames' bytes. */
+struct range {
+        uint32_t first, last;
+};
+
+/* The blocks still missing, one per hash, as ranges of the data file. */
+static int plan_ranges(struct blocks *b, struct range **ret, size_t *ret_n, uint64_t *ret_bytes) {
+        const struct block_index *idx = b->idx;
+        struct range *l = NULL;
+        size_t n = 0;
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < idx->n_blocks; i++) {
+                if (idx->lengths[i] == 0 || b->have[i])
+                        continue;
+                uint32_t first = lookup(b, idx->hashes[i]);
+                if (b->planned[first])
+                        continue;
+                b->planned[first] = 1;
+                if (n > 0 && idx->offsets[i] - idx->offsets[l[n - 1].last + 1] <= RANGE_GAP_MAX) {
+                        bytes += idx->offsets[i + 1] - idx->offsets[l[n - 1].last + 1];
+                        l[n - 1].last = (uint32_t) i;
+                        continue;
+                }
+                struct range *m = realloc(l, (n + 1) * sizeof(*l));
+                if (!m) {
+                        free(l);
+                        return -ENOMEM;
+                }
+                l = m;
+                l[n++] = (struct range) { (uint32_t) i, (uint32_t) i };
+                bytes += idx->lengths[i];
+        }
+        *ret = l;
+        *ret_n = n;
+        *ret_bytes = bytes;
+        return 0;
+}
+
+/* One range request being received. */
+struct fetch {
+        struct blocks *b;
+        const char *url;
+        CURL *curl;
+        ZSTD_DCtx *d;
+        uint64_t start;      /* asked for */
+        int64_t got_start;   /* from Content-Range, -1 = none */
+        bool started;
+        uint32_t cur, last;  /* the block whose frame is arriving, the range's last block */
+        uint8_t frame[ZSTD_COMPRESSBOUND(BLOCK_SIZE)];
+        size_t frame_got;
+        uint8_t out[BLOCK_SIZE];
+        uint64_t received;
+        int error;
+};
+
+static size_t fetch_header(char *data, size_t size, size_t nmemb, void *userdata) {
+        struct fetch *f = userdata;
+        size_t n = size * nmemb;
+        unsigned long long start;
+        if (n > 14 && strncasecmp(data, "content-range:", 14) == 0) {
+                char line[128];
+                snprintf(line, sizeof(line), "%.*s", (int) (n - 14), data + 14);
+                if (sscanf(line, " bytes %llu-", &start) == 1)
+                        f->got_start = (int64_t) start;
+        } else if (n > 5 && strncmp(data, "HTTP/", 5) == 0)
+                f->got_start = -1;
+        return n;
+}
+
+/* A whole frame of block f->cur arrived: decode, check, write. */
+static int frame_done(struct fetch *f) {
+        const struct block_index *idx = f->b->idx;
+        size_t want = block_bytes(idx, f->cur);
+        uint8_t h[BLOCK_HASH_SIZE];
+        size_t k = ZSTD_decompressDCtx(f->d, f->out, sizeof(f->out), f->frame, f->frame_got);
+        if (ZSTD_isError(k) || k != want || block_hash(f->out, want, h) < 0 ||
+            memcmp(h, idx->hashes[f->cur], BLOCK_HASH_SIZE) != 0)
+                return log_error_errno(EBADMSG, "%s: block %" PRIu32 " does not match the block index", f->url, f->cur);
+        int r = write_chain(f->b, lookup(f->b, idx->hashes[f->cur]), f->out);
+        if (r < 0)
+                return r;
+        f->frame_got = 0;
+        do
+                f->cur++;
+        while (f->cur <= f->last && idx->lengths[f->cur] == 0);
+        return 0;
+}
+
+static size_t fetch_write(char *data, size_t size, size_t nmemb, void *userdata) {
+        struct fetch *f = userdata;
+        const struct block_index *idx = f->b->idx;
+        size_t n = size * nmemb;
+        if (!f->started) {
+                long status = 0;
+                f->started = true;
+                curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
+                if (status != 206 || f->got_start != (int64_t) f->start) {
+                        f->error = log_warning_errno(EPROTO, "%s: the server does not answer range requests (HTTP %ld)",
+                                                     f->url, status);
+                        return 0;
+                }
+        }
+        f->received += n;
+        for (size_t pos = 0; pos < n;) {
+                if (f->cur > f->last) {
+                        f->error = log_warning_errno(EBADMSG, "%s: more bytes than the range asked for", f->url);
+                        return 0;
+                }
+                size_t k = idx->lengths[f->cur] - f->frame_got;
+                if (k > n - pos)
+                        k = n - pos;
+                memcpy(f->frame + f->frame_got, data + pos, k);
+                f->frame_got += k;
+                pos += k;
+                if (f->frame_got == idx->lengths[f->cur] && (f->error = frame_done(f)) < 0)
+                        return 0;
+        }
+        return n;
+}
+
+static int fetch_ranges(struct blocks *b, const char *url, const struct range *l, size_t n, uint64_t *ret_received) {
+        CURL *curl = curl_easy_init();
+        ZSTD_DCtx *d = ZSTD_createDCtx();
+        struct fetch *f = calloc(1, sizeof(*f));
+        struct acquire_fetch_options o;
+        char errbuf[CURL_ERROR_SIZE] = "";
+        int r = curl && d && f ? 0 : -ENOMEM;
+        if (r >= 0)
+                r = acquire_curl_setup(curl, url, "http,https");
+        if (r >= 0) {
+                acquire_fetch_options_default(&o);
+                if (acquire_http_share())
+                        curl_easy_setopt(curl, CURLOPT_SHARE, acquire_http_share());
+                curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+                curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long) o.connect_timeout_sec);
+                curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, (long) o.low_speed_limit);
+                curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long) o.low_speed_time_sec);
+                curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) o.transfer_timeout_sec);
+                curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, fetch_header);
+                curl_easy_setopt(curl, CURLOPT_HEADERDATA, f);
+                curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, fetch_write);
+                curl_easy_setopt(curl, CURLOPT_WRITEDATA, f);
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const struct block_index *idx = b->idx;
+                uint64_t start = idx->offsets[l[i].first], end = idx->offsets[l[i].last + 1];
+                char range[64];
+                *f = (struct fetch) { .b = b, .url = url, .curl = curl, .d = d, .start = start, .got_start = -1,
+                                      .cur = l[i].first, .last = l[i].last, .received = f->received };
+                snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, start, end - 1);
+                curl_easy_setopt(curl, CURLOPT_RANGE, range);
+                CURLcode c = curl_easy_perform(curl);
+                if (f->error)
+                        r = f->error;
+                else if (c != CURLE_OK)
+                        r = log_warning_errno(EIO, "%s: range %s: %s", url, range, *errbuf ? errbuf : curl_easy_strerror(c));
+                else if (f->cur <= f->last)
+                        r = log_warning_errno(EBADMSG, "%s: range %s: the answer ended early", url, range);
+        }
+        if (f)
+                *ret_received = f->received;
+        free(f);
+        ZSTD_freeDCtx(d);
+        if (curl)
+                curl_easy_cleanup(curl);
+        return r;
+}
+
+static int slot_matches(int fd, uint64_t offset, uint64_t size, const uint8_t want[32], uint8_t *buf) {
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        uint8_t got[32];
+        unsigned len = 0;
+        int r = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+        for (uint64_t pos = 0; pos < size && r >= 0; pos += READ_BUFFER) {
+                size_t n = size - pos < READ_BUFFER ? (size_t) (size - pos) : READ_BUFFER;
+                r = pread_full(fd, buf, n, offset + pos);
+                if (r >= 0 && EVP_DigestUpdate(c, buf, n) != 1)
+                        r = -EIO;
+        }
+        if (r >= 0 && (EVP_DigestFinal_ex(c, got, &len) != 1 || len != 32))
+                r = -EIO;
+        EVP_MD_CTX_free(c);
+        return r < 0 ? r : memcmp(got, want, 32) == 0;
+}
+
+/* Fetches and checks the index: 0 and *ret, or -errno (logged as a warning). */
+static int index_fetch(const struct instance *src, const char *what, struct block_index **ret, size_t *ret_size) {
+        _cleanup_free_ char *data = NULL;
+        uint8_t got[32];
+        unsigned len = 0;
+        size_t n = 0;
+        int r = acquire_fetch_small(src->index_url, BLOCK_INDEX_MAX, &data, &n);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return log_warning_errno(r, "%s: cannot fetch the block index %s", what, src->index_url);
+        if (EVP_Digest(data, n, got, &len, EVP_sha256(), NULL) != 1 || len != 32)
+                return -EIO;
+        if (memcmp(got, src->index_sha256, 32) != 0)
+                return log_warning_errno(EBADMSG, "%s: the block index %s does not match SHA256SUMS", what, src->index_url);
+        r = block_index_load(data, n, ret);
+        if (r == -EBADMSG)
+                return log_warning_errno(r, "%s: the block index %s is not valid", what, src->index_url);
+        *ret_size = n;
+        return r;
+}
+
+/* 1 written, 0 not worth it, -errno failed (logged). */
+static int blocks_apply(const struct resource *target, const struct instance *src, int fd, uint64_t offset,
+                        uint64_t size, bool sync, const char *what, const struct block_index *idx, uint64_t index_size) {
+        struct blocks b = { .what = what, .fd = fd, .offset = offset, .idx = idx };
+        _cleanup_free_ uint8_t *buf = malloc(READ_BUFFER);
+        _cleanup_free_ struct range *ranges = NULL;
+        size_t n_ranges = 0;
+        uint64_t fetch = 0, received = 0, full = UINT64_MAX;
+        char a[16], c[16], d[16];
+        bool forced = streq_ptr(getenv("ABOTA_PATH"), "blocks");
+        int r = buf ? blocks_init(&b) : -ENOMEM;
+        if (r >= 0 && idx->image_size > size)
+                r = log_warning_errno(EFBIG, "%s: the image of the block index is larger than the slot (%s)", what,
+                                      format_bytes(a, size));
+        if (r >= 0)
+                r = write_zeros(&b);
+        for (size_t i = 0; i < target->n_instances && r >= 0 && b.left > 0; i++)
+                if (target->instances[i]->partition)
+                        r = scan_slot(&b, target->instances[i]->partition->start, target->instances[i]->partition->size, buf);
+        if (r >= 0)
+                r = plan_ranges(&b, &ranges, &n_ranges, &fetch);
+        if (r >= 0 && !forced && acquire_probe(src->path, &full) >= 0 && full != UINT64_MAX && index_size + fetch >= full) {
+                log_info("%s: block reuse would fetch %s, the full image is %s: downloading the full image", what,
+                         format_bytes(a, index_size + fetch), format_bytes(c, full));
+                r = 0;
+                goto finish;
+        }
+        if (r >= 0)
+                r = fetch_ranges(&b, src->blocks_url, ranges, n_ranges, &received);
+        if (r >= 0 && b.left > 0)
+                r = log_warning_errno(EIO, "%s: %zu blocks were not written", what, b.left);
+        if (r >= 0) {
+                r = slot_matches(fd, offset, idx->image_size, idx->image_sha256, buf);
+                if (r == 0)
+                        r = log_warning_errno(EBADMSG, "%s: the slot written by block reuse does not hash to the published image",
+                                              what);
+                else if (r < 0)
+                        r = log_warning_errno(r, "%s: cannot read back the slot: %s", what, strerror(-r));
+        }
+        if (r > 0 && sync && fsync(fd) < 0)
+                r = log_warning_errno(errno, "%s: fsync failed: %s", what, strerror(errno));
+        if (r > 0)
+                log_info("%s: written by block reuse: %zu blocks from local slots, %s fetched (index %s, %zu range requests)%s%s",
+                         what, b.local, format_bytes(a, index_size + received), format_bytes(c, index_size), n_ranges,
+                         full != UINT64_MAX ? ", full image " : "", full != UINT64_MAX ? format_bytes(d, full) : "");
+finish:
+        blocks_done(&b);
+        return r;
+}
+
+int acquire_blocks_try(const struct resource *target, const struct instance *src, int fd, uint64_t offset,
+                       uint64_t size, bool sync, const char *what) {
+        struct block_index *idx = NULL;
+        size_t index_size = 0;
+        if (!src->index_url || !acquire_path_allowed("blocks"))
+                return 0;
+        int r = index_fetch(src, what, &idx, &index_size);
+        if (r >= 0)
+                r = blocks_apply(target, src, fd, offset, size, sync, what, idx, index_size);
+        block_index_free(idx);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                log_warning("%s: block reuse failed, downloading the full image", what);
+        return r > 0 ? 1 : 0;
+}

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Block index and block data of a payload (publish-blocks.h). The payload is mapped and read once:
+ * each 4 KiB block is hashed and, unless all zeros, compressed on its own into one zstd frame
+ * without a content size or checksum (the index carries the block's hash and the device checks
+ * the size), so that a frame costs a few bytes over its data and any block can be fetched alone.
+ * Measured on the issue-13 data set (ext4, v1 -> v2, zstd 19): the 6313 blocks missing on a v1
+ * device take 9.90 MiB as 4 KiB frames, 10.82 MiB as 16 KiB frames and 12.32 MiB as 64 KiB
+ * frames (more unchanged blocks ride along in bigger frames); as raw bytes from an uncompressed
+ * copy of the image they would be 24.66 MiB. */
+#include "publish-blocks.h"
+
+#include "base/log.h"
+#include "base/util.h"
+#include "sysupdate/block-index.h"
+
+#include <zstd.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INDEX_LEVEL 19
+#define OUT_BUFFER (1024U * 1024U)
+
+struct out {
+        int fd;
+        const char *path;
+        EVP_MD_CTX *sha;
+        uint8_t *buf;
+        size_t n;
+        uint64_t written;
+};
+
+/* Hashes and writes n bytes at the current end of o. */
+static int out_write(struct out *o, const uint8_t *p, size_t n) {
+        if (EVP_DigestUpdate(o->sha, p, n) != 1)
+                return log_error_errno(EIO, "%s: SHA-256 computation failed", o->path);
+        for (size_t done = 0; done < n;) {
+                ssize_t k = write(o->fd, p + done, n - done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return log_error_errno(errno, "%s: write failed: %s", o->path, strerror(errno));
+                done += (size_t) k;
+        }
+        o->written += n;
+        return 0;
+}
+
+static int out_flush(struct out *o) {
+        int r = o->n > 0 ? out_write(o, o->buf, o->n) : 0;
+        o->n = 0;
+        return r;
+}
+
+static int out_finish(struct out *o, uint8_t ret[32]) {
+        unsigned len = 0;
+        int r = out_flush(o);
+        if (r < 0)
+                return r;
+        if (EVP_DigestFinal_ex(o->sha, ret, &len) != 1 || len != 32)
+                return log_error_errno(EIO, "%s: SHA-256 computation failed", o->path);
+        if (fsync(o->fd) < 0)
+                return log_error_errno(errno, "%s: fsync failed: %s", o->path, strerror(errno));
+        return 0;
+}
+
+static bool is_compressed(const uint8_t *p, size_t n) {
+        return (n >= 6 && memcmp(p, "\xfd" "7zXZ\0", 6) == 0) || (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) ||
+               (n >= 4 && memcmp(p, "\x28\xb5\x2f\xfd", 4) == 0);
+}
+
+/* Compresses every block of image into data and fills idx. */
+static int write_blocks(const uint8_t *image, struct block_index *idx, int level, struct out *data) {
+        ZSTD_CCtx *c = ZSTD_createCCtx();
+        EVP_MD_CTX *sha = EVP_MD_CTX_new();
+        size_t bound = ZSTD_compressBound(BLOCK_SIZE), e = 0;
+        int r = c && sha && EVP_DigestInit_ex(sha, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+        if (r >= 0 && (ZSTD_isError(e = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) ||
+                       ZSTD_isError(e = ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0)) ||
+                       ZSTD_isError(e = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0))))
+                r = log_error_errno(EIO, "%s: cannot set up zstd: %s", data->path, ZSTD_getErrorName(e));
+        for (size_t i = 0; i < idx->n_blocks && r >= 0; i++) {
+                const uint8_t *p = image + (uint64_t) i * BLOCK_SIZE;
+                size_t n = i + 1 < idx->n_blocks ? BLOCK_SIZE : (size_t) (idx->image_size - (uint64_t) i * BLOCK_SIZE);
+                if (block_hash(p, n, idx->hashes[i]) < 0 || EVP_DigestUpdate(sha, p, n) != 1) {
+                        r = log_error_errno(EIO, "%s: SHA-256 computation failed", data->path);
+                        break;
+                }
+                idx->offsets[i] = data->written + data->n;
+                if (block_is_zero(p, n))
+                        continue;
+                if (OUT_BUFFER - data->n < bound && (r = out_flush(data)) < 0)
+                        break;
+                size_t k = ZSTD_compress2(c, data->buf + data->n, bound, p, n);
+                if (ZSTD_isError(k)) {
+                        r = log_error_errno(EIO, "%s: zstd compression failed: %s", data->path, ZSTD_getErrorName(k));
+                        break;
+                }
+                idx->lengths[i] = (uint32_t) k;
+                data->n += k;
+        }
+        unsigned len = 0;
+        if (r >= 0 && (EVP_DigestFinal_ex(sha, idx->image_sha256, &len) != 1 || len != 32))
+                r = log_error_errno(EIO, "%s: SHA-256 computation failed", data->path);
+        idx->data_size = data->written + data->n;
+        idx->offsets[idx->n_blocks] = idx->data_size;
+        ZSTD_freeCCtx(c);
+        EVP_MD_CTX_free(sha);
+        return r;
+}
+
+static int write_index(const struct block_index *idx, struct out *o) {
+        _cleanup_free_ uint8_t *raw = NULL;
+        size_t n = 0;
+        int r = block_index_format(idx, &raw, &n);
+        if (r < 0)
+                return r;
+        size_t bound = ZSTD_compressBound(n);
+        _cleanup_free_ uint8_t *z = malloc(bound);
+        if (!z)
+                return -ENOMEM;
+        size_t k = ZSTD_compress(z, bound, raw, n, INDEX_LEVEL);
+        if (ZSTD_isError(k))
+                return log_error_errno(EIO, "%s: zstd compression failed: %s", o->path, ZSTD_getErrorName(k));
+        return out_write(o, z, k);
+}
+
+int publish_blocks_write(const char *path, int level, int index_fd, const char *index_path, int data_fd,
+                         const char *data_path, uint8_t ret_index_sha256[32], uint8_t ret_data_sha256[32]) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return log_error_errno(errno, "%s: cannot open: %s", path, strerror(errno));
+        if (st.st_size == 0) {
+                log_notice("%s: empty, no block index", path);
+                return -EOPNOTSUPP;
+        }
+        void *map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED)
+                return log_error_errno(errno, "%s: cannot map: %s", path, strerror(errno));
+        (void) madvise(map, (size_t) st.st_size, MADV_SEQUENTIAL);
+        struct block_index *idx = NULL;
+        struct out data = { .fd = data_fd, .path = data_path, .sha = EVP_MD_CTX_new(), .buf = malloc(OUT_BUFFER) };
+        struct out index = { .fd = index_fd, .path = index_path, .sha = EVP_MD_CTX_new() };
+        int r = data.sha && index.sha && data.buf && EVP_DigestInit_ex(data.sha, EVP_sha256(), NULL) == 1 &&
+                EVP_DigestInit_ex(index.sha, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+        if (r >= 0 && is_compressed(map, (size_t) st.st_size)) {
+                log_notice("%s: already compressed, no block index (publish the uncompressed image)", path);
+                r = -EOPNOTSUPP;
+        }
+        if (r >= 0) {
+                r = block_index_new((uint64_t) st.st_size, &idx);
+                if (r == -EFBIG)
+                        r = log_error_errno(r, "%s: too large for a block index", path);
+        }
+        if (r >= 0)
+                r = write_blocks(map, idx, level, &data);
+        if (r >= 0)
+                r = out_finish(&data, ret_data_sha256);
+        if (r >= 0)
+                r = write_index(idx, &index);
+        if (r >= 0)
+                r = out_finish(&index, ret_index_sha256);
+        block_index_free(idx);
+        EVP_MD_CTX_free(data.sha);
+        EVP_MD_CTX_free(index.sha);
+        free(data.buf);
+        munmap(map, (size_t) st.st_size);
+        return r;
+}
