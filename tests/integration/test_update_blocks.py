@@ -11,7 +11,7 @@ import pytest
 
 from agent_env import (ESP_TYPE, LINUX_GENERIC, SLOT_SIZE, Appliance, MiB, Server, payload, slot_bytes,
                        write_manifest)
-from test_update_patch import edit, gets, stage
+from test_update_patch import edit, gets, stage, sysupdate_match
 
 
 @pytest.fixture
@@ -63,6 +63,18 @@ def test_publish_writes_index_for_partition_payloads_only(abota, app, tmp_path):
     abota("publish", "--pattern=appliance_@v.store.raw", "--block-index=yes", srv, store)
     assert sorted(p.name for p in srv.iterdir()) == ["@blocks@appliance_3.store.raw", "@index@appliance_3.store.raw",
                                                        "SHA256SUMS", "appliance_3.store.raw"]
+
+
+def test_sysupdate_patterns_do_not_match_index_names(abota, app, tmp_path):
+    publish(abota, app, tmp_path, "1", app.v1)
+    names = [p.name for p in app.server_dir.iterdir() if p.name.startswith(("@index@", "@blocks@"))]
+    assert len(names) == 2
+    for pattern in ["appliance_@v.store.raw", "@v", "@v.store.raw", "@v_@u.raw", "appliance@v", "@h", "@s@@@v",
+                    "@t_@v"]:
+        for name in names:
+            for strict in (True, False):
+                assert not sysupdate_match(pattern, name, strict), (pattern, name)
+    assert "index" not in abota(*app.args("list")).stdout
 
 
 def test_blocks_from_running_slot(abota, app, tmp_path):
