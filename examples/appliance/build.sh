@@ -14,7 +14,7 @@
 #   disk.raw                        factory image: esp (vfat) | store_1 (squashfs) | _empty | data (ext4)
 #   payloads/appliance_N.store.raw  store of version N (N = 1, 2, 3; v3 fails its health check)
 #   payloads/appliance_N.efi        UKI of version N, command line root=PARTLABEL=store_N
-#   payloads/appliance_4.*          a tampered version 4 (store as v2, version 4): its UKI is signed
+#   payloads/appliance_4.*          a tampered version 4 (v2 with IMAGE_VERSION=4): its UKI is signed
 #                                   with the foreign key, which the firmware's db does not hold
 #   keys/                           Secure Boot test keys (secureboot-keys.sh), made once per $OUT
 #
