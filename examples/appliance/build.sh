@@ -14,6 +14,13 @@
 #   disk.raw                        factory image: esp (vfat) | store_1 (squashfs) | _empty | data (ext4)
 #   payloads/appliance_N.store.raw  store of version N (N = 1, 2, 3; v3 fails its health check)
 #   payloads/appliance_N.efi        UKI of version N, command line root=PARTLABEL=store_N
+#   payloads/appliance_4.*          a tampered version 4 (v2 with IMAGE_VERSION=4): its UKI is signed
+#                                   with the foreign key, which the firmware's db does not hold
+#   keys/                           Secure Boot test keys (secureboot-keys.sh), made once per $OUT
+#
+# Secure Boot: systemd-boot (both copies on the ESP) and every UKI are signed with sbsign (the db
+# key); the ESP carries PK/KEK/db.auth in /loader/keys/auto/, which systemd-boot enrolls when the
+# firmware is in setup mode (loader.conf secure-boot-enroll force).
 #
 # Each version's UKI names its own store partition, so a boot entry pins its slot. The system is
 # two small stages: the UKI's initrd (busybox, kernel modules, initrd/init) mounts the store and
@@ -24,8 +31,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 out=${OUT:-$here/out}
 abota=${ABOTA:-$top/build/abota}
-versions=(1 2 3)
+versions=(1 2 3 4)
 broken_version=3
+tampered_version=4
 
 # Partition sizes (MiB). Slots hold a store squashfs; both slots must have the same size.
 esp_size=64
@@ -71,6 +79,15 @@ kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depen
 fetch "$kernel_pkg"
 fetch busybox-static
 fetch systemd-boot-efi
+
+keys=$out/keys
+"$here/secureboot-keys.sh" "$keys"
+
+# sign_efi KEY IN OUT: an Authenticode signature (sbsign) with KEY.key/KEY.crt from $keys.
+sign_efi() {
+        sbsign --key "$keys/$1.key" --cert "$keys/$1.crt" --output "$3" "$2" 2>/dev/null ||
+                die "sbsign $2 failed"
+}
 
 kdir=$out/x/$kernel_pkg
 kver=$(ls "$kdir/lib/modules")
@@ -174,6 +191,7 @@ make_uki() { # VERSION OUTPUT
         local v=$1 w=$out/work/uki-$1 end addr name file size
         mkdir -p "$w"
         os_release "$v" >"$w/osrel"
+        [ "$v" = "$tampered_version" ] && sed -i 's/^PRETTY_NAME=.*/PRETTY_NAME="abota appliance 4 (tampered)"/' "$w/osrel"
         printf 'console=ttyS0,115200 root=PARTLABEL=store_%s ro quiet loglevel=3 panic=5' "$v" >"$w/cmdline"
         # First free address: the end of the stub's last section, 4 KiB aligned; each added section
         # starts at the next 4 KiB boundary, in ascending order (the 252 stub requires it).
@@ -198,7 +216,12 @@ make_uki() { # VERSION OUTPUT
                 fi
                 addr=$(( (addr + size + 4095) / 4096 * 4096 ))
         done
-        objcopy "${args[@]}" "$stub" "$2"
+        objcopy "${args[@]}" "$stub" "$w/unsigned.efi"
+        if [ "$v" = "$tampered_version" ]; then
+                sign_efi foreign "$w/unsigned.efi" "$2"
+        else
+                sign_efi db "$w/unsigned.efi" "$2"
+        fi
 }
 
 for v in "${versions[@]}"; do
@@ -208,6 +231,25 @@ for v in "${versions[@]}"; do
 done
 [ "$(stat -c %s "$out/payloads/appliance_1.store.raw")" -le $((slot_size * 1024 * 1024)) ] || die "store larger than a slot"
 
+# ---- Secure Boot: check the signatures, stage the keys for enrollment ----
+for v in "${versions[@]}"; do
+        if [ "$v" = "$tampered_version" ]; then
+                ! sbverify --cert "$keys/db.crt" "$out/payloads/appliance_$v.efi" >/dev/null 2>&1 ||
+                        die "tampered UKI $v verifies with the db key"
+        else
+                sbverify --cert "$keys/db.crt" "$out/payloads/appliance_$v.efi" >/dev/null 2>&1 ||
+                        die "UKI $v does not verify with the db key"
+        fi
+done
+
+# secure_boot_esp ESP_TREE: the keys systemd-boot enrolls in setup mode (only the public .auth
+# files), and loader.conf's secure-boot-enroll force (enroll /loader/keys/auto/ without asking).
+secure_boot_esp() {
+        mkdir -p "$1/loader/keys/auto"
+        cp "$keys/PK.auth" "$keys/KEK.auth" "$keys/db.auth" "$1/loader/keys/auto/"
+        echo 'secure-boot-enroll force' >>"$1/loader/loader.conf"
+}
+
 # ---- the factory disk image with version 1 ----
 w=$out/work
 disk=$out/disk.raw
@@ -216,11 +258,12 @@ rm -f "$disk"
 esp_tree=$w/image-root/esp
 rm -rf "$w/image-root"
 mkdir -p "$esp_tree/EFI/BOOT" "$esp_tree/EFI/systemd" "$esp_tree/EFI/Linux" "$esp_tree/loader"
-cp "$sdboot" "$esp_tree/EFI/BOOT/BOOTX64.EFI"
-cp "$sdboot" "$esp_tree/EFI/systemd/systemd-bootx64.efi"
+sign_efi db "$sdboot" "$esp_tree/EFI/BOOT/BOOTX64.EFI"
+cp "$esp_tree/EFI/BOOT/BOOTX64.EFI" "$esp_tree/EFI/systemd/systemd-bootx64.efi"
 # A short timeout shows the menu briefly; no "default": with boot counting the loader must be free
 # to skip bad entries (spec repart-boot.md 4.5).
 printf 'timeout 1\neditor no\n' >"$esp_tree/loader/loader.conf"
+secure_boot_esp "$esp_tree"
 cp "$out/payloads/appliance_1.efi" "$esp_tree/EFI/Linux/appliance_1.efi"
 
 builder=${IMAGE_BUILDER:-}

@@ -19,7 +19,10 @@ APPLIANCE = Path(__file__).resolve().parent
 ROOT = APPLIANCE.parents[1]
 OUT = Path(os.environ.get("OUT", APPLIANCE / "out"))
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
-OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")  # empty: no PK, so setup mode
+# Secure Boot: OVMF's build with SMM (variables only writable from SMM, authenticated variables).
+OVMF_CODE_SECBOOT = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
+SECBOOT_QEMU = ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"]
 READY = re.compile(r"APPLIANCE-READY version=(\S+)(?: uptime=([0-9.]+))?")
 BOOT_TIMEOUT = 300  # generous: TCG on a loaded 2-core machine took up to 136 s
 
@@ -156,6 +159,9 @@ class Boot:
         m = READY.search(log)
         self.version = m.group(1) if m else None
         self.uptime = float(m.group(2)) if m and m.group(2) else None  # kernel start -> ready
+        # The guest's init reads SecureBoot and SetupMode from efivarfs: "1 0" when enforced.
+        sb = re.search(r"appliance: secure boot: SecureBoot=(\d) SetupMode=(\d)", log)
+        self.secure_boot = sb.group(1) == "1" and sb.group(2) == "0" if sb else None
 
     def line(self, prefix):
         """The value of the guest's "PREFIX..." output line, or None."""
@@ -168,20 +174,70 @@ FIELD = object()
 
 
 class Machine:
-    """QEMU q35 + OVMF (code read-only, a private copy of the vars) + the disk on virtio."""
+    """QEMU q35 + OVMF (code read-only, a private copy of the vars) + the disk on virtio.
+
+    secure_boot=True (the default): OVMF's Secure Boot build with SMM. A machine's vars file starts
+    empty (setup mode) unless this process already enrolled the keys of OUT once: then it starts
+    as a copy of that enrolled vars file. In setup mode, the first boot() is preceded by an
+    enrollment boot: systemd-boot enrolls PK, KEK and db from the ESP's /loader/keys/auto/
+    (secure-boot-enroll force) and resets; from then on the firmware enforces Secure Boot.
+    The vars file stays the machine's own across its boots."""
 
     times = []  # (QEMU start -> ready, kernel start -> ready) of every boot that got ready
+    enrolled = {}  # OUT -> a vars file right after the enrollment of OUT's keys
 
-    def __init__(self, workdir, disk, server, name, drive=None):
+    def __init__(self, workdir, disk, server, name, drive=None, secure_boot=True):
         """drive: QEMU's -drive for the disk (id disk0), default the raw image file disk.path."""
         self.workdir = workdir
         self.drive = drive or f"if=none,id=disk0,format=raw,file={disk.path}"
         self.disk = disk
         self.server = server
         self.name = name
+        self.secure_boot = secure_boot
         self.vars = workdir / f"{name}-vars.fd"
-        shutil.copyfile(OVMF_VARS, self.vars)
+        template = Machine.enrolled.get(OUT) if secure_boot else None
+        shutil.copyfile(template or OVMF_VARS, self.vars)
+        self.setup_mode = secure_boot and template is None
         self.n = 0
+        if not secure_boot:
+            # OVMF's plain build has Secure Boot variables too (no SMM) and starts in setup mode:
+            # keep systemd-boot from enrolling the keys there.
+            conf = disk.mtools("mtype", "::/loader/loader.conf")
+            disk.put("/loader/loader.conf", re.sub(r"(?m)^secure-boot-enroll .*$", "secure-boot-enroll off", conf))
+
+    def qemu_args(self, log):
+        code = OVMF_CODE_SECBOOT if self.secure_boot else OVMF_CODE
+        fwd = f"guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:{self.server.port}"
+        return ["qemu-system-x86_64", *(SECBOOT_QEMU if self.secure_boot else ["-machine", "q35"]),
+                "-accel", "tcg", "-m", "512", "-smp", "1",
+                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
+                "-drive", self.drive,
+                "-device", "virtio-blk-pci,drive=disk0",
+                "-netdev", f"user,id=net0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=net0",
+                "-display", "none", "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
+                "-serial", f"file:{log}", "-no-reboot"]
+
+    def enroll(self, timeout=BOOT_TIMEOUT):
+        """The enrollment boot: firmware in setup mode, systemd-boot enrolls the ESP's keys and
+        resets (QEMU exits, -no-reboot). Remembers the enrolled vars for this process's machines."""
+        log = self.workdir / f"{self.name}-enroll.log"
+        self.monitor_path = self.workdir / f"{self.name}-monitor.sock"
+        self.monitor_path.unlink(missing_ok=True)
+        t0 = time.monotonic()
+        try:
+            subprocess.run(self.qemu_args(log), stdin=subprocess.DEVNULL, timeout=timeout, check=True)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"Secure Boot key enrollment did not reset within {timeout} s; console: {log}")
+        text = log.read_bytes().decode("utf-8", "replace")
+        check("Enrolling secure boot keys" in text,
+              f"systemd-boot did not enroll the Secure Boot keys (firmware not in setup mode?); console: {log}")
+        self.setup_mode = False
+        self.enroll_s = time.monotonic() - t0
+        template = self.workdir / f"enrolled-vars-{os.getpid()}.fd"
+        shutil.copyfile(self.vars, template)
+        Machine.enrolled[OUT] = template
+        return self.enroll_s
 
     def boot(self, script, kill_on=None, kill_after=0.0, timeout=BOOT_TIMEOUT, on_console=None):
         """One boot running script in the guest (None: the one already on the ESP; FIELD: none,
@@ -190,6 +246,8 @@ class Machine:
         write in the host's page cache).
         on_console(text), if given, is called with the console output so far (as received,
         including carriage returns) while the guest runs; it may use self.monitor()."""
+        if self.setup_mode:
+            self.enroll(timeout)
         self.n += 1
         if script is FIELD:
             self.disk.remove("/abota-e2e.sh")
@@ -198,14 +256,7 @@ class Machine:
         log = self.workdir / f"{self.name}-boot{self.n}.log"
         self.monitor_path = self.workdir / f"{self.name}-monitor.sock"
         self.monitor_path.unlink(missing_ok=True)
-        fwd = f"guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:{self.server.port}"
-        args = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "512", "-smp", "1",
-                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
-                "-drive", f"if=pflash,format=raw,unit=1,file={self.vars}",
-                "-drive", self.drive,
-                "-device", "virtio-blk-pci,drive=disk0",
-                "-netdev", f"user,id=net0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=net0",
-                "-display", "none", "-monitor", f"unix:{self.monitor_path},server=on,wait=off", "-serial", f"file:{log}", "-no-reboot"]
+        args = self.qemu_args(log)
         t0 = time.monotonic()
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         ready = None
