@@ -90,7 +90,10 @@ class Console:
         if text.startswith("appliance: e2e script exited"):
             self.in_script = False
             return
-        if self.in_script:
+        first = re.search(r"firstboot: .*", text)  # the initrd's line, after the loader's screen
+        if first and not self.in_script:
+            sys.stdout.write(f"  {first.group(0)}\n")
+        elif self.in_script:
             if text.startswith("DEMO-STEP "):
                 heading(text[len("DEMO-STEP "):])
             elif not text.startswith("DEMO-"):
@@ -159,6 +162,7 @@ def main():
         disk = Disk(workdir / "disk.raw")
         disk.mtools("mmd", "::/demo")
         disk.mtools("mcopy", "-s", APPLIANCE / "repart.d", "::/demo/")
+        disk.mtools("mcopy", *sorted((APPLIANCE / "rootfs" / "usr" / "lib" / "repart.d").glob("*.conf")), "::/demo/repart.d/")
         vm = Machine(workdir, disk, server, "demo")
 
         heading("Boot 1: the factory image, version 1 (QEMU TCG + OVMF + systemd-boot)")
