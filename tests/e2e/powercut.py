@@ -20,6 +20,7 @@ version 1 or 2, `abota update` must succeed, and the disk after it must be settl
 valid and equal, every entry complete, version 2 complete).
 
 Problems that come from a known, still open defect are counted apart (KNOWN)."""
+import json
 import re
 import shutil
 import subprocess
@@ -317,4 +318,200 @@ def self_test(workdir, rec):
         f.seek(esp[4] * SECTOR)
         f.write(b"\0" * (1 << 20))
     check(check_disk(image, vers, interrupted=True) != [], "self-test: a wiped ESP went unnoticed")
+    image.unlink()
+
+
+# ---- phase "firstboot": the factory image's first boot creates the data partition ----
+# The recorded session's boot 1 is the factory image's first boot: the initrd runs abota repart,
+# which adds the data partition (contents, fsync; backup GPT, fsync; primary GPT, fsync). Its
+# epochs are those up to the last write to the primary GPT before the download. A cut there must
+# leave the old table (no data) or the new one, at least one valid GPT copy, the ESP and store_1
+# byte-identical to the factory image, and a data partition in the table must hold a clean ext4.
+
+# In the guest after a cut: the data partition, and repart run again on the disk with the same
+# definitions (dry run) to show it converged.
+FIRSTBOOT_CHECK = r"""echo "E2E-LABELS=$(cat /sys/class/block/*/uevent | sed -n 's/^PARTNAME=//p' | tr '\n' ' ')"
+if out=$(abota repart --dry-run=yes --empty=refuse --definitions=/usr/lib/repart.d --json=short /dev/vda); then
+        echo "E2E-REPART=$(echo "$out" | grep -o '"activity":"[a-z]*"' | sort | uniq -c | tr -s ' \n' '  ')"
+else
+        echo "E2E-REPART=failed"
+fi
+sync; umount /efi; umount /var; poweroff -f"""
+CONVERGED = '4 "activity":"unchanged"'  # esp, store_1, _empty, data
+FACTORY_LABELS = ["esp", "store_1", "_empty"]
+
+
+def firstboot_epochs(rec):
+    """The epochs (with writes) of the factory image's first boot in a Recording."""
+    last = None
+    for e in rec.log.epochs:
+        if e.phase not in ("start", "boot"):
+            break
+        if any(w.offset < 34 * SECTOR for w in e.writes):
+            last = e.number
+    check(last is not None, f"recording: the first boot wrote no GPT:\n{rec.log.summary()}")
+    return [e.number for e in rec.log.epochs[:last + 1] if e.writes]
+
+
+class Factory:
+    """What a cut in the first boot must keep: the factory table and its esp and store_1 bytes."""
+
+    def __init__(self, base):
+        parts, problems, _ = invariants.gpt(base)
+        check(not problems and [p[1] for p in parts] == FACTORY_LABELS, f"factory image: {parts} {problems}")
+        self.parts = parts
+        self.kept = {p[1]: invariants.slot(base, p) for p in parts if p[1] in ("esp", "store_1")}
+
+
+def firstboot_problems(image, factory, workdir, booted=False):
+    """Problems of a disk cut during its first boot (offline); booted: after the boot that followed
+    the cut (which wrote to the ESP and to the mounted data partition; the table and store_1 must
+    still be the factory's, with data added)."""
+    parts, problems, _ = invariants.gpt(image, True)
+    names = [p[1] for p in parts]
+    if names not in (FACTORY_LABELS, FACTORY_LABELS + ["data"]):
+        problems.append(f"partition table neither the factory one nor the first boot's: {names}")
+    elif parts[:3] != factory.parts:
+        problems.append("the factory partitions moved or changed in the table")
+    for p in parts:
+        if p[1] in factory.kept and (p[1] != "esp" or not booted) and invariants.slot(image, p) != factory.kept[p[1]]:
+            problems.append(f"{p[1]}: bytes changed")
+    data = next((p for p in parts if p[1] == "data"), None)
+    if data and not booted:
+        fs = Path(workdir) / "pc-data.img"
+        fs.write_bytes(invariants.slot(image, data))
+        problems += [f"data: {p}" for p in data_problems(fs)]
+        fs.unlink()
+    return problems
+
+
+def data_problems(volume):
+    """A plain data partition must hold a clean ext4 (e2fsck -fn). An encrypted one (Encrypt=tpm2)
+    cannot be opened here (its key is sealed to the guest's PCR 7): its LUKS2 header must be valid
+    with a key slot and the systemd-tpm2 token that opens it; booting shows the rest."""
+    with open(volume, "rb") as f:
+        luks = f.read(6) == b"LUKS\xba\xbe"
+    if not luks:
+        r = subprocess.run(["e2fsck", "-fn", str(volume)], capture_output=True, text=True)
+        return [] if r.returncode == 0 else [f"e2fsck -fn exited {r.returncode}: {r.stdout.strip().splitlines()[-1:]}"]
+    r = subprocess.run(["cryptsetup", "luksDump", "--dump-json-metadata", str(volume)], capture_output=True, text=True)
+    if r.returncode != 0:
+        return [f"LUKS2 header unreadable: {r.stderr.strip()}"]
+    meta = json.loads(r.stdout)
+    tpm = [t for t in meta["tokens"].values() if t["type"] == "systemd-tpm2"]
+    if not meta["keyslots"] or not tpm or not set(tpm[0]["keyslots"]) <= set(meta["keyslots"]):
+        return [f"LUKS2 volume without a TPM key slot: keyslots {list(meta['keyslots'])}, tokens "
+                f"{[t['type'] for t in meta['tokens'].values()]}"]
+    return []
+
+
+def firstboot_plan(rec, offline, boots, seed=1):
+    """(offline cuts, booted cuts) over the first boot's epochs, as plan() does; booted cuts are
+    taken from the middle of the spread (the table write) first."""
+    eps = firstboot_epochs(rec)
+    seen, cuts = set(), []
+    for s in range(seed, seed + 64):
+        for e in eps:
+            key = (e, tuple(w.index for w in rec.log.choose(e, s)))
+            if key not in seen:
+                seen.add(key)
+                cuts.append(("firstboot", e, s))
+        if len(cuts) >= 4 * offline:
+            break
+    cuts.sort(key=lambda c: (c[1], c[2]))
+    off = cuts if offline >= len(cuts) else [cuts[round(i * (len(cuts) - 1) / max(1, offline - 1))]
+                                             for i in range(offline)]
+    boot = [off[min(len(off) - 1, int((i + 0.5) * len(off) / boots))] for i in range(boots)] if off else []
+    return off, boot
+
+
+def firstboot_cuts(workdir, rec, server, offline, boots, second_boot=False, seed=1, say=print):
+    """Cuts in the first boot: `offline` checked offline, `boots` of them booted (the appliance
+    comes up with its data partition, a rerun of repart in the guest changes nothing; with
+    second_boot, one more boot must leave the partition table as it was). Returns a Result."""
+    factory = Factory(rec.base)
+    result = Result()
+    off, boot = firstboot_plan(rec, offline, boots, seed)
+    image = workdir / "pc-cut.raw"
+    t = time.monotonic()
+    tables = {"old": 0, "new": 0}
+    for cut in off:
+        rec.log.rebuild(rec.base, image, cut[1], cut[2])
+        problems = firstboot_problems(image, factory, workdir)
+        tables["new" if "data" in [p[1] for p in invariants.gpt(image, True)[0]] else "old"] += 1
+        result.add(cut, problems)
+        result.offline += 1
+    result.tables = tables
+    say(f"first-boot cuts: {result.offline} rebuilt disks checked offline over {len(firstboot_epochs(rec))} "
+        f"epochs (factory table {tables['old']}, with data {tables['new']}) [{time.monotonic() - t:.0f} s]")
+    for cut in boot:
+        t = time.monotonic()
+        rec.log.rebuild(rec.base, image, cut[1], cut[2])
+        had = "data" in [p[1] for p in invariants.gpt(image, True)[0]]
+        problems = firstboot_problems(image, factory, workdir)
+        vm = Machine(workdir, Disk(image, source=None), server, "pc-fb")
+        version = None
+        try:
+            b = vm.boot(FIRSTBOOT_CHECK)
+            version = b.version
+            problems += firstboot_boot_problems(b, image, factory, workdir, "")
+            if second_boot and not problems:
+                table = invariants.gpt(image)[0]
+                b = vm.boot(FIRSTBOOT_CHECK)
+                problems += firstboot_boot_problems(b, image, factory, workdir, "second boot: ")
+                if "firstboot: partitions on /dev/vda complete, nothing to do" not in b.log:
+                    problems.append("second boot: the initrd's repart changed something")
+                if invariants.gpt(image)[0] != table:
+                    problems.append("second boot: the partition table changed")
+        except Failure as e:
+            problems.append(f"boot failed: {e}")
+        result.versions[version] = result.versions.get(version, 0) + 1
+        result.booted += 1
+        result.add(cut, problems)
+        say(f"first-boot cut {result.booted}/{len(boot)}: epoch {cut[1]} seed {cut[2]} "
+            f"({'data in the table' if had else 'factory table'}): came up as v{version}: "
+            f"{'; '.join(problems) or 'ok'} [{time.monotonic() - t:.0f} s]")
+    return result
+
+
+def firstboot_describe(result):
+    t = getattr(result, "tables", {})
+    return (f"first boot: {result.offline} cuts checked offline (factory table {t.get('old', 0)}, with data "
+            f"{t.get('new', 0)}), {result.booted} booted (came up as "
+            f"{', '.join(f'v{k}: {n}' for k, n in sorted(result.versions.items(), key=str))}); {len(result.bad)} bad")
+
+
+def firstboot_boot_problems(b, image, factory, workdir, prefix):
+    problems = []
+    if b.version != "1":
+        problems.append(f"{prefix}came up as {b.version}, expected 1")
+    if "data" not in (b.line("E2E-LABELS=") or "").split():
+        problems.append(f"{prefix}no data partition in the guest: {b.line('E2E-LABELS=')}")
+    if b.line("E2E-REPART=") != CONVERGED:
+        problems.append(f"{prefix}repart run again in the guest: {b.line('E2E-REPART=')}, expected {CONVERGED}")
+    after = invariants.gpt(image)
+    problems += [f"{prefix}{p}" for p in after[1]]
+    problems += [f"{prefix}{p}" for p in firstboot_problems(image, factory, workdir, booted=True)]
+    return problems
+
+
+def firstboot_self_test(workdir, rec):
+    """The first-boot checks can fail: a lost data superblock, a changed store_1 byte and a table
+    that is neither the old nor the new one are reported."""
+    factory = Factory(rec.base)
+    last = firstboot_epochs(rec)[-1]
+    image = workdir / "pc-broken.raw"
+    rec.log.rebuild(rec.base, image, last + 1, keep=0.0)  # everything up to the first boot's last flush
+    check(firstboot_problems(image, factory, workdir) == [], "self-test: the first-booted disk has problems: "
+          + "; ".join(firstboot_problems(image, factory, workdir)))
+    data = next(p for p in invariants.gpt(image)[0] if p[1] == "data")
+    store = next(p for p in invariants.gpt(image)[0] if p[1] == "store_1")
+    with open(image, "r+b") as f:
+        f.seek(data[4] * SECTOR)  # the ext4 superblock, or both LUKS2 headers
+        f.write(b"\0" * 65536)
+        f.seek(store[4] * SECTOR + 4096)
+        f.write(b"\1")
+    problems = firstboot_problems(image, factory, workdir)
+    check(any(p.startswith("data: ") for p in problems), f"self-test: a lost data header went unnoticed: {problems}")
+    check("store_1: bytes changed" in problems, f"self-test: a changed store_1 went unnoticed: {problems}")
     image.unlink()
