@@ -37,6 +37,10 @@ disk_size=256
 
 # Kernel modules the appliance needs (their dependencies are added from modules.dep).
 modules=(virtio_pci virtio_blk virtio_net squashfs nls_cp437 nls_ascii vfat efivarfs crc32c_generic ext4)
+# The encrypted data partition (initrd/firstboot.sh): dm-crypt with aes-xts-plain64 (xts over ecb;
+# no modprobe in the initrd to load them on demand), and the kernel's crypto API for user space,
+# which libcryptsetup uses for the LUKS2 key slots.
+modules+=(dm-mod dm-crypt ecb xts algif_skcipher)
 
 linux_type=0FC63DAF-8483-4772-8E79-3D69D8477DE4
 esp_type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
@@ -92,8 +96,8 @@ copy_libs() {
         done
 }
 
-# abota in the store and the initrd: with ABOTA_DEB, the files of that Debian package as dpkg would install them
-# (dpkg-deb -x); otherwise the meson build's binary, stripped. Then the libraries it links.
+# abota in the store and the initrd: with ABOTA_DEB, the files of that Debian package as dpkg would
+# install them (dpkg-deb -x); otherwise the meson build's binary, stripped. Then its libraries.
 install_abota() { # ROOTFS
         if [ -n "${ABOTA_DEB:-}" ]; then
                 dpkg-deb -x "$ABOTA_DEB" "$1"
@@ -105,14 +109,19 @@ install_abota() { # ROOTFS
 }
 
 # ---- initrd: first boot (initrd/firstboot.sh) ----
-# abota, mkfs.ext4 and their libraries, and the data partition's definition (from
-# rootfs/usr/lib/repart.d, which the store has too): the first boot creates the data partition on
-# the device (abota repart --empty=refuse).
+# abota (with the TPM transport), mkfs.ext4 and their libraries, and the data partition's
+# definition (from rootfs/usr/lib/repart.d, which the store has too): the first boot creates the
+# data partition on the device (abota repart --empty=refuse).
 initrd_firstboot() { # INITRD_DIR
         local root=$1 mke2fs
         mke2fs=$(command -v mke2fs) || die "mke2fs (e2fsprogs) missing"
         mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib/repart.d" "$root/etc" "$root/tmp"
         install_abota "$root"
+        # tpm2-tss loads its TPM transport (TCTI) with dlopen: the one for /dev/tpmrm0
+        tcti=$(dirname "$(ldd "$root/usr/bin/abota" | grep -o '/[^ ]*/libtss2-tctildr\.so[^ ]*')")/libtss2-tcti-device.so.0
+        [ -e "$tcti" ] || die "$tcti missing (libtss2-tcti-device0)"
+        cp -L "$tcti" "$root$tcti"
+        copy_libs "$tcti" "$root"
         cp "$mke2fs" "$root/usr/sbin/mke2fs"
         ln -s mke2fs "$root/usr/sbin/mkfs.ext4"
         copy_libs "$mke2fs" "$root"

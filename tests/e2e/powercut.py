@@ -5,7 +5,9 @@
 disk is served by tests/helpers/nbd.py, which logs every write and every flush, while the
 appliance runs one recorded session of two boots:
 
-  boot 1 (v1)  phases "boot" (firmware, init, bless --check), "download" (abota update fetches the
+  boot 1 (v1)  phases "boot" (firmware, the initrd's first boot: repart creates the encrypted data
+               partition, a recovery key is added; init, bless --check; the epochs up to the
+               recovery key are phase "firstboot", checked apart below), "download" (abota update fetches the
                store into the free slot and the UKI into a temporary file on the ESP), "commit"
                (from the update's first write to a GPT, found in the log: labels, UKI rename);
   boot 2 (v2)  phase "bless" (systemd-boot counts the entry down, abota bless --check marks it
@@ -133,6 +135,7 @@ def record(workdir, abota, server, say=print):
     finally:
         srv.stop()
     rec = Recording(base, log_path)
+    rec.tpm = vm.tpm  # the recorded machine's TPM: the data partition's key is sealed to it
     for phase in PHASES:
         check(rec.epochs(phase), f"recording: no writes in phase {phase}:\n{rec.log.summary()}")
     say(f"power cuts: recorded {rec.log.writes} writes, {rec.log.flushes} flushes; epochs with writes: " +
@@ -270,7 +273,7 @@ def boot_cut(workdir, rec, server, vers, cut):
     image = workdir / "pc-cut.raw"
     rec.log.rebuild(rec.base, image, epoch, seed)
     problems = check_disk(image, vers, interrupted=True)
-    vm = Machine(workdir, Disk(image, source=None), server, "pc-cut")
+    vm = Machine(workdir, Disk(image, source=None), server, "pc-cut", tpm=tpm_copy(workdir, rec))
     version = None
     try:
         b = vm.boot(AFTER_CUT)
@@ -286,6 +289,15 @@ def boot_cut(workdir, rec, server, vers, cut):
     except Failure as e:
         problems.append(f"boot failed: {e}")
     return problems, version
+
+
+def tpm_copy(workdir, rec):
+    """A copy of the recorded machine's TPM state (its seeds unseal the data partition's key), so
+    that a booted cut is the same machine and no boot changes the state of another."""
+    tpm = Path(workdir) / "pc-cut-tpm"
+    shutil.rmtree(tpm, ignore_errors=True)
+    shutil.copytree(rec.tpm, tpm)
+    return tpm
 
 
 def describe(result):
@@ -342,15 +354,26 @@ FACTORY_LABELS = ["esp", "store_1", "_empty"]
 
 
 def firstboot_epochs(rec):
-    """The epochs (with writes) of the factory image's first boot in a Recording."""
+    """The epochs (with writes) of the factory image's first boot in a Recording: up to the last
+    one, before the download, that writes the primary GPT or the LUKS2 header area (the first
+    16 MiB) of the data partition: repart's table write and, when data is encrypted, the recovery
+    key the initrd adds after it."""
+    if getattr(rec, "firstboot", None) is not None:
+        return rec.firstboot
+    boot = [e for e in rec.log.epochs if e.phase in ("start", "boot")]
+    after = Path(rec.base).with_name("pc-first-booted.raw")
+    rec.log.rebuild(rec.base, after, boot[-1].number + 1, keep=0.0)
+    data = next((p for p in invariants.gpt(after)[0] if p[1] == "data"), None)
+    after.unlink()
+    check(data is not None, f"recording: the first boot created no data partition:\n{rec.log.summary()}")
+    areas = [(0, 34 * SECTOR), (data[4] * SECTOR, data[4] * SECTOR + (16 << 20))]
     last = None
-    for e in rec.log.epochs:
-        if e.phase not in ("start", "boot"):
-            break
-        if any(w.offset < 34 * SECTOR for w in e.writes):
+    for e in boot:
+        if any(a <= w.offset < b for w in e.writes for a, b in areas):
             last = e.number
     check(last is not None, f"recording: the first boot wrote no GPT:\n{rec.log.summary()}")
-    return [e.number for e in rec.log.epochs[:last + 1] if e.writes]
+    rec.firstboot = [e.number for e in rec.log.epochs[:last + 1] if e.writes]
+    return rec.firstboot
 
 
 class Factory:
@@ -405,9 +428,8 @@ def data_problems(volume):
     return []
 
 
-def firstboot_plan(rec, offline, boots, seed=1):
-    """(offline cuts, booted cuts) over the first boot's epochs, as plan() does; booted cuts are
-    taken from the middle of the spread (the table write) first."""
+def firstboot_plan(rec, offline, seed=1):
+    """The offline cuts over the first boot's epochs, spread as plan() does."""
     eps = firstboot_epochs(rec)
     seen, cuts = set(), []
     for s in range(seed, seed + 64):
@@ -419,10 +441,23 @@ def firstboot_plan(rec, offline, boots, seed=1):
         if len(cuts) >= 4 * offline:
             break
     cuts.sort(key=lambda c: (c[1], c[2]))
-    off = cuts if offline >= len(cuts) else [cuts[round(i * (len(cuts) - 1) / max(1, offline - 1))]
-                                             for i in range(offline)]
-    boot = [off[min(len(off) - 1, int((i + 0.5) * len(off) / boots))] for i in range(boots)] if off else []
-    return off, boot
+    return cuts if offline >= len(cuts) else [cuts[round(i * (len(cuts) - 1) / max(1, offline - 1))]
+                                              for i in range(offline)]
+
+
+def firstboot_booted(tables, boots):
+    """The cuts to boot: alternately one that left the data partition in the table (it must be
+    complete: it unlocks and mounts) and one that did not (the retry must create it), each spread
+    over its group."""
+    groups = [tables["new"], tables["old"]]
+    picked = []
+    for i in range(boots):
+        g = groups[i % 2] or groups[1 - i % 2]
+        k = i // 2 if groups[i % 2] else i
+        n = (boots - i % 2 + 1) // 2 if groups[i % 2] else boots
+        if g:
+            picked.append(g[min(len(g) - 1, int((k + 0.5) * len(g) / max(1, n)))])
+    return picked
 
 
 def firstboot_cuts(workdir, rec, server, offline, boots, second_boot=False, seed=1, say=print):
@@ -431,25 +466,26 @@ def firstboot_cuts(workdir, rec, server, offline, boots, second_boot=False, seed
     second_boot, one more boot must leave the partition table as it was). Returns a Result."""
     factory = Factory(rec.base)
     result = Result()
-    off, boot = firstboot_plan(rec, offline, boots, seed)
+    off = firstboot_plan(rec, offline, seed)
     image = workdir / "pc-cut.raw"
     t = time.monotonic()
-    tables = {"old": 0, "new": 0}
+    tables = {"old": [], "new": []}
     for cut in off:
         rec.log.rebuild(rec.base, image, cut[1], cut[2])
         problems = firstboot_problems(image, factory, workdir)
-        tables["new" if "data" in [p[1] for p in invariants.gpt(image, True)[0]] else "old"] += 1
+        tables["new" if "data" in [p[1] for p in invariants.gpt(image, True)[0]] else "old"].append(cut)
         result.add(cut, problems)
         result.offline += 1
-    result.tables = tables
+    result.tables = {k: len(v) for k, v in tables.items()}
     say(f"first-boot cuts: {result.offline} rebuilt disks checked offline over {len(firstboot_epochs(rec))} "
-        f"epochs (factory table {tables['old']}, with data {tables['new']}) [{time.monotonic() - t:.0f} s]")
+        f"epochs (factory table {len(tables['old'])}, with data {len(tables['new'])}) [{time.monotonic() - t:.0f} s]")
+    boot = firstboot_booted(tables, boots)
     for cut in boot:
         t = time.monotonic()
         rec.log.rebuild(rec.base, image, cut[1], cut[2])
         had = "data" in [p[1] for p in invariants.gpt(image, True)[0]]
         problems = firstboot_problems(image, factory, workdir)
-        vm = Machine(workdir, Disk(image, source=None), server, "pc-fb")
+        vm = Machine(workdir, Disk(image, source=None), server, "pc-fb", tpm=tpm_copy(workdir, rec))
         version = None
         try:
             b = vm.boot(FIRSTBOOT_CHECK)
@@ -491,6 +527,17 @@ def firstboot_boot_problems(b, image, factory, workdir, prefix):
         problems.append(f"{prefix}repart run again in the guest: {b.line('E2E-REPART=')}, expected {CONVERGED}")
     after = invariants.gpt(image)
     problems += [f"{prefix}{p}" for p in after[1]]
+    data = next((p for p in after[0] if p[1] == "data"), None)
+    if data and invariants.slot(image, data, 6) == b"LUKS\xba\xbe":
+        # every boot of an encrypted data partition without a recovery key adds one
+        header = Path(workdir) / "pc-header.img"
+        header.write_bytes(invariants.slot(image, data, 16 << 20))
+        r = subprocess.run(["cryptsetup", "luksDump", "--dump-json-metadata", str(header)], capture_output=True,
+                           text=True)
+        header.unlink()
+        tokens = [t["type"] for t in json.loads(r.stdout)["tokens"].values()] if r.returncode == 0 else r.stderr
+        if "systemd-recovery" not in tokens:
+            problems.append(f"{prefix}the data partition has no recovery key after the boot: {tokens}")
     problems += [f"{prefix}{p}" for p in firstboot_problems(image, factory, workdir, booted=True)]
     return problems
 
