@@ -22,7 +22,7 @@ OUT = Path(os.environ.get("OUT", APPLIANCE / "out"))
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 READY = re.compile(r"APPLIANCE-READY version=(\S+)(?: uptime=([0-9.]+))?")
-BOOT_TIMEOUT = 300  # generous: TCG on a loaded 2-core machine took up to 136 s
+BOOT_TIMEOUT = 600  # a hang guard: TCG on a loaded 2-core machine took up to 200 s (an encrypted /var, load 20)
 
 
 class Failure(Exception):
