@@ -207,19 +207,26 @@ def plan(rec, offline, boots, seed=1):
         eps = rec.epochs(phase)
         n_off = offline // len(PHASES) + (k < offline % len(PHASES))
         n_boot = boots // len(PHASES) + (k < boots % len(PHASES))
-        seen, cuts = set(), []
-        for s in range(seed, seed + 64):
-            for e in eps:
-                key = (e, tuple(w.index for w in rec.log.choose(e, s)))
-                if key not in seen:
-                    seen.add(key)
-                    cuts.append((phase, e, s))
-            if len(cuts) >= 4 * n_off:
-                break
-        cuts.sort(key=lambda c: (c[1], c[2]))
+        cuts = distinct_cuts(rec, phase, eps, seed, n_off)
         off += spread(cuts, n_off)
         boot += spread(cuts, n_boot)
     return off, boot
+
+
+def distinct_cuts(rec, phase, eps, seed, n):
+    """(phase, epoch, seed) of about 4n distinct cut states in the epochs eps, sorted by epoch
+    (seeds that choose a subset already listed are skipped)."""
+    seen, cuts = set(), []
+    for s in range(seed, seed + 64):
+        for e in eps:
+            key = (e, tuple(w.index for w in rec.log.choose(e, s)))
+            if key not in seen:
+                seen.add(key)
+                cuts.append((phase, e, s))
+        if len(cuts) >= 4 * n:
+            break
+    cuts.sort(key=lambda c: (c[1], c[2]))
+    return cuts
 
 
 class Result:
@@ -430,17 +437,7 @@ def data_problems(volume):
 
 def firstboot_plan(rec, offline, seed=1):
     """The offline cuts over the first boot's epochs, spread as plan() does."""
-    eps = firstboot_epochs(rec)
-    seen, cuts = set(), []
-    for s in range(seed, seed + 64):
-        for e in eps:
-            key = (e, tuple(w.index for w in rec.log.choose(e, s)))
-            if key not in seen:
-                seen.add(key)
-                cuts.append(("firstboot", e, s))
-        if len(cuts) >= 4 * offline:
-            break
-    cuts.sort(key=lambda c: (c[1], c[2]))
+    cuts = distinct_cuts(rec, "firstboot", firstboot_epochs(rec), seed, offline)
     return cuts if offline >= len(cuts) else [cuts[round(i * (len(cuts) - 1) / max(1, offline - 1))]
                                               for i in range(offline)]
 
