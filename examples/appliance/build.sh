@@ -11,7 +11,8 @@
 #   IMAGE_BUILDER=repart|sfdisk (default: repart when abota has the verb): how disk.raw is made,
 #   with abota repart from repart.d/, or with sfdisk + mkfs.vfat + mtools + dd.
 # Output in $OUT (gitignored):
-#   disk.raw                        factory image: esp (vfat) | store_1 (squashfs) | _empty | data (ext4)
+#   disk.raw                        factory image: esp (vfat) | store_1 (squashfs) | _empty | free space
+#                                   (the device's first boot creates data there: initrd/firstboot.sh)
 #   payloads/appliance_N.store.raw  store of version N (N = 1, 2, 3; v3 fails its health check)
 #   payloads/appliance_N.efi        UKI of version N, command line root=PARTLABEL=store_N
 #   payloads/appliance_4.*          a tampered version 4 (v2 with IMAGE_VERSION=4): its UKI is signed
@@ -35,13 +36,19 @@ versions=(1 2 3 4)
 broken_version=3
 tampered_version=4
 
-# Partition sizes (MiB). Slots hold a store squashfs; both slots must have the same size.
+# Partition sizes (MiB). Slots hold a store squashfs; both slots must have the same size. The disk
+# is larger than its partitions, as a device's disk is larger than the image written to it: the
+# first boot creates the data partition (rootfs/usr/lib/repart.d/) in the free space.
 esp_size=64
 slot_size=64
-data_size=32
+disk_size=256
 
 # Kernel modules the appliance needs (their dependencies are added from modules.dep).
 modules=(virtio_pci virtio_blk virtio_net squashfs nls_cp437 nls_ascii vfat efivarfs crc32c_generic ext4)
+# The encrypted data partition (initrd/firstboot.sh): dm-crypt with aes-xts-plain64 (xts over ecb;
+# no modprobe in the initrd to load them on demand), and the kernel's crypto API for user space,
+# which libcryptsetup uses for the LUKS2 key slots.
+modules+=(dm-mod dm-crypt ecb xts algif_skcipher)
 
 linux_type=0FC63DAF-8483-4772-8E79-3D69D8477DE4
 esp_type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
@@ -97,6 +104,49 @@ sdboot=$out/x/systemd-boot-efi/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 stub=$out/x/systemd-boot-efi/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 [ -f "$kdir/lib/modules/$kver/modules.dep" ] || depmod -b "$kdir" "$kver"
 
+# copy_with_libs BINARY DESTROOT: the binary's shared libraries (ldd) at their host paths.
+copy_libs() {
+        local bin=$1 root=$2 lib
+        for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+                mkdir -p "$root$(dirname "$lib")"
+                cp -L "$lib" "$root$lib"
+        done
+}
+
+# abota in the store and the initrd: with ABOTA_DEB, the files of that Debian package as dpkg would
+# install them (dpkg-deb -x); otherwise the meson build's binary, stripped. Then its libraries.
+install_abota() { # ROOTFS
+        if [ -n "${ABOTA_DEB:-}" ]; then
+                dpkg-deb -x "$ABOTA_DEB" "$1"
+                copy_libs "$1/usr/bin/abota" "$1"
+        else
+                objcopy --strip-unneeded "$abota" "$1/usr/bin/abota"
+                copy_libs "$abota" "$1"
+        fi
+}
+
+# ---- initrd: first boot (initrd/firstboot.sh) ----
+# abota (with the TPM transport), mkfs.ext4 and their libraries, and the data partition's
+# definition (from rootfs/usr/lib/repart.d, which the store has too): the first boot creates the
+# data partition on the device (abota repart --empty=refuse).
+initrd_firstboot() { # INITRD_DIR
+        local root=$1 mke2fs
+        mke2fs=$(command -v mke2fs) || die "mke2fs (e2fsprogs) missing"
+        mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib/repart.d" "$root/etc" "$root/tmp"
+        install_abota "$root"
+        # tpm2-tss loads its TPM transport (TCTI) with dlopen: the one for /dev/tpmrm0
+        tcti=$(dirname "$(ldd "$root/usr/bin/abota" | grep -o '/[^ ]*/libtss2-tctildr\.so[^ ]*')")/libtss2-tcti-device.so.0
+        [ -e "$tcti" ] || die "$tcti missing (libtss2-tcti-device0)"
+        cp -L "$tcti" "$root$tcti"
+        copy_libs "$tcti" "$root"
+        cp "$mke2fs" "$root/usr/sbin/mke2fs"
+        ln -s mke2fs "$root/usr/sbin/mkfs.ext4"
+        copy_libs "$mke2fs" "$root"
+        [ ! -f /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$root/etc/mke2fs.conf"
+        cp "$here"/rootfs/usr/lib/repart.d/*.conf "$root/usr/lib/repart.d/"
+        cp "$here/initrd/firstboot.sh" "$root/firstboot.sh"
+}
+
 # ---- initrd: busybox, modules (dependencies first), init ----
 module_order=()
 add_module() { # PATH relative to lib/modules/KVER, dependencies first
@@ -120,6 +170,7 @@ rm -rf "$initrd_dir"
 mkdir -p "$initrd_dir"/{bin,dev,lib/modules}
 cp "$busybox" "$initrd_dir/bin/busybox"
 cp "$here/initrd/init" "$initrd_dir/init"
+initrd_firstboot "$initrd_dir"
 mknod "$initrd_dir/dev/console" c 5 1
 for m in "${module_order[@]}"; do
         mkdir -p "$initrd_dir/lib/modules/$(dirname "$m")"
@@ -138,27 +189,6 @@ PRETTY_NAME="abota appliance $1"
 IMAGE_ID=appliance
 IMAGE_VERSION=$1
 EOF
-}
-
-# copy_with_libs BINARY DESTROOT: the binary's shared libraries (ldd) at their host paths.
-copy_libs() {
-        local bin=$1 root=$2 lib
-        for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
-                mkdir -p "$root$(dirname "$lib")"
-                cp -L "$lib" "$root$lib"
-        done
-}
-
-# abota in the store: with ABOTA_DEB, the files of that Debian package as dpkg would install them
-# (dpkg-deb -x); otherwise the meson build's binary, stripped. Then the libraries it links.
-install_abota() { # ROOTFS
-        if [ -n "${ABOTA_DEB:-}" ]; then
-                dpkg-deb -x "$ABOTA_DEB" "$1"
-                copy_libs "$1/usr/bin/abota" "$1"
-        else
-                objcopy --strip-unneeded "$abota" "$1/usr/bin/abota"
-                copy_libs "$abota" "$1"
-        fi
 }
 
 make_store() { # VERSION OUTPUT
@@ -279,22 +309,19 @@ if [ "$builder" = repart ]; then
         os_release 1 >"$w/image-root/etc/os-release"
         ln "$out/payloads/appliance_1.store.raw" "$w/image-root/store.raw"
         "$abota" repart --definitions="$here/repart.d" --root="$w/image-root" --empty=create \
-                --size=auto --seed=0b7a1c3e-2f4d-4b8a-9c6e-5d1f2a3b4c5d --dry-run=no --json=off "$disk" >/dev/null
+                --size=${disk_size}M --seed=0b7a1c3e-2f4d-4b8a-9c6e-5d1f2a3b4c5d --dry-run=no --json=off "$disk" >/dev/null
 else
-        rm -f "$w/esp.img" "$w/data.img"
+        rm -f "$w/esp.img"
         truncate -s ${esp_size}M "$w/esp.img"
         mkfs.vfat -F 32 -n ESP "$w/esp.img" >/dev/null
         mcopy -s -i "$w/esp.img" "$esp_tree/EFI" "$esp_tree/loader" ::/
-        truncate -s ${data_size}M "$w/data.img"
-        mkfs.ext4 -q -L data "$w/data.img"
-        truncate -s $(( 2 + esp_size + 2 * slot_size + data_size ))M "$disk"
+        truncate -s ${disk_size}M "$disk"
         sfdisk -q "$disk" <<EOF
 label: gpt
 first-lba: 2048
 size=${esp_size}MiB, type=$esp_type, name=esp
 size=${slot_size}MiB, type=$linux_type, name=store_1
 size=${slot_size}MiB, type=$linux_type, name=_empty
-size=${data_size}MiB, type=$linux_type, name=data
 EOF
         write_partition() { # NUMBER IMAGE
                 local start
@@ -303,6 +330,5 @@ EOF
         }
         write_partition 1 "$w/esp.img"
         write_partition 2 "$out/payloads/appliance_1.store.raw"
-        write_partition 4 "$w/data.img"
 fi
 log "disk image ($builder): $disk ($(( $(stat -c %s "$disk") / 1024 / 1024 )) MiB), kernel $kver"

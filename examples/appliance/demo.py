@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The demo (run by ./demo.sh after it installed packages and built abota): builds the appliance,
-publishes version 2 on a local update server, then boots the factory image (version 1) in QEMU and
-shows, from inside the guest over its serial console: the partition table, `abota list`, the update,
+publishes version 2 on a local update server, then boots the factory image (version 1) in QEMU with
+a software TPM and shows, from the guest's serial console: the first boot creating the data
+partition encrypted with the TPM (and its recovery key, shown once), the partition table, `abota list`, the update,
 the partition table after it; then reboots into version 2, saving a screenshot of the systemd-boot
 menu (both versions listed) as docs/boot-menu.png.
 
@@ -90,7 +91,12 @@ class Console:
         if text.startswith("appliance: e2e script exited"):
             self.in_script = False
             return
-        if self.in_script:
+        # the initrd's lines (after the loader's screen): the data partition created and encrypted
+        # with the TPM at first boot, its recovery key shown once, the unlock
+        first = re.search(r"firstboot: .*|^\s+[a-z]{8}(-[a-z]{8}){7}$", text)
+        if first and not self.in_script:
+            sys.stdout.write(f"  {first.group(0)}\n")
+        elif self.in_script:
             if text.startswith("DEMO-STEP "):
                 heading(text[len("DEMO-STEP "):])
             elif not text.startswith("DEMO-"):
@@ -160,6 +166,7 @@ def main():
         disk = Disk(workdir / "disk.raw")
         disk.mtools("mmd", "::/demo")
         disk.mtools("mcopy", "-s", APPLIANCE / "repart.d", "::/demo/")
+        disk.mtools("mcopy", *sorted((APPLIANCE / "rootfs" / "usr" / "lib" / "repart.d").glob("*.conf")), "::/demo/repart.d/")
         vm = Machine(workdir, disk, server, "demo")
 
         heading("Boot 1: the factory image, version 1 (QEMU TCG + OVMF with Secure Boot + systemd-boot)")

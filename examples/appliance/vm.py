@@ -2,10 +2,11 @@
 """The appliance in QEMU, shared by tests/e2e/run and examples/appliance/demo.py: lighttpd as the
 update server (reachable by the guest only as 10.0.2.100:80 through QEMU's guestfwd), the disk
 image read and written from the host (sfdisk, mtools), and one QEMU (TCG) + OVMF + systemd-boot
-boot at a time with the serial console in a log file.
+boot at a time with the serial console in a log file and a software TPM (swtpm) per machine.
 
 Environment: OUT (the appliance build directory, default examples/appliance/out).
 """
+import json
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")  # empty: no PK, so setup mo
 OVMF_CODE_SECBOOT = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
 SECBOOT_QEMU = ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"]
 READY = re.compile(r"APPLIANCE-READY version=(\S+)(?: uptime=([0-9.]+))?")
-BOOT_TIMEOUT = 300  # generous: TCG on a loaded 2-core machine took up to 136 s
+BOOT_TIMEOUT = 600  # a hang guard: TCG on a loaded 2-core machine took up to 200 s (an encrypted /var, load 20)
 
 
 class Failure(Exception):
@@ -137,18 +138,13 @@ class Disk:
         if Path(path).name.lower() in (Path(line.strip()).name.lower() for line in listing.splitlines()):
             self.mtools("mdel", f"::{path}")
 
-    def put_data(self, dest, text):
-        """Writes text to dest (absolute, parent directories created) on the ext4 data partition."""
-        fs = f"{self.path}?offset={next(start for name, start in self.partitions() if name == 'data')}"
-        with tempfile.NamedTemporaryFile("w") as f:
-            f.write(text)
-            f.flush()
-            parts = Path(dest).parts[1:]
-            cmds = [f"mkdir /{'/'.join(parts[:i])}" for i in range(1, len(parts))]
-            cmds += [f"rm {dest}", f"write {f.name} {dest}"]
-            # debugfs reports failed commands (an existing directory) but exits 0; check the result.
-            run("debugfs", "-w", "-f", "-", fs, input="\n".join(cmds) + "\n")
-        check(run("debugfs", "-R", f"cat {dest}", fs) == text, f"{dest} not written to the data partition")
+    def partition_bytes(self, name):
+        """The bytes of the partition labelled name."""
+        out = run("sfdisk", "--json", self.path)
+        p = next(p for p in json.loads(out)["partitiontable"]["partitions"] if p.get("name") == name)
+        with open(self.path, "rb") as f:
+            f.seek(p["start"] * 512)
+            return f.read(p["size"] * 512)
 
 
 class Boot:
@@ -186,8 +182,17 @@ class Machine:
     times = []  # (QEMU start -> ready, kernel start -> ready) of every boot that got ready
     enrolled = {}  # OUT -> a vars file right after the enrollment of OUT's keys
 
-    def __init__(self, workdir, disk, server, name, drive=None, secure_boot=True):
-        """drive: QEMU's -drive for the disk (id disk0), default the raw image file disk.path."""
+    def __init__(self, workdir, disk, server, name, drive=None, secure_boot=True, tpm=True, serial_input=False):
+        """drive: QEMU's -drive for the disk (id disk0), default the raw image file disk.path.
+        secure_boot: OVMF's Secure Boot build (SMM), keys enrolled by systemd-boot on the first boot.
+        tpm: the directory holding the machine's TPM state (True: workdir/NAME-tpm, created fresh:
+        a new machine; None: no TPM). Each boot gets a TPM 2.0 (tpm-tis) served by swtpm (socket
+        mode) from it; the state persists across boots, as the machine's TPM does. The appliance
+        seals its data partition's key to it on the first boot.
+        serial_input: the serial console is a socket (still logged to the boot's log file), so that
+        on_console may type on it with self.type()."""
+        self.tpm = workdir / f"{name}-tpm" if tpm is True else Path(tpm) if tpm else None
+        self.serial_input = serial_input
         self.workdir = workdir
         self.drive = drive or f"if=none,id=disk0,format=raw,file={disk.path}"
         self.disk = disk
@@ -215,8 +220,7 @@ class Machine:
                 "-drive", self.drive,
                 "-device", "virtio-blk-pci,drive=disk0",
                 "-netdev", f"user,id=net0,restrict=on,{fwd}", "-device", "virtio-net-pci,netdev=net0",
-                "-display", "none", "-monitor", f"unix:{self.monitor_path},server=on,wait=off",
-                "-serial", f"file:{log}", "-no-reboot"]
+                "-display", "none", "-monitor", f"unix:{self.monitor_path},server=on,wait=off", "-no-reboot"]
 
     def enroll(self, timeout=BOOT_TIMEOUT):
         """The enrollment boot: firmware in setup mode, systemd-boot enrolls the ESP's keys and
@@ -226,7 +230,8 @@ class Machine:
         self.monitor_path.unlink(missing_ok=True)
         t0 = time.monotonic()
         try:
-            subprocess.run(self.qemu_args(log), stdin=subprocess.DEVNULL, timeout=timeout, check=True)
+            subprocess.run(self.qemu_args(log) + ["-serial", f"file:{log}"], stdin=subprocess.DEVNULL,
+                           timeout=timeout, check=True)
         except subprocess.TimeoutExpired:
             raise Failure(f"Secure Boot key enrollment did not reset within {timeout} s; console: {log}")
         text = log.read_bytes().decode("utf-8", "replace")
@@ -257,8 +262,11 @@ class Machine:
         self.monitor_path = self.workdir / f"{self.name}-monitor.sock"
         self.monitor_path.unlink(missing_ok=True)
         args = self.qemu_args(log)
+        args += self._serial_args(log)
+        swtpm = self._start_tpm(args) if self.tpm else None
         t0 = time.monotonic()
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        self.console = None
         ready = None
         kill_at = None
         text = ""
@@ -270,6 +278,8 @@ class Machine:
                 if on_console:
                     on_console(raw)
                 now = time.monotonic()
+                if self.serial_input and not exited:
+                    self._drain_console()
                 if ready is None and READY.search(text):
                     ready = now - t0
                 if exited:
@@ -287,12 +297,75 @@ class Machine:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            if self.console:
+                self.console.close()
+                self.console = None
+            if swtpm:
+                swtpm.terminate()
+                swtpm.wait()
         if on_console and log.exists():
             on_console(log.read_bytes().decode("utf-8", "replace"))
         b = Boot(text, ready, time.monotonic() - t0)
         if ready is not None:
             Machine.times.append((ready, b.uptime or 0.0))
         return b
+
+    def _serial_args(self, log):
+        if not self.serial_input:
+            return ["-serial", f"file:{log}"]
+        self.serial_path = self.workdir / f"{self.name}-serial.sock"
+        self.serial_path.unlink(missing_ok=True)
+        return ["-chardev", f"socket,id=ser0,path={self.serial_path},server=on,wait=off,logfile={log}",
+                "-serial", "chardev:ser0"]
+
+    def _connect_console(self):
+        """Connects to the serial socket (its output is drained: the log file has it)."""
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(str(self.serial_path))
+        except OSError:
+            s.close()
+            return
+        s.setblocking(False)
+        self.console = s
+
+    def _drain_console(self):
+        """Connects to the serial socket once it is there and reads what it has (the log file keeps
+        it): QEMU must never wait for a full socket."""
+        if self.console is None:
+            self._connect_console()
+        try:
+            while self.console and self.console.recv(65536):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def type(self, text):
+        """Types text on the serial console (serial_input=True)."""
+        check(self.console is not None, "the serial console is not connected")
+        self.console.setblocking(True)
+        self.console.sendall(text.encode())
+        self.console.setblocking(False)
+
+    def _start_tpm(self, args):
+        """Starts swtpm for one boot on the state in self.tpm; adds QEMU's TPM options to args."""
+        self.tpm.mkdir(parents=True, exist_ok=True)
+        sock = self.workdir / f"{self.name}-swtpm.sock"
+        sock.unlink(missing_ok=True)
+        proc = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={self.tpm}",
+                                 "--ctrl", f"type=unixio,path={sock}", "--terminate"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        for _ in range(200):
+            if sock.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not sock.exists():
+            proc.kill()
+            proc.wait()
+            raise Failure(f"swtpm did not start on {self.tpm}")
+        args += ["-chardev", f"socket,id=chrtpm,path={sock}", "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+                 "-device", "tpm-tis,tpmdev=tpm0"]
+        return proc
 
     def monitor(self, command, timeout=30):
         """Runs one QEMU human monitor (HMP) command in the running boot; returns its output."""

@@ -249,6 +249,7 @@ def without_comments(path):
     ("abota.1", "examples/appliance/sysupdate.d/20-kernel.transfer"),
     ("abota-repart.1", "examples/appliance/repart.d/10-store.conf"),
     ("abota-repart.1", "examples/appliance/repart.d/20-empty.conf"),
+    ("abota-repart.1", "examples/appliance/rootfs/usr/lib/repart.d/30-data.conf"),
     ("abota-bless.1", "examples/appliance/rootfs/usr/lib/abota/health.d/10-system"),
 ])
 def test_examples_are_the_seed_appliance(page, example):
