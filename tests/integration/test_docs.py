@@ -155,14 +155,14 @@ def test_options_match_help(abota, page):
 
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_options_really_exist(abota, page, tmp_path):
-    """Each documented option is accepted by the parser: never "unrecognized option"."""
+    """Each documented option is accepted by the parser: never "unknown option"."""
     verb = PAGES[page]
     for name in option_tags(parse(MAN / page)):
         if name in ("help", "version"):
             continue
         args = ([verb] if verb else []) + [f"--{name}=x"]
         r = abota(*args, check=False, cwd=tmp_path)
-        assert "unrecognized option" not in r.stderr, f"{page}: --{name}: {r.stderr}"
+        assert "unknown option" not in r.stderr, f"{page}: --{name}: {r.stderr}"
 
 
 def test_version_matches(abota):
