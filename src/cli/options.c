@@ -43,8 +43,14 @@ void help_print(void) {
         printf("abota - immutable A/B appliance images and over-the-air updates\n\n"
                "Usage: abota [OPTIONS...] [VERB [ARGS...]]\n\n"
                "Without a verb: show the current version and the one available.\n\nVerbs:\n");
-        for (size_t i = 0; verbs[i].name; i++)
-                printf("  %-14s %s\n", verbs[i].name, verbs[i].summary);
+        for (size_t i = 0; verbs[i].name; i++) {
+                const char *s = verbs[i].summary, *arrow = strstr(s, "\u2192");
+                if (arrow)
+                        printf("  %-14s %.*s%s%s\n", verbs[i].name, (int) (arrow - s), s, glyph("\u2192", "->"),
+                               arrow + strlen("\u2192"));
+                else
+                        printf("  %-14s %s\n", verbs[i].name, s);
+        }
         printf("\nOptions (sysupdate-compatible):\n"
                "  -h --help                 Show this help\n"
                "     --version              Show the version\n"

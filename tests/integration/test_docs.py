@@ -85,9 +85,9 @@ def parse(path):
 
 
 def tags(lines, section):
-    """The tags (the line after .TP) of the paragraphs in section."""
+    """The tags (the line after .TP, or .TQ for a paragraph with several) of the paragraphs in section."""
     return [lines[k + 1][3] for k, (sh, _, macro, _) in enumerate(lines)
-            if sh == section and macro == "TP" and k + 1 < len(lines)]
+            if sh == section and macro in ("TP", "TQ") and k + 1 < len(lines)]
 
 
 def option_tags(lines):
@@ -190,7 +190,7 @@ def code_environment():
     for f in list((ROOT / "src").rglob("*.c")):
         text = f.read_text()
         names |= set(re.findall(r'getenv\("([A-Z][A-Z0-9_]*)"\)', text))
-        names |= set(re.findall(r'_from_env\("([A-Z][A-Z0-9_]*)"', text))
+        names |= set(re.findall(r'_from_env\([^;]*?"([A-Z][A-Z0-9_]*)"', text))
     return names - {"PATH"}
 
 

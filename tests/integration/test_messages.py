@@ -2,10 +2,60 @@
 """What update says by default (info, as systemd), log levels, and update --dry-run."""
 import fcntl
 import hashlib
+import json
 import os
 import re
 
 from agent_env import EXIT_FAIL, EXIT_TEMPFAIL, SLOT_SIZE, notifications
+
+
+def locale_env(**kw):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
+    return {**env, **kw}
+
+
+def test_ascii_symbols_outside_utf8(abota, app, tmp_path):
+    from test_features import setup_root
+    # list, check, features and --help: UTF-8 symbols in a UTF-8 locale, ASCII in another;
+    # without any locale variable UTF-8 is assumed (as systemd), not with an explicit C locale
+    utf8 = {"list": ["  VERSION INSTALLED AVAILABLE ASSESSMENT",
+                     "\u21bb 2                     \u2713     candidate",
+                     "\u25cf 1           \u2713               current"],
+            "check": ["TARGET UPDATE", "host   1 \u2192 2"]}
+    ascii = {"list": ["  VERSION INSTALLED AVAILABLE ASSESSMENT",
+                      "* 2                     +     candidate",
+                      "* 1           +               current"],
+             "check": ["TARGET UPDATE", "host   1 -> 2"]}
+    root = setup_root(tmp_path / "features")
+    for env, want in ((locale_env(LC_ALL="C.UTF-8"), utf8), (locale_env(LANG="C.UTF-8"), utf8),
+                      (locale_env(), utf8), (locale_env(LC_ALL="C"), ascii), (locale_env(LANG="POSIX"), ascii),
+                      (locale_env(LANG="C.UTF-8", LC_CTYPE="C"), ascii)):
+        for verb, lines in want.items():
+            assert abota(*app.args(verb), env=env).stdout.splitlines() == lines, (verb, env)
+        text = [line.split()[:2] for line in abota(f"--root={root}", "features", env=env).stdout.splitlines()[1:]]
+        assert text == ([["\u2717", "bare"], ["\u2713", "opt"]] if want is utf8 else [["-", "bare"], ["+", "opt"]])
+        help_check = [line for line in abota("--help", env=env).stdout.splitlines() if line.startswith("  check ")]
+        arrow = "\u2192" if want is utf8 else "->"
+        assert help_check == [f"  check          Show CURRENT {arrow} NEW if an update is available (as updatectl check)"]
+        r = abota(*app.args("list"), env=env)
+        assert r.stdout.isascii() == (want is ascii), env
+
+
+def test_list_version_mtime_as_date(abota, app):
+    # MTIME as systemd-sysupdate 257 prints it, a local time with its zone; JSON keeps the
+    # microseconds
+    abota(*app.args("update"))
+    os.utime(app.esp / "appliance_2+3-0.efi", (1772600767, 1772600767))
+    for tz, when in (("UTC", "Wed 2026-03-04 05:06:07 UTC"), ("ABC-1", "Wed 2026-03-04 06:06:07 ABC")):
+        out = abota(*app.args("list", "2"), env={**os.environ, "TZ": tz}).stdout.splitlines()
+        header = [line for line in out if line.startswith("TYPE ")][0]
+        row = [line for line in out if line.startswith("regular-file ")][0]
+        col = header.index("MTIME")
+        assert row[col:col + len(when)] == when, (tz, out)
+        assert row[header.index("MODE"):].split()[0] == "0444"
+    j = json.loads(abota(*app.args("--json=short", "list", "2")).stdout)
+    kernel = [c for c in j["contents"] if c["type"] == "regular-file"]
+    assert [(c["mtime"], c["mode"]) for c in kernel] == [(1772600767 * 10**6, 0o444)]
 
 
 def tree(path):
