@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 
 from agent_env import EXIT_FAIL, EXIT_TEMPFAIL, SLOT_SIZE, notifications
 
@@ -184,6 +185,26 @@ def test_exit_codes_retry_later_or_fix(abota, app):
         r = abota(*app.args(verb), check=False, env={**os.environ, "ABOTA_CONNECT_TIMEOUT": "2"})
         assert r.returncode == EXIT_TEMPFAIL, (verb, r)
     assert app.snapshot() == before
+
+
+def test_proxy_named_in_connection_errors(abota, app):
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proxy = f"http://127.0.0.1:{port}"
+    plain = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    manifest = f"{app.server.url}SHA256SUMS"
+    # (each failing run takes its retries, about 4 s)
+    for env, verb in (({"http_proxy": proxy}, "update"), ({"ALL_PROXY": f"127.0.0.1:{port}"}, "check-new"),
+                      ({"http_proxy": proxy, "no_proxy": "example.com,.127.0.0.1"}, "list")):
+        r = abota(*app.args(verb), check=False, env={**plain, **env})
+        assert r.returncode == EXIT_TEMPFAIL, (env, r)
+        assert f"abota: {manifest}: cannot connect via proxy {proxy}: " in r.stderr, (env, r)
+    # the proxies libcurl does not use for this URL are not named: the server answers directly
+    for env in ({"http_proxy": proxy, "no_proxy": "127.0.0.1"}, {"http_proxy": proxy, "NO_PROXY": "127.0.0.0/8"},
+                {"http_proxy": proxy, "no_proxy": "*"}, {"HTTP_PROXY": proxy}, {"https_proxy": proxy}):
+        r = abota(*app.args("check-new"), env={**plain, **env})
+        assert r.stdout == "2\n" and "proxy" not in r.stderr, (env, r)
 
 
 def test_notify_progress_moves_with_the_bytes(abota, app, tmp_path):
