@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 
 from agent_env import EXIT_FAIL, EXIT_TEMPFAIL, SLOT_SIZE, notifications
@@ -205,6 +206,39 @@ def test_proxy_named_in_connection_errors(abota, app):
                 {"http_proxy": proxy, "no_proxy": "*"}, {"HTTP_PROXY": proxy}, {"https_proxy": proxy}):
         r = abota(*app.args("check-new"), env={**plain, **env})
         assert r.stdout == "2\n" and "proxy" not in r.stderr, (env, r)
+
+
+def test_rejected_esp_candidates_say_why(abota, app):
+    # PathRelativeTo=boot: with no ESP, every place looked at is named with the reason
+    before = app.snapshot()
+    shutil.move(app.root / "efi", app.root / "my-esp")
+    (app.root / "boot").write_text("a file")
+    os.symlink("efi", app.root / "efi")  # a link to itself
+    r = abota(*app.args("update"), check=False)
+    assert r.returncode == EXIT_FAIL
+    assert (f"abota: no ESP found under {app.root} (/efi: Too many levels of symbolic links; "
+            "/boot: not a directory; /boot/efi: Not a directory)\n") in r.stderr, r
+    os.unlink(app.root / "efi")
+    (app.root / "boot").unlink()
+    (app.root / "boot" / "efi").mkdir(parents=True)
+    (app.root / "efi").write_text("a file")
+    r = abota(*app.args("update", "--dry-run"))  # /boot is taken: under --root a directory stands in
+    assert "/efi: " not in r.stderr
+    shutil.rmtree(app.root / "boot")
+    r = abota(*app.args("update"), check=False)
+    assert (f"abota: no ESP found under {app.root} (/efi: not a directory; /boot: does not exist; "
+            "/boot/efi: does not exist)\n") in r.stderr, r
+    # $SYSTEMD_ESP_PATH is taken as it is (a plain directory will do, as in systemd), but it
+    # must be a directory
+    for path, reason in (("/missing", "does not exist"), ("/efi", "not a directory")):
+        r = abota(*app.args("update"), check=False, env={**os.environ, "SYSTEMD_ESP_PATH": path})
+        assert r.returncode == EXIT_FAIL
+        assert f"abota: $SYSTEMD_ESP_PATH={path} below {app.root}: {reason}\n" in r.stderr, r
+    (app.root / "efi").unlink()
+    shutil.move(app.root / "my-esp", app.root / "efi")
+    assert app.snapshot() == before
+    abota(*app.args("update"), env={**os.environ, "SYSTEMD_ESP_PATH": "/efi"})
+    assert app.esp_files() == ["appliance_1.efi", "appliance_2+3-0.efi"]
 
 
 def test_notify_progress_moves_with_the_bytes(abota, app, tmp_path):
