@@ -152,6 +152,7 @@ struct http {
         bool too_slow;        /* the last attempt fell below the minimum rate */
         bool tls;             /* an https:// URL: redirects may only lead to https:// */
         const char *location; /* where the last attempt was sent (a redirect), or NULL */
+        const char *proxy;    /* the proxy libcurl takes from the environment, for messages, or NULL */
         uint64_t deadline_usec; /* monotonic time by which the whole download must be done */
         uint64_t total;       /* announced size of the whole file, if announced */
         struct acquire_validators *validators;
@@ -292,6 +293,10 @@ static size_t http_write(char *data, size_t size, size_t nmemb, void *userdata) 
 /* Classifies a failed attempt: returns -errno, sets *retry, writes the reason into msg. */
 static int http_failure(const struct acquire_fetch_options *o, struct http *h, CURLcode c,
                         const char *errbuf, char *msg, size_t size, bool *retry) {
+        /* the proxy in use is named: it may be what failed */
+        char via[160] = "";
+        if (h->proxy)
+                snprintf(via, sizeof(via), " via proxy %s", h->proxy);
         *retry = false;
         if (h->bad_status || (c == CURLE_OK && (h->status < 200 || h->status >= 300))) {
                 long s = h->status;
@@ -300,18 +305,19 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
                         return -ENOENT;
                 }
                 *retry = s >= 500 || s == 408 || s == 429;
-                snprintf(msg, size, "%s (HTTP %ld)", *retry ? "server error" : "request refused", s);
+                snprintf(msg, size, "%s (HTTP %ld)%s", *retry ? "server error" : "request refused", s, via);
                 return *retry ? -EREMOTEIO : s == 401 || s == 403 ? -EACCES : -EIO;
         }
         switch (c) {
         case CURLE_COULDNT_CONNECT:
                 *retry = true;
-                snprintf(msg, size, "cannot connect: %s", errbuf);
+                snprintf(msg, size, "cannot connect%s: %s", via, errbuf);
                 return -ECONNREFUSED;
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
                 *retry = true;
-                snprintf(msg, size, "cannot resolve host: %s", errbuf);
+                snprintf(msg, size, "cannot resolve %s%s: %s", c == CURLE_COULDNT_RESOLVE_PROXY ? "the proxy" : "host",
+                         via, errbuf);
                 return -EHOSTUNREACH;
         case CURLE_OPERATION_TIMEDOUT:
         case CURLE_ABORTED_BY_CALLBACK:
@@ -323,7 +329,7 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
                 } else if (h->stalled)
                         snprintf(msg, size, "server stalled, no data for %u s", o->stall_timeout_sec);
                 else if (!h->connected)
-                        snprintf(msg, size, "connection timed out after %u s", o->connect_timeout_sec);
+                        snprintf(msg, size, "connection timed out after %u s%s", o->connect_timeout_sec, via);
                 else {
                         h->too_slow = true;
                         snprintf(msg, size, "too slow, less than %u bytes/s over %u s", o->low_speed_limit,
@@ -337,7 +343,7 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
         case CURLE_HTTP2:
         case CURLE_HTTP2_STREAM:
                 *retry = true;
-                snprintf(msg, size, "transfer interrupted after %" PRIu64 " bytes: %s", h->delivered, errbuf);
+                snprintf(msg, size, "transfer interrupted after %" PRIu64 " bytes%s: %s", h->delivered, via, errbuf);
                 return -ECONNRESET;
         case CURLE_UNSUPPORTED_PROTOCOL:
                 if (h->tls && h->location && !startswith(h->location, "https://")) {
@@ -349,10 +355,10 @@ static int http_failure(const struct acquire_fetch_options *o, struct http *h, C
                 return -EPROTONOSUPPORT;
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CONNECT_ERROR:
-                snprintf(msg, size, "TLS failure: %s", errbuf);
+                snprintf(msg, size, "TLS failure%s: %s", via, errbuf);
                 return -EPERM;
         default:
-                snprintf(msg, size, "%s", *errbuf ? errbuf : curl_easy_strerror(c));
+                snprintf(msg, size, "%s%s", *errbuf ? errbuf : curl_easy_strerror(c), via);
                 return -EIO;
         }
 }
@@ -420,8 +426,9 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                 return -ENOMEM;
         if (http_share())
                 curl_easy_setopt(curl, CURLOPT_SHARE, http_share());
+        _cleanup_free_ char *proxy = netconf_proxy_for_url(url);
         struct http h = { .url = url, .sink = sink, .range_start = -1, .stall_sec = o->stall_timeout_sec,
-                          .tls = startswith(url, "https://") };
+                          .tls = startswith(url, "https://"), .proxy = proxy };
         /* Conditional request: the validators are sent as asked; the answer's replace them. */
         struct acquire_validators sent = o->validators ? *o->validators : (struct acquire_validators) {};
         _cleanup_(curl_slist_freep) struct curl_slist *conditions = NULL;

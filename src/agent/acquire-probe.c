@@ -4,6 +4,7 @@
  * local file. Nothing is downloaded; the answer is "there, N bytes" or why not. */
 #include "acquire.h"
 #include "acquire-stage.h"
+#include "netconf.h"
 
 #include "base/log.h"
 #include "base/util.h"
@@ -116,8 +117,10 @@ int acquire_probe(const char *url, uint64_t *ret_size) {
                                    c == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
                         int e = c == CURLE_UNSUPPORTED_PROTOCOL || tls ? EIO : c != CURLE_OK ? EHOSTUNREACH
                                 : transient ? EREMOTEIO : EIO;
-                        r = c != CURLE_OK ? log_error_errno(e, "%s: cannot be reached: %s", url, curl_easy_strerror(c))
-                                          : log_error_errno(e, "%s: the server answers HTTP %ld", url, status);
+                        _cleanup_free_ char *proxy = netconf_proxy_for_url(url);
+                        const char *via = proxy ? " via proxy " : "", *p = proxy ? proxy : "";
+                        r = c != CURLE_OK ? log_error_errno(e, "%s: cannot be reached%s%s: %s", url, via, p, curl_easy_strerror(c))
+                                          : log_error_errno(e, "%s: the server answers HTTP %ld%s%s", url, status, via, p);
                         break;
                 }
                 nanosleep(&(struct timespec) { .tv_nsec = 500 * 1000 * 1000L }, NULL);

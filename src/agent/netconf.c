@@ -5,9 +5,12 @@
 #include "base/log.h"
 #include "base/util.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 struct server {
@@ -143,4 +146,121 @@ int netconf_apply(CURL *curl, const struct netconf_settings *s) {
         if (s->pinned_public_key && curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, s->pinned_public_key) != CURLE_OK)
                 return log_error_errno(EINVAL, "PinnedPublicKey=%s: not supported by libcurl", s->pinned_public_key);
         return 0;
+}
+
+static const char *getenv_nonempty(const char *name) {
+        const char *v = getenv(name);
+        return v && *v ? v : NULL;
+}
+
+/* An IPv4 or IPv6 address into 16 bytes; its bit length, or 0 when s is not one. */
+static unsigned ip_parse(const char *s, size_t n, uint8_t ret[16]) {
+        char buf[INET6_ADDRSTRLEN];
+        if (n >= sizeof(buf))
+                return 0;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        if (inet_pton(AF_INET, buf, ret) == 1)
+                return 32;
+        return inet_pton(AF_INET6, buf, ret) == 1 ? 128 : 0;
+}
+
+static bool no_proxy_token_matches(const char *host, size_t hl, unsigned host_bits, const uint8_t addr[16],
+                                   const char *t, size_t tl) {
+        if (host_bits) {
+                /* an address, or a range ADDRESS/BITS */
+                const char *slash = memchr(t, '/', tl);
+                uint8_t net[16];
+                unsigned bits = ip_parse(t, slash ? (size_t) (slash - t) : tl, net), prefix = bits;
+                if (bits != host_bits)
+                        return false;
+                if (slash) {
+                        char num[4] = "";
+                        size_t nl = tl - (size_t) (slash - t) - 1;
+                        uint64_t v;
+                        if (nl == 0 || nl >= sizeof(num))
+                                return false;
+                        memcpy(num, slash + 1, nl);
+                        if (parse_uint64(num, 10, &v) < 0 || v > bits)
+                                return false;
+                        prefix = (unsigned) v;
+                }
+                for (unsigned i = 0; i < prefix; i++) {
+                        unsigned mask = 0x80u >> (i % 8);
+                        if ((addr[i / 8] & mask) != (net[i / 8] & mask))
+                                return false;
+                }
+                return true;
+        }
+        if (tl > 0 && t[0] == '.') {
+                t++;
+                tl--;
+        }
+        if (tl == 0 || tl > hl || strncasecmp(host + hl - tl, t, tl) != 0)
+                return false;
+        return tl == hl || host[hl - tl - 1] == '.';
+}
+
+static bool no_proxy_matches(const char *host, const char *list) {
+        if (!list)
+                return false;
+        if (streq(list, "*"))
+                return true;
+        size_t hl = strlen(host);
+        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+                host++;
+                hl -= 2;
+        }
+        if (hl > 0 && host[hl - 1] == '.')
+                hl--;
+        uint8_t addr[16];
+        unsigned bits = ip_parse(host, hl, addr);
+        for (const char *t = list; *t;) {
+                t += strspn(t, ", \t");
+                size_t tl = strcspn(t, ", \t");
+                if (tl > 0 && no_proxy_token_matches(host, hl, bits, addr, t, tl))
+                        return true;
+                t += tl;
+        }
+        return false;
+}
+
+char *netconf_proxy_for_url(const char *url) {
+        CURLU *u = curl_url();
+        char *scheme = NULL, *host = NULL, *ret = NULL;
+        if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+                goto finish;
+
+        const char *np = getenv_nonempty("no_proxy");
+        if (!np)
+                np = getenv_nonempty("NO_PROXY");
+        if (no_proxy_matches(host, np))
+                goto finish;
+
+        char name[32];
+        const char *proxy = NULL;
+        if (strlen(scheme) < sizeof(name) - strlen("_proxy")) {
+                snprintf(name, sizeof(name), "%s_proxy", scheme);
+                for (char *c = name; *c; c++)
+                        *c = (char) tolower((unsigned char) *c);
+                proxy = getenv_nonempty(name);
+                if (!proxy && !streq(name, "http_proxy")) {
+                        for (char *c = name; *c; c++)
+                                *c = (char) toupper((unsigned char) *c);
+                        proxy = getenv_nonempty(name);
+                }
+        }
+        if (!proxy)
+                proxy = getenv_nonempty("all_proxy");
+        if (!proxy)
+                proxy = getenv_nonempty("ALL_PROXY");
+        if (proxy)
+                ret = strstr(proxy, "://") ? strdup(proxy) : strprintf("http://%s", proxy);
+finish:
+        curl_free(scheme);
+        curl_free(host);
+        curl_url_cleanup(u);
+        return ret;
 }

@@ -28,5 +28,12 @@ struct netconf_settings {
 int netconf_for_url(const char *url, struct netconf_settings *ret);
 void netconf_settings_done(struct netconf_settings *s);
 
+/* The proxy libcurl takes from the environment for url, by its rules: scheme_proxy (for schemes
+ * other than http also SCHEME_PROXY), else all_proxy or ALL_PROXY; none for a host that
+ * no_proxy (or NO_PROXY) names ("*", a domain and its subdomains, an IP address or a CIDR range).
+ * Returned with "http://" in front when it names no scheme, for messages; NULL when there is none
+ * (or no memory). */
+char *netconf_proxy_for_url(const char *url);
+
 /* Applies them to a libcurl handle. */
 int netconf_apply(CURL *curl, const struct netconf_settings *s);

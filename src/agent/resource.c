@@ -11,23 +11,37 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-/* On the host a boot partition is mounted, so it must be a mount point; under --root plain
- * directories stand in for it. */
-static bool is_boot_candidate(const char *root, const char *p) {
+/* Why p cannot hold a boot partition, or NULL when it can. On the host a boot partition is
+ * mounted, so it must be a mount point; under --root plain directories stand in for it. */
+static const char *boot_candidate_rejected(const char *root, const char *p) {
         struct stat st, parent;
-        if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-                return false;
+        if (stat(p, &st) < 0)
+                return errno == ENOENT ? "does not exist" : strerror(errno);
+        if (!S_ISDIR(st.st_mode))
+                return "not a directory";
         if (root)
-                return true;
+                return NULL;
         _cleanup_free_ char *up = path_join(p, "..");
-        return up && stat(up, &parent) == 0 && parent.st_dev != st.st_dev;
+        if (!up)
+                return strerror(ENOMEM);
+        if (stat(up, &parent) < 0)
+                return strerror(errno);
+        return parent.st_dev != st.st_dev ? NULL : "not a mount point";
 }
 
-/* dir below root, resolved inside it; NULL (no error) when it cannot be, e.g. a link loop. */
-static int boot_dir_in_root(const char *root, const char *dir, char **ret) {
+/* Appends "DIR: reason" to the list of rejected candidates in why. */
+static void boot_candidate_note(char *why, size_t size, const char *dir, const char *reason) {
+        size_t n = strlen(why);
+        if (n < size)
+                snprintf(why + n, size - n, "%s%s: %s", n ? "; " : "", dir, reason);
+}
+
+/* dir below root, resolved inside it; NULL (no error, the reason in why) when it cannot be,
+ * e.g. a link loop or a link out of the root. */
+static int boot_dir_in_root(const char *root, const char *dir, char **ret, char *why, size_t size) {
         int r = chase(root, dir, CHASE_NONEXISTENT, ret);
         if (r < 0 && r != -ENOMEM) {
-                log_debug("%s%s: cannot be resolved inside the root: %s", root ? root : "", dir, strerror(-r));
+                boot_candidate_note(why, size, dir, r == -EXDEV ? "leads out of the root" : strerror(-r));
                 *ret = NULL;
                 return 0;
         }
@@ -35,7 +49,8 @@ static int boot_dir_in_root(const char *root, const char *dir, char **ret) {
 }
 
 /* $SYSTEMD_ESP_PATH / $SYSTEMD_XBOOTLDR_PATH, as systemd honours them: an absolute directory
- * (below root), taken without further checks. 0 with *ret NULL when the variable is unset. */
+ * (below root), taken without further checks (no mount point needed). 0 with *ret NULL when the
+ * variable is unset. */
 static int boot_dir_from_env(const char *root, const char *var, char **ret) {
         const char *e = getenv(var);
         *ret = NULL;
@@ -44,34 +59,48 @@ static int boot_dir_from_env(const char *root, const char *var, char **ret) {
         if (e[0] != '/')
                 return log_error_errno(EINVAL, "$%s=%s is not an absolute path", var, e);
         _cleanup_free_ char *p = NULL;
-        int r = boot_dir_in_root(root, e, &p);
-        if (r < 0)
+        int r = chase(root, e, CHASE_NONEXISTENT, &p);
+        if (r == -ENOMEM)
                 return r;
         struct stat st;
-        if (!p || stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-                return log_error_errno(ENOENT, "$%s=%s: not a directory%s%s", var, e, root ? " below " : "",
-                                       root ? root : "");
+        const char *reason = r < 0 ? (r == -EXDEV ? "leads out of the root" : strerror(-r))
+                           : stat(p, &st) < 0 ? (errno == ENOENT ? "does not exist" : strerror(errno))
+                           : !S_ISDIR(st.st_mode) ? "not a directory" : NULL;
+        if (reason)
+                return log_error_errno(ENOENT, "$%s=%s%s%s: %s", var, e, root ? " below " : "", root ? root : "",
+                                       reason);
         *ret = TAKE_PTR(p);
         return 0;
 }
 
-/* The search of the boot-loader directories below root, when the environment names none. */
-static int boot_dir_search(const char *root, char **ret_esp, char **ret_xbootldr) {
+/* The search of the boot-loader directories below root, when the environment names none; why
+ * collects each rejected candidate with the reason. */
+static int boot_dir_search(const char *root, char **ret_esp, char **ret_xbootldr, char *why_esp,
+                           char *why_xbootldr, size_t size) {
         static const char *const esp_dirs[] = { "/efi", "/boot", "/boot/efi" };
         _cleanup_free_ char *esp = NULL, *boot = NULL;
+        const char *reason;
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(esp_dirs) && !esp; i++) {
                 _cleanup_free_ char *p = NULL;
-                if ((r = boot_dir_in_root(root, esp_dirs[i], &p)) < 0)
+                if ((r = boot_dir_in_root(root, esp_dirs[i], &p, why_esp, size)) < 0)
                         return r;
-                if (p && is_boot_candidate(root, p))
+                if (p && (reason = boot_candidate_rejected(root, p)))
+                        boot_candidate_note(why_esp, size, esp_dirs[i], reason);
+                else if (p)
                         esp = TAKE_PTR(p);
         }
-        if ((r = boot_dir_in_root(root, "/boot", &boot)) < 0)
+        if ((r = boot_dir_in_root(root, "/boot", &boot, why_xbootldr, size)) < 0)
                 return r;
         /* /boot is an XBOOTLDR only next to an ESP on /efi; an ESP on /boot/efi lives inside it. */
-        if (esp && boot && endswith(esp, "/efi") && !endswith(esp, "/boot/efi") && is_boot_candidate(root, boot))
+        if (boot && (reason = boot_candidate_rejected(root, boot)))
+                boot_candidate_note(why_xbootldr, size, "/boot", reason);
+        else if (boot && !(esp && endswith(esp, "/efi") && !endswith(esp, "/boot/efi")))
+                boot_candidate_note(why_xbootldr, size, "/boot", !esp ? "no ESP on /efi next to it"
+                                                                 : streq(esp, boot) ? "it is the ESP"
+                                                                 : "the ESP is inside it, on /boot/efi");
+        else if (boot)
                 *ret_xbootldr = TAKE_PTR(boot);
         *ret_esp = TAKE_PTR(esp);
         return 0;
@@ -79,6 +108,7 @@ static int boot_dir_search(const char *root, char **ret_esp, char **ret_xbootldr
 
 int resource_find_boot_dir(const char *root, enum path_relative_to what, char **ret) {
         _cleanup_free_ char *esp = NULL, *xbootldr = NULL;
+        char why_esp[512] = "", why_xbootldr[512] = "";
 
         int r = boot_dir_from_env(root, "SYSTEMD_ESP_PATH", &esp);
         if (r >= 0)
@@ -88,22 +118,24 @@ int resource_find_boot_dir(const char *root, enum path_relative_to what, char **
         if (!esp || !xbootldr) {
                 /* what the environment does not name is searched for */
                 _cleanup_free_ char *found_esp = NULL, *found_xbootldr = NULL;
-                r = boot_dir_search(root, &found_esp, &found_xbootldr);
+                r = boot_dir_search(root, &found_esp, &found_xbootldr, why_esp, why_xbootldr, sizeof(why_esp));
                 if (r < 0)
                         return r;
                 if (!esp)
                         esp = TAKE_PTR(found_esp);
                 if (!xbootldr && !getenv("SYSTEMD_ESP_PATH"))
                         xbootldr = TAKE_PTR(found_xbootldr);
+                else if (!xbootldr)
+                        snprintf(why_xbootldr, sizeof(why_xbootldr), "$SYSTEMD_ESP_PATH is set, $SYSTEMD_XBOOTLDR_PATH not");
         }
 
+        bool want_xbootldr = what == PATH_RELATIVE_TO_XBOOTLDR;
         char **pick = what == PATH_RELATIVE_TO_ESP ? &esp
-                    : what == PATH_RELATIVE_TO_XBOOTLDR ? &xbootldr
+                    : want_xbootldr ? &xbootldr
                     : xbootldr ? &xbootldr : &esp;
         if (!*pick)
-                return log_error_errno(ENOENT, "no %s found under %s (looked for /efi, /boot, /boot/efi)",
-                                       what == PATH_RELATIVE_TO_XBOOTLDR ? "XBOOTLDR partition" : "ESP",
-                                       root ? root : "/");
+                return log_error_errno(ENOENT, "no %s found under %s (%s)", want_xbootldr ? "XBOOTLDR partition" : "ESP",
+                                       root ? root : "/", want_xbootldr ? why_xbootldr : why_esp);
         *ret = TAKE_PTR(*pick);
         return 0;
 }

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -258,6 +260,35 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         int r = read_full_fd(fd, max, ret, ret_size);
         close(fd);
         return r;
+}
+
+const char *format_timestamp(char buf[static 64], uint64_t usec) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+        if (!localtime_r(&t, &tm) || strftime(buf, 64, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                snprintf(buf, 64, "%" PRIu64, usec);
+        return buf;
+}
+
+bool is_locale_utf8(void) {
+        static int cached = -1;
+        if (cached >= 0)
+                return cached;
+        /* Only LC_CTYPE is taken from the environment, and only while asking: the rest of abota
+         * (numbers in JSON, dates) stays in the C locale. */
+        cached = true;
+        if (setlocale(LC_CTYPE, "")) {
+                const char *set = nl_langinfo(CODESET), *ctype = setlocale(LC_CTYPE, NULL);
+                if (set && !streq(set, "UTF-8"))
+                        cached = ctype && (streq(ctype, "C") || streq(ctype, "POSIX")) && !getenv("LC_ALL") &&
+                                 !getenv("LC_CTYPE") && !getenv("LANG");
+                setlocale(LC_CTYPE, "C");
+        }
+        return cached;
+}
+
+const char *glyph(const char *utf8, const char *ascii) {
+        return is_locale_utf8() ? utf8 : ascii;
 }
 
 const char *format_bytes(char buf[static 16], uint64_t n) {

@@ -116,6 +116,16 @@ int pwrite_full(int fd, const void *buf, size_t n, uint64_t off);
 /* Human-readable sizes: "1.5 GiB". buf must hold 16 bytes. */
 const char *format_bytes(char buf[static 16], uint64_t n);
 
+/* A timestamp (microseconds since the epoch) in local time, as systemd prints one in its tables:
+ * "Wed 2026-03-04 05:06:07 UTC". buf must hold 64 bytes. */
+const char *format_timestamp(char buf[static 64], uint64_t usec);
+
+/* Whether the locale's character set is UTF-8 (LC_ALL, LC_CTYPE, LANG, read once), as systemd
+ * decides: also when none of them is set, but not for an explicit C or POSIX locale.
+ * glyph(utf8, ascii) is utf8 then, else the ASCII stand-in. */
+bool is_locale_utf8(void);
+const char *glyph(const char *utf8, const char *ascii);
+
 /* Hex digits: the value 0..15 of one digit (either case), or -EINVAL. */
 int unhexchar(char c);
 /* n bytes as 2n lower-case hex digits plus NUL into ret. */

@@ -57,6 +57,15 @@ struct verb {
 };
 
 const struct verb *verb_find(const char *name);
+
+/* The option string every parser passes to getopt_long() after setting opterr = 0: a leading
+ * ':' makes a missing value come back as ':', told apart from an unknown option ('?'). */
+#define CLI_OPTSTRING(s) ":" s
+/* Logs the option error getopt_long() just returned (c is '?' or ':') as one line in abota's
+ * words, naming what was typed: "VERB: unknown option '--frob' (see abota VERB --help)", with
+ * verb NULL for the global options. Returns EXIT_FAIL. */
+struct option;
+int cli_option_error(const char *verb, char **argv, const char *optstring, const struct option *options, int c);
 void help_print(void);
 
 /* Parses argv into o and returns the verb (NULL with a logged error on bad usage). Handles

@@ -43,8 +43,14 @@ void help_print(void) {
         printf("abota - immutable A/B appliance images and over-the-air updates\n\n"
                "Usage: abota [OPTIONS...] [VERB [ARGS...]]\n\n"
                "Without a verb: show the current version and the one available.\n\nVerbs:\n");
-        for (size_t i = 0; verbs[i].name; i++)
-                printf("  %-14s %s\n", verbs[i].name, verbs[i].summary);
+        for (size_t i = 0; verbs[i].name; i++) {
+                const char *s = verbs[i].summary, *arrow = strstr(s, "\u2192");
+                if (arrow)
+                        printf("  %-14s %.*s%s%s\n", verbs[i].name, (int) (arrow - s), s, glyph("\u2192", "->"),
+                               arrow + strlen("\u2192"));
+                else
+                        printf("  %-14s %s\n", verbs[i].name, s);
+        }
         printf("\nOptions (sysupdate-compatible):\n"
                "  -h --help                 Show this help\n"
                "     --version              Show the version\n"
@@ -146,9 +152,11 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                 }
         }
 
+        static const char optstring[] = CLI_OPTSTRING("hvC:m:");
         int c, r;
         uint64_t u;
-        while ((c = getopt_long(argc, argv, "hvC:m:", options, NULL)) >= 0) {
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help_print();
@@ -206,7 +214,8 @@ const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *
                         o->instances_max = u;
                         break;
                 default:
-                        return NULL; /* getopt printed the reason */
+                        cli_option_error(NULL, argv, optstring, options, c);
+                        return NULL;
                 }
         }
 

@@ -67,15 +67,17 @@ int verb_bless(int argc, char **argv) {
         enum bless_state target = BLESS_GOOD;
         int c, r;
 
+        static const char optstring[] = CLI_OPTSTRING("h");
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0)
                 switch (c) {
                 case 'h': bless_help(); return EXIT_OK;
                 case ARG_ESP: esp_arg = optarg; break;
                 case ARG_EFIVARFS: efivarfs = optarg; break;
                 case ARG_ROOT: root = optarg; break;
                 case ARG_CHECK: check = true; break;
-                default: return EXIT_FAIL;
+                default: return cli_option_error("bless", argv, optstring, options, c);
                 }
         if (argc - optind > 1) {
                 log_error("bless: expected one action, got %d arguments", argc - optind);

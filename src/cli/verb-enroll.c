@@ -42,8 +42,10 @@ int verb_enroll(int argc, char **argv) {
         bool recovery = false;
         int c;
 
+        static const char optstring[] = CLI_OPTSTRING("h");
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0)
                 switch (c) {
                 case 'h': enroll_help(); return EXIT_OK;
                 case ARG_RECOVERY: e.recovery_key = true; break;
@@ -57,7 +59,7 @@ int verb_enroll(int argc, char **argv) {
                 case ARG_UNLOCK_KEY_FILE: u.key_file = optarg; break;
                 case ARG_UNLOCK_RECOVERY: recovery = true; break;
                 case ARG_UNLOCK_TPM2: u.tpm2 = true; u.tpm2_device = optarg; break;
-                default: return EXIT_FAIL;
+                default: return cli_option_error("enroll", argv, optstring, options, c);
                 }
         if (argc - optind != 1) {
                 log_error("enroll: expected one VOLUME");

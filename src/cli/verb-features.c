@@ -39,7 +39,8 @@ static int show_all(const struct cli_options *o, const struct definitions *d) {
                 printf("  %-*s %-*s DOCUMENTATION\n", (int) wn, "FEATURE", (int) wd, "DESCRIPTION");
         for (size_t i = 0; i < d->n_features; i++) {
                 const struct feature *f = d->features[i];
-                printf("%s %-*s %-*s %s\n", f->enabled ? "\u2713" : "\u2717", (int) wn, f->id, (int) wd,
+                printf("%s %-*s %-*s %s\n", f->enabled ? glyph("\u2713", "+") : glyph("\u2717", "-"), (int) wn, f->id,
+                       (int) wd,
                        f->description ? f->description : "", f->documentation ? f->documentation : "");
         }
         return EXIT_OK;

@@ -15,15 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *glyph(unsigned f) {
+static const char *state_glyph(unsigned f) {
         if (f & UPDATE_OBSOLETE)
-                return "\u00d7";
+                return glyph("\u00d7", "x");
         if ((f & (UPDATE_INSTALLED | UPDATE_NEWEST)) == (UPDATE_INSTALLED | UPDATE_NEWEST))
-                return "\u25cf";
+                return glyph("\u25cf", "*");
         if ((f & (UPDATE_AVAILABLE | UPDATE_NEWEST | UPDATE_INSTALLED)) == (UPDATE_AVAILABLE | UPDATE_NEWEST))
-                return "\u21bb";
+                return glyph("\u21bb", "*");
         if ((f & (UPDATE_INSTALLED | UPDATE_PROTECTED)) == (UPDATE_INSTALLED | UPDATE_PROTECTED))
-                return "\u25cb";
+                return glyph("\u25cb", "*");
         return " ";
 }
 
@@ -58,8 +58,9 @@ static int list_all(const struct cli_options *o, const struct context *c) {
                 printf("  %-*s INSTALLED AVAILABLE ASSESSMENT\n", (int) width, "VERSION");
         for (size_t i = 0; i < s->n_sets; i++) {
                 const struct update_set *u = s->sets[i];
-                printf("%s %-*s     %s         %s     %s\n", glyph(u->flags), (int) width, u->version,
-                       u->flags & UPDATE_INSTALLED ? "\u2713" : " ", u->flags & UPDATE_AVAILABLE ? "\u2713" : " ",
+                const char *check = glyph("\u2713", "+");
+                printf("%s %-*s     %s         %s     %s\n", state_glyph(u->flags), (int) width, u->version,
+                       u->flags & UPDATE_INSTALLED ? check : " ", u->flags & UPDATE_AVAILABLE ? check : " ",
                        update_set_assessment(u->flags));
         }
         return EXIT_OK;
@@ -75,7 +76,7 @@ static const char *const col_names[_COL_MAX] = { "type", "path", "ptuuid", "ptfl
  * 257 does. */
 static void row_cells(const struct transfer *t, const struct instance *i, bool source, char *cells[_COL_MAX]) {
         const struct instance_metadata *m = &i->metadata;
-        char uuid[37];
+        char uuid[37], when[64];
         cells[COL_TYPE] = strdup(resource_type_to_string(source ? t->source.type : t->target.type));
         cells[COL_PATH] = strdup(i->path);
         if (!source) {
@@ -85,9 +86,9 @@ static void row_cells(const struct transfer *t, const struct instance *i, bool s
                         cells[COL_PTFLAGS] = strprintf("0x%" PRIx64, i->partition->flags);
                 }
                 if (m->has_mtime && !i->partition)
-                        cells[COL_MTIME] = strprintf("%" PRIu64, m->mtime);
+                        cells[COL_MTIME] = strdup(format_timestamp(when, m->mtime));
                 if (m->has_mode && !i->partition)
-                        cells[COL_MODE] = strprintf("%03o", (unsigned) m->mode);
+                        cells[COL_MODE] = strprintf("%04o", (unsigned) m->mode);
                 if (m->has_size)
                         cells[COL_SIZE] = strprintf("%" PRIu64, m->size);
                 if (m->has_tries_done)
@@ -100,9 +101,9 @@ static void row_cells(const struct transfer *t, const struct instance *i, bool s
         /* a source's own file times and mode, unless they go into a partition */
         if (source && t->target.type != RESOURCE_PARTITION) {
                 if (m->has_mtime)
-                        cells[COL_MTIME] = strprintf("%" PRIu64, m->mtime);
+                        cells[COL_MTIME] = strdup(format_timestamp(when, m->mtime));
                 if (m->has_mode)
-                        cells[COL_MODE] = strprintf("%03o", (unsigned) m->mode);
+                        cells[COL_MODE] = strprintf("%04o", (unsigned) m->mode);
         }
         if (m->has_sha256) {
                 cells[COL_SHA256] = malloc(65);

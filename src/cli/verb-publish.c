@@ -118,8 +118,10 @@ int verb_publish(int argc, char **argv) {
         const char *definitions_dir = NULL;
         int c, r = 0, exit_code = EXIT_FAIL;
 
+        static const char optstring[] = CLI_OPTSTRING("h");
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         publish_help();
@@ -190,7 +192,9 @@ int verb_publish(int argc, char **argv) {
                         o.best_before = optarg;
                         break;
                 }
-                default: goto finish; /* getopt printed the reason */
+                default:
+                        cli_option_error("publish", argv, optstring, options, c);
+                        goto finish;
                 }
         }
         if (argc - optind < 2) {

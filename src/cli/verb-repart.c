@@ -75,8 +75,10 @@ static int parse_args(int argc, char **argv, struct repart_options *o, char ***d
         };
         int c, r;
 
+        static const char optstring[] = CLI_OPTSTRING("h");
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         repart_help();
@@ -149,6 +151,7 @@ static int parse_args(int argc, char **argv, struct repart_options *o, char ***d
                         o->strict = true;
                         break;
                 default:
+                        cli_option_error("repart", argv, optstring, options, c);
                         return -EINVAL;
                 }
         }

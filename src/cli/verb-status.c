@@ -5,6 +5,7 @@
 #include "agent/context.h"
 #include "agent/updateset.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "sysupdate/definitions.h"
 
 #include <stdio.h>
@@ -84,7 +85,7 @@ int verb_check(const struct cli_options *o) {
         else if (u) {
                 if (!o->no_legend)
                         printf("TARGET UPDATE\n");
-                printf("host   %s \u2192 %s\n", current ? current : "-", u->version);
+                printf("host   %s %s %s\n", current ? current : "-", glyph("\u2192", "->"), u->version);
         } else
                 log_notice("No updates available.");
         context_free(c);

@@ -56,15 +56,17 @@ int verb_unlock(int argc, char **argv) {
         bool test = false, recovery = false;
         int c;
 
+        static const char optstring[] = CLI_OPTSTRING("h");
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, optstring, options, NULL)) >= 0)
                 switch (c) {
                 case 'h': unlock_help(); return EXIT_OK;
                 case ARG_TEST: test = true; break;
                 case ARG_KEY_FILE: u.key_file = optarg; break;
                 case ARG_RECOVERY_KEY: recovery = true; break;
                 case ARG_TPM2_DEVICE: u.tpm2 = true; u.tpm2_device = optarg; break;
-                default: return EXIT_FAIL;
+                default: return cli_option_error("unlock", argv, optstring, options, c);
                 }
         int n = argc - optind;
         if (n < 1 || n > 2 || (test && n != 1) || (!test && n != 2)) {

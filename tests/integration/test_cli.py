@@ -40,3 +40,33 @@ def test_no_verb_without_definitions_hints_at_help(abota, tmp_path):
     assert r.stderr.splitlines() == [
         f"abota: No transfer definitions found in {tmp_path}.",
         "abota: Run without a verb, abota shows this system's version; abota --help lists the verbs."]
+
+
+def test_option_errors_in_abota_style(abota):
+    # one line each, in abota's words, naming what was typed, exit status 1 (usage), for the
+    # global options and for every verb with its own parser
+    cases = {
+        ("--frob", "list"): "abota: unknown option '--frob' (see abota --help)",
+        ("list", "--frob=3"): "abota: unknown option '--frob' (see abota --help)",
+        ("-x", "list"): "abota: unknown option '-x' (see abota --help)",
+        ("-vx",): "abota: unknown option '-x' (see abota --help)",
+        ("list", "--root"): "abota: option '--root' needs a value (see abota --help)",
+        ("list", "-C"): "abota: option '-C' needs a value (see abota --help)",
+        ("--offline=yes", "list"): "abota: option '--offline' takes no value (see abota --help)",
+        ("--r", "list"): "abota: ambiguous option '--r': --root, --reboot, --random-delay (see abota --help)",
+        ("--json=yaml", "list"): "abota: --json=yaml: expected pretty, short or off",
+        ("-m", "0", "list"): "abota: --instances-max=0: expected a positive number",
+        ("repart", "--frob"): "abota: repart: unknown option '--frob' (see abota repart --help)",
+        ("repart", "--definitions"): "abota: repart: option '--definitions' needs a value (see abota repart --help)",
+        ("repart", "--empty=sometimes", "x.raw"):
+            "abota: --empty=sometimes: expected refuse, allow, require, force or create",
+        ("publish", "--sign"): "abota: publish: option '--sign' needs a value (see abota publish --help)",
+        ("publish", "--keep=none", "d", "f"): "abota: --keep=none: expected a positive number",
+        ("bless", "-q"): "abota: bless: unknown option '-q' (see abota bless --help)",
+        ("unlock", "--test=1"): "abota: unlock: option '--test' takes no value (see abota unlock --help)",
+        ("enroll", "--tpm2-pcrs"): "abota: enroll: option '--tpm2-pcrs' needs a value (see abota enroll --help)",
+        ("enroll", "--tpm2-pcrs=99", "v"): "abota: --tpm2-pcrs=99: expected PCR numbers 0-23 separated by + or ,",
+    }
+    for args, line in cases.items():
+        r = abota(*args, check=False)
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", line + "\n"), args

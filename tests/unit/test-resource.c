@@ -8,6 +8,7 @@
 #include "sysupdate/pattern.h"
 #include "agent/resource.h"
 #include "agent/resource-kinds.h"
+#include "base/log.h"
 #include "sysupdate/transfer.h"
 #include "tmpdir.h"
 #include "base/util.h"
@@ -115,12 +116,21 @@ static void test_boot_dirs(void **state) {
         _cleanup_free_ char *root = path_join(tmpdir, "root");
         assert_int_equal(mkdir(root, 0755), 0);
         assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), -ENOENT);
+        /* each candidate rejected is named with the reason */
+        assert_non_null(strstr(log_last_error(), "(/efi: does not exist; /boot: does not exist; /boot/efi: does not exist)"));
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_XBOOTLDR, &p), -ENOENT);
+        assert_non_null(strstr(log_last_error(), "no XBOOTLDR partition found under "));
+        assert_non_null(strstr(log_last_error(), "(/boot: does not exist)"));
 
         mkdir_rel("root/boot");
         assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_BOOT, &p), 0);
         assert_true(endswith(p, "/root/boot"));
         free(p);
         assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_XBOOTLDR, &p), -ENOENT);
+        assert_non_null(strstr(log_last_error(), "(/boot: it is the ESP)"));
+        mkdir_rel("root/boot/efi");
+        assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_XBOOTLDR, &p), -ENOENT);
+        assert_non_null(strstr(log_last_error(), "(/boot: it is the ESP)"));
 
         mkdir_rel("root/efi");
         assert_int_equal(resource_find_boot_dir(root, PATH_RELATIVE_TO_ESP, &p), 0);

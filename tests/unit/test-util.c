@@ -7,6 +7,8 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <time.h>
 
 static void test_paths(void **state) {
         (void) state;
@@ -123,6 +125,23 @@ static void test_utf8(void **state) {
         assert_int_equal(utf8_decode("\xc3" "a", 2, &c), 0);               /* bad continuation */
 }
 
+static void test_timestamp_and_glyph(void **state) {
+        (void) state;
+        char buf[64];
+        setenv("TZ", "UTC", 1);
+        tzset();
+        assert_string_equal(format_timestamp(buf, 1772600767123456ULL), "Wed 2026-03-04 05:06:07 UTC");
+        setenv("TZ", "ABC-1", 1);
+        tzset();
+        assert_string_equal(format_timestamp(buf, 1772600767123456ULL), "Wed 2026-03-04 06:06:07 ABC");
+        /* an explicit C locale is not UTF-8; the answer is kept for the whole process */
+        setenv("LC_ALL", "C", 1);
+        assert_false(is_locale_utf8());
+        assert_string_equal(glyph("\u2713", "+"), "+");
+        setenv("LC_ALL", "C.UTF-8", 1);
+        assert_false(is_locale_utf8());
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_paths),
@@ -132,6 +151,7 @@ int main(void) {
                 cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_utf8),
+                cmocka_unit_test(test_timestamp_and_glyph),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
