@@ -3,6 +3,7 @@
 #include "resource-directory.h"
 
 #include "acquire.h"
+#include "btrfs.h"
 #include "commit.h"
 #include "fs-access.h"
 #include "resource.h"
@@ -273,6 +274,11 @@ static int remove_instance(const struct transfer *t, struct resource *target, co
         return remove_empty_parents(target->fs, target->path, i->path, sync);
 }
 
+/* A file, a directory tree, or a btrfs subvolume (read-only or not) with everything in it. */
+static int remove_any(const char *path) {
+        return btrfs_is_subvolume(path) ? btrfs_subvolume_remove(path) : rm_rf(path);
+}
+
 /* RemoveTemporary=: leftovers of interrupted runs (".#sysupdate...") in the target directory. */
 static void remove_temporary(const struct resource *target) {
         if (target->fs) {
@@ -293,7 +299,7 @@ static void remove_temporary(const struct resource *target) {
         while ((de = readdir(d)))
                 if (startswith(de->d_name, ".#")) {
                         _cleanup_free_ char *p = path_join(target->path, de->d_name);
-                        if (!p || rm_rf(p) < 0)
+                        if (!p || remove_any(p) < 0)
                                 log_warning("%s/%s: cannot remove temporary file: %s", target->path,
                                             de->d_name, strerror(errno));
                         else
@@ -379,16 +385,26 @@ static int acquire_tree(const struct resource *target, const struct resource_wri
         int r = plan_paths(target, i);
         if (r < 0)
                 return r;
-        if (mkdir(i->temp_path, 0700) < 0) {
-                r = log_error_errno(errno, "%s: cannot create %s: %s", t->id, i->temp_path, strerror(errno));
+        /* Type=subvolume on btrfs: a real subvolume, a snapshot when the source is a subvolume on
+         * the same file system; elsewhere a directory, as systemd falls back */
+        _cleanup_free_ char *parent = NULL;
+        if ((r = path_dirname(i->temp_path, &parent)) < 0)
+                return r;
+        bool tree_source = t->source.type == RESOURCE_DIRECTORY || t->source.type == RESOURCE_SUBVOLUME;
+        bool subvolume = t->target.type == RESOURCE_SUBVOLUME && btrfs_is_fs(parent);
+        bool copied = subvolume && tree_source && btrfs_is_subvolume(w->source->path) &&
+                      btrfs_subvolume_snapshot(w->source->path, i->temp_path) >= 0;
+        r = copied ? 0 : subvolume ? btrfs_subvolume_create(i->temp_path) : mkdir(i->temp_path, 0700) < 0 ? -errno : 0;
+        if (r < 0) {
+                r = log_error_errno(-r, "%s: cannot create %s%s: %s", t->id, subvolume ? "subvolume " : "", i->temp_path,
+                                    strerror(-r));
                 free(i->temp_path); /* not ours: never remove it */
                 i->temp_path = NULL;
                 return r;
         }
         i->temp_is_tree = true;
 
-        r = t->source.type == RESOURCE_DIRECTORY || t->source.type == RESOURCE_SUBVOLUME ? copy_tree(w, i)
-                                                                                            : unpack_tar(w, i);
+        r = copied ? 0 : tree_source ? copy_tree(w, i) : unpack_tar(w, i);
         if (r < 0)
                 return r;
         if (m->has_mode && chmod(i->temp_path, m->mode) < 0)
@@ -401,20 +417,21 @@ static int acquire_tree(const struct resource *target, const struct resource_wri
                 if (utimensat(AT_FDCWD, i->temp_path, ts, AT_SYMLINK_NOFOLLOW) < 0)
                         return log_error_errno(errno, "%s: cannot set mtime: %s", i->temp_path, strerror(errno));
         }
+        if (subvolume && m->read_only > 0 && (r = btrfs_subvolume_set_read_only(i->temp_path, true)) < 0)
+                return log_error_errno(-r, "%s: cannot make subvolume %s read-only: %s", t->id, i->temp_path, strerror(-r));
         if (w->sync)
                 sync();
         return 0;
 }
 
 static int remove_tree(const struct transfer *t, struct resource *target, const struct instance *i, bool sync) {
-        int r = rm_rf(i->path);
+        int r = remove_any(i->path);
         if (r < 0)
                 return log_error_errno(-r, "%s: cannot remove %s: %s", t->id, i->path, strerror(-r));
         return remove_empty_parents(NULL, target->path, i->path, sync);
 }
 
-/* Trees: a subvolume is a directory where the file system is not btrfs (as systemd falls back);
- * abota does not create btrfs subvolumes. */
+/* Trees: a subvolume is a btrfs subvolume on btrfs, else a directory (as systemd falls back). */
 #define TREE_KIND(t)                                                                               \
         {                                                                                          \
                 .type = (t), .load = load_dirs, .name_what = "directory name",                     \
