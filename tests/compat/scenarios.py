@@ -200,15 +200,21 @@ def add_dir(v):
     return f
 
 
+def source_tree(work, d):
+    """A source version's tree at d: files, a symlink, a 0600 file in a subdirectory."""
+    v = os.path.basename(d)
+    work.write(f"{d}/foo.txt", payload(f"foo-{v}"))
+    work.write(f"{d}/bar.txt", payload(f"bar-{v}"))
+    os.symlink("foo.txt", work.p(f"{d}/link"))
+    os.makedirs(work.p(f"{d}/sub"), exist_ok=True)
+    work.write(f"{d}/sub/x", payload(f"x-{v}"), mode=0o600)
+    os.utime(work.p(f"{d}/sub"), (1600000000, 1600000000))
+    os.utime(work.p(d), (1600000000, 1600000000))
+
+
 def setup_directory(work):
     for v in ("v1", "v2"):
-        work.write(f"source/dir-{v}/foo.txt", payload(f"foo-{v}"))
-        work.write(f"source/dir-{v}/bar.txt", payload(f"bar-{v}"))
-        os.symlink("foo.txt", work.p(f"source/dir-{v}/link"))
-        os.makedirs(work.p(f"source/dir-{v}/sub"))
-        work.write(f"source/dir-{v}/sub/x", payload(f"x-{v}"), mode=0o600)
-        os.utime(work.p(f"source/dir-{v}/sub"), (1600000000, 1600000000))
-        os.utime(work.p(f"source/dir-{v}"), (1600000000, 1600000000))
+        source_tree(work, f"source/dir-{v}")
     os.makedirs(work.p("dirs"))
     work.transfer("03-third.transfer", """[Source]
 Type=directory
@@ -580,10 +586,7 @@ def setup_subvolumes(work):
         if v == "v2":  # a subvolume source: the new subvolume is its snapshot
             os.makedirs(f"{fs}/source", exist_ok=True)
             create_subvolume(f"{fs}/source/dir-{v}")
-        work.write(f"fs/source/dir-{v}/foo.txt", payload(f"foo-{v}"))
-        work.write(f"fs/source/dir-{v}/sub/x", payload(f"x-{v}"), mode=0o600)
-        os.utime(work.p(f"fs/source/dir-{v}/sub"), (1600000000, 1600000000))
-        os.utime(work.p(f"fs/source/dir-{v}"), (1600000000, 1600000000))
+        source_tree(work, f"fs/source/dir-{v}")
     os.makedirs(work.p("fs/dirs"))
     work.transfer("03-third.transfer", """[Source]
 Type=directory
