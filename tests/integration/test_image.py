@@ -5,6 +5,7 @@ os-release and sysupdate.d, an `_empty` slot, data): the image's own definitions
 are read from store_1, the ESP is reached through mtools (this kernel has no vfat), and list,
 update from `abota publish` output over HTTP, and vacuum work on the image file. No VM."""
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,15 +23,16 @@ def os_release(version):
     return f'ID=appliance\nIMAGE_ID=appliance\nIMAGE_VERSION={version}\n'
 
 
-def make_store(tmp, version, url, fs="squashfs"):
-    """A store image of version: os-release and the example definitions pointed at url."""
+def make_store(tmp, version, url, fs="squashfs", edit=lambda name, text: text):
+    """A store image of version: os-release and the example definitions pointed at url (and
+    changed by edit)."""
     root = tmp / f"rootfs-{version}"
     (root / "usr/lib/sysupdate.d").mkdir(parents=True)
     (root / "etc").mkdir()
     (root / "usr/lib/os-release").write_text(os_release(version))
     (root / "etc/os-release").symlink_to("../usr/lib/os-release")
     for t in (EXAMPLE / "sysupdate.d").iterdir():
-        (root / "usr/lib/sysupdate.d" / t.name).write_text(t.read_text().replace("http://localhost/", url))
+        (root / "usr/lib/sysupdate.d" / t.name).write_text(edit(t.name, t.read_text().replace("http://localhost/", url)))
     out = tmp / f"appliance_{version}.store.raw"
     if fs == "squashfs":
         subprocess.run(["mksquashfs", root, out, "-noappend", "-all-root", "-quiet"], check=True,
@@ -55,7 +57,7 @@ def labels(disk):
 
 
 class Image:
-    def __init__(self, tmp, abota, fs="squashfs"):
+    def __init__(self, tmp, abota, fs="squashfs", edit=lambda name, text: text):
         self.tmp = tmp
         self.server_dir = tmp / "server"
         self.server_dir.mkdir()
@@ -68,7 +70,7 @@ class Image:
         (staged / "etc").mkdir()
         (staged / "etc/os-release").write_text(os_release(1))
         (staged / "esp/EFI/Linux/appliance_1.efi").write_bytes(payload("1", 64 * 1024, b"efi"))
-        shutil.copy(make_store(tmp, "1", url, fs), staged / "store.raw")
+        shutil.copy(make_store(tmp, "1", url, fs, edit), staged / "store.raw")
         # the example's layout with smaller slots
         defs = tmp / "repart.d"
         defs.mkdir()
@@ -129,6 +131,16 @@ def test_update_then_vacuum_on_the_image(image):
     image.run("vacuum", "-m", "1")
     assert labels(image.disk).count("_empty") == 1 and "store_1" not in labels(image.disk)
     assert esp_files(image.disk) == ["appliance_2+3-0.efi"]
+    # what mtools wrote is a clean FAT, with the new UKI's bytes
+    start, size = next((s, n) for name, s, n, _ in read_partitions(image.disk) if name == "esp")
+    esp = image.tmp / "esp.fat"
+    with open(image.disk, "rb") as f:
+        f.seek(start)
+        esp.write_bytes(f.read(size))
+    subprocess.run(["fsck.vfat", "-n", esp], check=True, capture_output=True)
+    out = subprocess.run(["mtype", "-i", esp, "::/EFI/Linux/appliance_2+3-0.efi"], check=True, capture_output=True,
+                         env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"}).stdout
+    assert out == (image.tmp / "appliance_2.efi").read_bytes()
 
 
 def test_vacuum_keeps_the_image_version(image):
@@ -174,3 +186,22 @@ def test_image_without_root_file_system(tmp_path, abota):
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr.splitlines() == [f"abota: {disk}: no root file system with an os-release found (a partition of a root, "
                                      "usr or generic Linux type, not `_empty`); pass --definitions=DIR"]
+
+
+def test_current_symlink_in_the_esp_refused(tmp_path, abota):
+    # FAT keeps no symlinks: refused before anything is written
+    def edit(name, text):
+        return text.replace("[Target]\n", "[Target]\nCurrentSymlink=current.efi\n") if "kernel" in name else text
+    i = Image(tmp_path, abota, edit=edit)
+    try:
+        i.publish("2")
+        gpt = read_partitions(i.disk)
+        r = i.run("update", check=False)
+        assert r.returncode == 1
+        # the file is named where the image's root is mounted for the run
+        assert re.fullmatch(r"abota: /tmp/abota-image-\w+/root/usr/lib/sysupdate.d/20-kernel.transfer: "
+                            rf"CurrentSymlink=current.efi: ESP of {re.escape(str(i.disk))} keeps no symlinks",
+                            r.stderr.splitlines()[-1]), r.stderr
+        assert read_partitions(i.disk) == gpt and esp_files(i.disk) == ["appliance_1.efi"]
+    finally:
+        i.server.stop()
