@@ -12,7 +12,7 @@ BUILD_PACKAGES=(meson ninja-build pkg-config gcc clang libcurl4-openssl-dev libs
 # tpm2-tools for an independent unseal, python3-cryptography to decrypt volumes without device-mapper.
 # debootstrap builds the trixie chroot with systemd-sysupdate 257 for tests/compat.
 TEST_PACKAGES=(python3 python3-pytest python3-pytest-xdist fdisk util-linux e2fsprogs dosfstools mtools squashfs-tools
-               erofs-utils xz-utils zstd gzip curl lighttpd gpg gpgv gpg-agent strace
+               erofs-utils btrfs-progs xz-utils zstd gzip curl lighttpd gpg gpgv gpg-agent strace
                libclang-rt-14-dev time openssl systemd man-db groff-base zsh
                swtpm swtpm-tools libtss2-tcti-swtpm0 cryptsetup-bin tpm2-tools python3-cryptography
                debootstrap)

@@ -164,6 +164,9 @@ def main():
         print(f"served at http://127.0.0.1:{server.port}/, which the guest reaches as http://10.0.2.100/")
 
         disk = Disk(workdir / "disk.raw")
+        print(f"\n$ abota --image={disk.path} --offline list   (on the host: the image's own sysupdate.d and "
+              "os-release from store_1, its ESP read with mtools)", flush=True)
+        subprocess.run([str(abota), f"--image={disk.path}", "--offline", "list"], check=True)
         disk.mtools("mmd", "::/demo")
         disk.mtools("mcopy", "-s", APPLIANCE / "repart.d", "::/demo/")
         disk.mtools("mcopy", *sorted((APPLIANCE / "rootfs" / "usr" / "lib" / "repart.d").glob("*.conf")), "::/demo/repart.d/")

@@ -2,6 +2,7 @@
 #include "commit.h"
 
 #include "base/log.h"
+#include "fs-access.h"
 #include "sysupdate/transfer.h"
 #include "base/util.h"
 
@@ -71,6 +72,11 @@ int commit_install(struct install *i, bool sync) {
         int r;
         if (i->slot)
                 r = partition_commit(i->disk, i->slot, &i->change, sync);
+        else if (i->fs) {
+                r = fs_rename(i->fs, i->temp_path, i->final_path);
+                if (r >= 0 && sync)
+                        r = fs_sync(i->fs);
+        }
         else
                 r = commit_rename(i->temp_path, i->final_path, sync);
         if (r < 0)
@@ -86,7 +92,7 @@ int commit_install(struct install *i, bool sync) {
 
 void install_done(struct install *i) {
         if (i->temp_path && !i->committed)
-                (void) (i->temp_is_tree ? rm_rf(i->temp_path) : unlink(i->temp_path));
+                (void) (i->fs ? fs_remove(i->fs, i->temp_path) : i->temp_is_tree ? rm_rf(i->temp_path) : unlink(i->temp_path));
         free(i->name);
         free(i->disk);
         free(i->temp_path);

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 struct transfer;
+struct fs_access;
 
 struct install {
         const struct transfer *transfer;
@@ -23,6 +24,7 @@ struct install {
         /* regular-file target */
         char *temp_path, *final_path;
         bool temp_is_tree;                 /* directory target: temp_path is a directory tree */
+        const struct fs_access *fs;        /* the paths are on this file system, NULL: the local one */
         bool committed;
 };
 

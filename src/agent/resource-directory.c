@@ -3,7 +3,9 @@
 #include "resource-directory.h"
 
 #include "acquire.h"
+#include "btrfs.h"
 #include "commit.h"
+#include "fs-access.h"
 #include "resource.h"
 #include "base/log.h"
 #include "base/spawn.h"
@@ -19,11 +21,67 @@
 
 #define DESCEND_MAX 8u
 
+static int scan(struct resource *r, const struct resource_config *c, const char *rel, unsigned depth, bool dirs);
+
+/* One entry name (below r->path) of a directory being scanned: an instance, a directory to descend
+ * into, or nothing. st is NULL on a file system reached without mounting (no mode, no mtime). */
+static int consider(struct resource *r, const struct resource_config *c, const char *name, bool is_dir, bool is_reg,
+                    const struct stat *st, unsigned depth, bool dirs) {
+        struct instance_metadata m;
+        instance_metadata_init(&m);
+        int k = pattern_match_many(c->patterns, c->n_patterns, name, &m);
+        if (k == PATTERN_RETRY && is_dir && depth < DESCEND_MAX) {
+                instance_metadata_done(&m);
+                return scan(r, c, name, depth + 1, dirs);
+        }
+        if (k != PATTERN_YES || !(dirs ? is_dir : is_reg)) {
+                instance_metadata_done(&m);
+                return k < 0 ? k : 0;
+        }
+        if (!m.has_mtime && st) {
+                m.has_mtime = true;
+                m.mtime = (uint64_t) st->st_mtim.tv_sec * 1000000u + (uint64_t) st->st_mtim.tv_nsec / 1000u;
+        }
+        if (!m.has_mode && st) {
+                m.has_mode = true;
+                m.mode = st->st_mode & 0775;
+        }
+        _cleanup_free_ char *path = path_join(r->path, name);
+        k = path ? resource_add_instance(r, name, path, &m) : -ENOMEM;
+        instance_metadata_done(&m);
+        return k;
+}
+
+static bool skip_entry(const char *n) {
+        /* ".", "..", and our own temporary files */
+        return (n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]))) || startswith(n, ".#");
+}
+
+static int scan_fs(struct resource *r, const struct resource_config *c, const char *dir, const char *rel,
+                   unsigned depth, bool dirs) {
+        _cleanup_strv_free_ char **names = NULL;
+        int k = fs_list(r->fs, dir, &names);
+        if (k == -ENOENT)
+                return 0; /* a missing directory simply has no instances */
+        for (char **n = names; k >= 0 && n && *n; n++) {
+                bool is_dir = endswith(*n, "/");
+                if (is_dir)
+                        (*n)[strlen(*n) - 1] = 0;
+                if (skip_entry(*n))
+                        continue;
+                _cleanup_free_ char *name = rel ? path_join(rel, *n) : strdup(*n);
+                k = name ? consider(r, c, name, is_dir, !is_dir, NULL, depth, dirs) : -ENOMEM;
+        }
+        return k < 0 ? k : 0;
+}
+
 /* Instances are regular files, or (dirs) directories: Type=directory/subvolume. */
 static int scan(struct resource *r, const struct resource_config *c, const char *rel, unsigned depth, bool dirs) {
         _cleanup_free_ char *dir = rel ? path_join(r->path, rel) : strdup(r->path);
         if (!dir)
                 return -ENOMEM;
+        if (r->fs)
+                return scan_fs(r, c, dir, rel, depth, dirs);
         DIR *d _cleanup_(closedirp) = opendir(dir);
         if (!d) {
                 if (errno == ENOENT)
@@ -33,46 +91,15 @@ static int scan(struct resource *r, const struct resource_config *c, const char 
 
         struct dirent *de;
         while ((errno = 0, de = readdir(d))) {
-                if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+                if (skip_entry(de->d_name))
                         continue;
-                if (startswith(de->d_name, ".#"))
-                        continue; /* our own temporary files */
                 struct stat st;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue; /* vanished meanwhile */
                 _cleanup_free_ char *name = rel ? path_join(rel, de->d_name) : strdup(de->d_name);
                 if (!name)
                         return -ENOMEM;
-
-                struct instance_metadata m;
-                instance_metadata_init(&m);
-                int k = pattern_match_many(c->patterns, c->n_patterns, name, &m);
-                if (k < 0) {
-                        instance_metadata_done(&m);
-                        return k;
-                }
-                if (k == PATTERN_RETRY && S_ISDIR(st.st_mode) && depth < DESCEND_MAX) {
-                        instance_metadata_done(&m);
-                        k = scan(r, c, name, depth + 1, dirs);
-                        if (k < 0)
-                                return k;
-                        continue;
-                }
-                if (k != PATTERN_YES || !(dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))) {
-                        instance_metadata_done(&m);
-                        continue;
-                }
-                if (!m.has_mtime) {
-                        m.has_mtime = true;
-                        m.mtime = (uint64_t) st.st_mtim.tv_sec * 1000000u + (uint64_t) st.st_mtim.tv_nsec / 1000u;
-                }
-                if (!m.has_mode) {
-                        m.has_mode = true;
-                        m.mode = st.st_mode & 0775;
-                }
-                _cleanup_free_ char *path = path_join(r->path, name);
-                k = path ? resource_add_instance(r, name, path, &m) : -ENOMEM;
-                instance_metadata_done(&m);
+                int k = consider(r, c, name, S_ISDIR(st.st_mode), S_ISREG(st.st_mode), &st, depth, dirs);
                 if (k < 0)
                         return k;
         }
@@ -123,12 +150,26 @@ static int make_parents(const char *dir, const char *rel) {
 /* The final path of the new instance and a ".#sysupdate..." temporary name beside it, with the
  * missing directories above them created. */
 static int plan_paths(const struct resource *target, struct install *i) {
-        int r = make_parents(target->path, i->name);
+        i->fs = target->fs;
+        int r = target->fs ? 0 : make_parents(target->path, i->name);
         if (r < 0)
                 return r;
         i->final_path = path_join(target->path, i->name);
         i->temp_path = i->final_path ? temp_name_for(i->final_path) : NULL;
         return i->temp_path ? 0 : -ENOMEM;
+}
+
+/* Copies the local file (removed afterwards) to i's temporary name on fs, creating the
+ * directories above it. */
+static int put_file(const struct fs_access *fs, const char *local, const struct install *i) {
+        _cleanup_free_ char *dir = NULL;
+        int r = path_dirname(i->temp_path, &dir);
+        if (r >= 0)
+                r = fs_make_dirs(fs, dir);
+        if (r >= 0)
+                r = fs_put(fs, local, i->temp_path);
+        (void) unlink(local);
+        return r;
 }
 
 /* Writes the source into a ".#sysupdate..." temporary file beside the final name, with its mode
@@ -141,9 +182,14 @@ static int acquire(const struct resource *target, const struct resource_write *w
         if (r < 0)
                 return r;
 
-        _cleanup_close_ int fd = open(i->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        /* on a file system reached without mounting, the file is made here first and copied in */
+        _cleanup_free_ char *local = target->fs ? strdup("/var/tmp/.#abota-XXXXXX") : NULL;
+        if (target->fs && !local)
+                return -ENOMEM;
+        _cleanup_close_ int fd = local ? mkostemp(local, O_CLOEXEC)
+                                       : open(i->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
-                r = log_error_errno(errno, "%s: cannot create %s: %s", t->id, i->temp_path, strerror(errno));
+                r = log_error_errno(errno, "%s: cannot create %s: %s", t->id, local ? local : i->temp_path, strerror(errno));
                 free(i->temp_path); /* not ours: never unlink it */
                 i->temp_path = NULL;
                 return r;
@@ -170,6 +216,8 @@ static int acquire(const struct resource *target, const struct resource_write *w
                 if (futimens(fd, ts) < 0)
                         return log_error_errno(errno, "%s: cannot set mtime: %s", i->temp_path, strerror(errno));
         }
+        if (local)
+                return put_file(target->fs, local, i);
         if (w->sync && fsync(fd) < 0)
                 return log_error_errno(errno, "%s: cannot sync: %s", i->temp_path, strerror(errno));
         return 0;
@@ -182,7 +230,7 @@ static bool name_is_valid(const char *name) {
 /* After path (below dir) was removed: the directories a pattern's directory part created for
  * it (uki_1.efi.extra.d/), removed from the bottom up while empty, never dir itself; then the
  * directory that changed is synced. */
-static int remove_empty_parents(const char *dir, const char *path, bool sync) {
+static int remove_empty_parents(const struct fs_access *fs, const char *dir, const char *path, bool sync) {
         _cleanup_free_ char *p = strdup(path);
         if (!p)
                 return -ENOMEM;
@@ -195,12 +243,22 @@ static int remove_empty_parents(const char *dir, const char *path, bool sync) {
                 /* stop at dir: only what lies strictly below it */
                 if (strlen(p) <= n || strncmp(p, dir, n) != 0 || p[n] != '/')
                         break;
+                if (fs) {
+                        int r = fs_remove_dir(fs, p);
+                        if (r == -ENOTEMPTY)
+                                break;
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (rmdir(p) < 0) {
                         if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT)
                                 break;
                         return log_error_errno(errno, "%s: cannot remove empty directory: %s", p, strerror(errno));
                 }
         }
+        if (fs)
+                return sync ? fs_sync(fs) : 0;
         /* p is now the deepest directory that remains: the entry that changed is in it */
         if (!sync)
                 return 0;
@@ -210,14 +268,30 @@ static int remove_empty_parents(const char *dir, const char *path, bool sync) {
 
 static int remove_instance(const struct transfer *t, struct resource *target, const struct instance *i, bool sync) {
         (void) t;
-        int r = commit_unlink(i->path, sync);
+        int r = target->fs ? fs_remove(target->fs, i->path) : commit_unlink(i->path, sync);
         if (r < 0)
                 return r;
-        return remove_empty_parents(target->path, i->path, sync);
+        return remove_empty_parents(target->fs, target->path, i->path, sync);
+}
+
+/* A file, a directory tree, or a btrfs subvolume (read-only or not) with everything in it. */
+static int remove_any(const char *path) {
+        return btrfs_is_subvolume(path) ? btrfs_subvolume_remove(path) : rm_rf(path);
 }
 
 /* RemoveTemporary=: leftovers of interrupted runs (".#sysupdate...") in the target directory. */
 static void remove_temporary(const struct resource *target) {
+        if (target->fs) {
+                _cleanup_strv_free_ char **names = NULL;
+                if (fs_list(target->fs, target->path, &names) < 0)
+                        return;
+                for (char **n = names; *n; n++) {
+                        _cleanup_free_ char *p = path_join(target->path, *n);
+                        if (startswith(*n, ".#") && !endswith(*n, "/") && p && fs_remove(target->fs, p) >= 0)
+                                log_info("%s: %s: removed temporary file", target->fs->what, p);
+                }
+                return;
+        }
         DIR *d _cleanup_(closedirp) = opendir(target->path);
         if (!d)
                 return;
@@ -225,7 +299,7 @@ static void remove_temporary(const struct resource *target) {
         while ((de = readdir(d)))
                 if (startswith(de->d_name, ".#")) {
                         _cleanup_free_ char *p = path_join(target->path, de->d_name);
-                        if (!p || rm_rf(p) < 0)
+                        if (!p || remove_any(p) < 0)
                                 log_warning("%s/%s: cannot remove temporary file: %s", target->path,
                                             de->d_name, strerror(errno));
                         else
@@ -306,19 +380,31 @@ static int unpack_tar(const struct resource_write *w, const struct install *i) {
 static int acquire_tree(const struct resource *target, const struct resource_write *w, struct install *i) {
         const struct transfer *t = w->transfer;
         const struct instance_metadata *m = w->metadata;
+        if (target->fs)
+                return log_error_errno(EOPNOTSUPP, "%s: %s: directory trees cannot be written there", t->id, target->fs->what);
         int r = plan_paths(target, i);
         if (r < 0)
                 return r;
-        if (mkdir(i->temp_path, 0700) < 0) {
-                r = log_error_errno(errno, "%s: cannot create %s: %s", t->id, i->temp_path, strerror(errno));
+        /* Type=subvolume on btrfs: a real subvolume, a snapshot when the source is a subvolume on
+         * the same file system; elsewhere a directory, as systemd falls back */
+        _cleanup_free_ char *parent = NULL;
+        if ((r = path_dirname(i->temp_path, &parent)) < 0)
+                return r;
+        bool tree_source = t->source.type == RESOURCE_DIRECTORY || t->source.type == RESOURCE_SUBVOLUME;
+        bool subvolume = t->target.type == RESOURCE_SUBVOLUME && btrfs_is_fs(parent);
+        bool copied = subvolume && tree_source && btrfs_is_subvolume(w->source->path) &&
+                      btrfs_subvolume_snapshot(w->source->path, i->temp_path) >= 0;
+        r = copied ? 0 : subvolume ? btrfs_subvolume_create(i->temp_path) : mkdir(i->temp_path, 0700) < 0 ? -errno : 0;
+        if (r < 0) {
+                r = log_error_errno(-r, "%s: cannot create %s%s: %s", t->id, subvolume ? "subvolume " : "", i->temp_path,
+                                    strerror(-r));
                 free(i->temp_path); /* not ours: never remove it */
                 i->temp_path = NULL;
                 return r;
         }
         i->temp_is_tree = true;
 
-        r = t->source.type == RESOURCE_DIRECTORY || t->source.type == RESOURCE_SUBVOLUME ? copy_tree(w, i)
-                                                                                            : unpack_tar(w, i);
+        r = copied ? 0 : tree_source ? copy_tree(w, i) : unpack_tar(w, i);
         if (r < 0)
                 return r;
         if (m->has_mode && chmod(i->temp_path, m->mode) < 0)
@@ -331,20 +417,21 @@ static int acquire_tree(const struct resource *target, const struct resource_wri
                 if (utimensat(AT_FDCWD, i->temp_path, ts, AT_SYMLINK_NOFOLLOW) < 0)
                         return log_error_errno(errno, "%s: cannot set mtime: %s", i->temp_path, strerror(errno));
         }
+        if (subvolume && m->read_only > 0 && (r = btrfs_subvolume_set_read_only(i->temp_path, true)) < 0)
+                return log_error_errno(-r, "%s: cannot make subvolume %s read-only: %s", t->id, i->temp_path, strerror(-r));
         if (w->sync)
                 sync();
         return 0;
 }
 
 static int remove_tree(const struct transfer *t, struct resource *target, const struct instance *i, bool sync) {
-        int r = rm_rf(i->path);
+        int r = remove_any(i->path);
         if (r < 0)
                 return log_error_errno(-r, "%s: cannot remove %s: %s", t->id, i->path, strerror(-r));
-        return remove_empty_parents(target->path, i->path, sync);
+        return remove_empty_parents(NULL, target->path, i->path, sync);
 }
 
-/* Trees: a subvolume is a directory where the file system is not btrfs (as systemd falls back);
- * abota does not create btrfs subvolumes. */
+/* Trees: a subvolume is a btrfs subvolume on btrfs, else a directory (as systemd falls back). */
 #define TREE_KIND(t)                                                                               \
         {                                                                                          \
                 .type = (t), .load = load_dirs, .name_what = "directory name",                     \

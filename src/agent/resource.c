@@ -162,9 +162,19 @@ static int resolve_in_root(const struct transfer *t, const char *root, const cha
 
 int resource_resolve_path(const struct transfer *t, const struct resource_config *c, bool target,
                           const struct resource_context *ctx, char **ret) {
+        if (ctx->image && c->path_relative_to != PATH_RELATIVE_TO_ROOT &&
+            c->path_relative_to != PATH_RELATIVE_TO_EXPLICIT) {
+                if (!resource_fs(c, ctx))
+                        return log_error_errno(ENOENT, "%s: --image=%s has no %s partition for %s", t->file, ctx->image,
+                                               c->path_relative_to == PATH_RELATIVE_TO_XBOOTLDR ? "XBOOTLDR" : "ESP",
+                                               c->path);
+                *ret = strdup(c->path);
+                return *ret ? 0 : -ENOMEM;
+        }
         if (target && ctx->image)
                 return log_error_errno(EOPNOTSUPP,
-                                       "%s: --image=%s: the file system holding %s cannot be reached without mounting the image; use --root=DIR on the mounted image",
+                                       "%s: --image=%s: %s is in the image's root file system, which is not written; "
+                                       "use --root=DIR on the mounted image",
                                        t->file, ctx->image, c->path);
 
         _cleanup_free_ char *base = NULL;
@@ -259,6 +269,21 @@ static void resource_sort(struct resource *r) {
         r->n_instances = k;
 }
 
+const struct fs_access *resource_fs(const struct resource_config *c, const struct resource_context *ctx) {
+        if (!ctx->image)
+                return NULL;
+        switch (c->path_relative_to) {
+        case PATH_RELATIVE_TO_ESP:
+                return ctx->esp;
+        case PATH_RELATIVE_TO_XBOOTLDR:
+                return ctx->xbootldr;
+        case PATH_RELATIVE_TO_BOOT:
+                return ctx->xbootldr ? ctx->xbootldr : ctx->esp;
+        default:
+                return NULL;
+        }
+}
+
 int resource_resolve_kind(const struct resource_kind *kind, const struct transfer *t, bool target,
                           const struct resource_context *ctx, char **ret) {
         const struct resource_config *c = target ? &t->target : &t->source;
@@ -275,6 +300,7 @@ int resource_load_kind(const struct resource_kind *kind, const struct transfer *
                 return -ENOMEM;
         r->kind = kind;
         r->type = c->type;
+        r->fs = resource_fs(c, ctx);
 
         int k = resource_resolve_kind(kind, t, target, ctx, &r->path);
         if (k >= 0)

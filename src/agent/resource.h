@@ -21,6 +21,7 @@ struct resource_kind;
 struct install;
 struct resource_write;
 struct manifest_cache;
+struct fs_access;
 
 /* A patch that builds a source instance from an older version (sysupdate/patch.h). */
 struct instance_patch {
@@ -48,12 +49,16 @@ struct resource {
         size_t n_instances;
         struct partition_table *table;     /* partition targets (set by that kind) */
         size_t n_empty;                    /* `_empty` slots of the configured type */
+        const struct fs_access *fs;        /* the file system path is on when it is reached without
+                                            * mounting (the ESP of --image), NULL: the local one */
 };
 
 /* Where the run operates: the command line's --root/--image and friends. */
 struct resource_context {
         const char *root;                  /* --root=DIR, NULL = host */
         const char *image;                 /* --image=FILE: the disk holding partition targets */
+        const struct fs_access *esp;       /* --image: its ESP and XBOOTLDR (NULL when missing) */
+        const struct fs_access *xbootldr;
         const char *transfer_source;       /* --transfer-source=DIR */
         int verify;                        /* --verify=: -1 = per transfer */
         bool offline;                      /* sources are not enumerated (caller's choice) */
@@ -105,9 +110,15 @@ struct resource_write {
 };
 
 /* Path= as a path on a file system: relative to --root, the ESP/XBOOTLDR or --transfer-source
- * as PathRelativeTo= says; a target of a run on --image cannot be reached. Logs on failure. */
+ * as PathRelativeTo= says. With --image, a path relative to its ESP/XBOOTLDR is the path inside
+ * that file system (resource_fs() tells how it is reached); a target elsewhere in the image
+ * cannot be reached. Logs on failure. */
 int resource_resolve_path(const struct transfer *t, const struct resource_config *c, bool target,
                           const struct resource_context *ctx, char **ret);
+
+/* The file system c's resolved path is on when it is not the local one (the ESP of --image),
+ * else NULL. */
+const struct fs_access *resource_fs(const struct resource_config *c, const struct resource_context *ctx);
 
 /* Resolves Path= of t's source or target the way kind does (kind NULL: a file-system path). */
 int resource_resolve_kind(const struct resource_kind *kind, const struct transfer *t, bool target,

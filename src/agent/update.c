@@ -4,6 +4,7 @@
 #include "acquire.h"
 #include "commit.h"
 #include "context.h"
+#include "fs-access.h"
 #include "base/log.h"
 #include "base/notify.h"
 #include "base/progress.h"
@@ -130,6 +131,16 @@ static bool slot_usable(const struct resource *target, const struct partition_in
  * the nearest existing parent, for a directory not created yet) plus what vacuum may free there,
  * the files of every version that is not protected. */
 static int file_room(const struct resource *target, char *const *protected, uint64_t *ret) {
+        if (target->fs) {
+                int r = fs_free_bytes(target->fs, ret);
+                for (size_t i = 0; r >= 0 && i < target->n_instances; i++) {
+                        uint64_t size = 0;
+                        if (!strv_contains(protected, target->instances[i]->metadata.version) &&
+                            fs_file_size(target->fs, target->instances[i]->path, &size) >= 0)
+                                *ret += size;
+                }
+                return r;
+        }
         _cleanup_free_ char *dir = strdup(target->path);
         if (!dir)
                 return -ENOMEM;
@@ -289,22 +300,47 @@ int update_explain(struct context *c, const char *version, char ***ret) {
         return (int) known;
 }
 
+/* What transfer k's CurrentSymlink= would point at: the partition's device node, or the file. A
+ * file system reached without mounting has no symlinks, and a partition of a disk image file
+ * has no node: refused before anything is written (systemd 257 installs, then points the link at
+ * its own file descriptor, /proc/self/fd/N). */
+static int check_current_symlink(const struct context *c, size_t k) {
+        const struct transfer *t = c->transfers[k];
+        const struct resource *target = c->targets[k];
+        if (!t->current_symlink)
+                return 0;
+        if (target->fs)
+                return log_error_errno(EOPNOTSUPP, "%s: CurrentSymlink=%s: %s keeps no symlinks", t->file,
+                                       t->current_symlink, target->fs->what);
+        if (target->table && !target->table->is_block)
+                return log_error_errno(EOPNOTSUPP, "%s: CurrentSymlink=%s needs the partition's device node, and %s is a "
+                                       "disk image file, whose partitions have none", t->file, t->current_symlink,
+                                       target->path);
+        for (size_t i = 0; target->table && i < target->table->n_partitions; i++) {
+                const struct partition_info *p = &target->table->partitions[i];
+                if (memcmp(p->type, t->partition_type, 16) == 0 && !p->node)
+                        return log_error_errno(EOPNOTSUPP, "%s: CurrentSymlink=%s needs the partition's device node, and "
+                                               "the kernel knows no node for partition %zu of %s", t->file,
+                                               t->current_symlink, p->partno + 1, target->path);
+        }
+        return 0;
+}
+
 /* CurrentSymlink=: after every commit, each such transfer's link points at the instance of the
- * version now installed (new or already there). Relative links are below the target's Path=. */
+ * version now installed (new or already there): the file, or the partition's device node.
+ * Relative links are below the target's Path=. */
 static int update_current_symlinks(const struct context *c, const struct update_set *u, const struct install *in,
                                    bool sync) {
         for (size_t k = 0; k < c->n; k++) {
                 const struct transfer *t = c->transfers[k];
                 if (!t->current_symlink)
                         continue;
-                if (t->target.type == RESOURCE_PARTITION) {
-                        log_warning("%s: CurrentSymlink= is not supported yet for partition targets, ignored", t->file);
-                        continue;
-                }
                 const struct instance *have = resource_find(c->targets[k], u->version);
-                const char *target = in[k].final_path ? in[k].final_path : have ? have->path : NULL;
-                if (!target)
-                        continue;
+                const char *target = in[k].slot ? in[k].slot->node : in[k].final_path ? in[k].final_path
+                                                                    : have ? have->path : NULL;
+                if (!target || (t->target.type == RESOURCE_PARTITION && !path_is_absolute(target)))
+                        return log_error_errno(ENOENT, "%s: CurrentSymlink=%s: version %s has no device node to point at",
+                                               t->file, t->current_symlink, u->version);
                 _cleanup_free_ char *link = path_is_absolute(t->current_symlink)
                                                     ? path_prefix_root(c->rc.root, t->current_symlink)
                                                     : path_join(c->targets[k]->path, t->current_symlink);
@@ -439,6 +475,8 @@ static int run(struct context *c, const struct update_options *o, const struct u
         /* Plan every name first: nothing is touched if one of them cannot be formed. */
         for (size_t k = 0; k < c->n; k++) {
                 in[k].transfer = c->transfers[k];
+                if ((r = check_current_symlink(c, k)) < 0)
+                        return r;
                 if (resource_find(c->targets[k], u->version))
                         continue; /* already there (repairing an incomplete install) */
                 struct instance_metadata m;

@@ -4,19 +4,20 @@
 #include "cli.h"
 
 #include "agent/context.h"
+#include "agent/image.h"
 #include "sysupdate/definitions.h"
 #include "base/log.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
+const char *cli_root(const struct cli_options *o) {
+        return o->root ? o->root : o->image_parts ? o->image_parts->root : NULL;
+}
+
 int cli_definitions_options(const struct cli_options *o, struct definitions_options *ret) {
-        /* Otherwise the host's definitions would be shown or applied as if they were the image's. */
-        if (o->image && !o->definitions)
-                return log_error_errno(EINVAL, "--image=%s: the definitions inside the image cannot be read without "
-                                       "mounting it; pass --definitions=DIR", o->image);
         *ret = (struct definitions_options) {
-                .root = o->root,
+                .root = cli_root(o),
                 .definitions_dir = o->definitions,
                 .component = o->component,
                 .transfer_source = o->transfer_source,
@@ -41,6 +42,8 @@ int cli_context_load(const struct cli_options *o, bool sources, bool lock, struc
         struct resource_context rc = {
                 .root = o->root,
                 .image = o->image,
+                .esp = o->image_parts ? o->image_parts->esp : NULL,
+                .xbootldr = o->image_parts ? o->image_parts->xbootldr : NULL,
                 .transfer_source = o->transfer_source,
                 .verify = o->verify,
                 .offline = o->offline,

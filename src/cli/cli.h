@@ -5,6 +5,8 @@
 
 #include "base/json.h"
 
+struct image;
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -13,6 +15,7 @@ struct cli_options {
         const char *definitions;     /* --definitions=DIR */
         const char *root;            /* --root=DIR */
         const char *image;           /* --image=FILE */
+        const struct image *image_parts; /* --image: its root file system and ESP (main() opens it) */
         const char *component;       /* -C, --component=NAME */
         const char *transfer_source; /* --transfer-source=DIR */
         enum json_mode json;         /* --json= */
@@ -72,8 +75,12 @@ void help_print(void);
  * --help and --version itself (returns NULL with *ret_exit set). */
 const struct verb *cli_parse(int argc, char **argv, struct cli_options *o, int *ret_exit);
 
-/* Convert the option struct to the library's definition options. -EINVAL (logged) for --image
- * without --definitions: the image's own definitions cannot be read. */
+/* The root the definitions, os-release and components are read from: --root, or the root file
+ * system of --image (mounted), or NULL (the host). */
+const char *cli_root(const struct cli_options *o);
+
+/* Convert the option struct to the library's definition options (with --image, those of the
+ * image's root file system). */
 struct definitions_options;
 int cli_definitions_options(const struct cli_options *o, struct definitions_options *ret);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
 
+#include "agent/image.h"
 #include "base/log.h"
 
 #include <stdlib.h>
@@ -13,5 +14,13 @@ int main(int argc, char **argv) {
         const struct verb *v = cli_parse(argc, argv, &o, &exit_code);
         if (!v)
                 return exit_code;
-        return v->fn(&o);
+        /* --image: its root file system (for the definitions, os-release and components) and
+         * its ESP, for as long as the verb runs */
+        struct image *img = NULL;
+        if (o.image && image_open(o.image, !o.definitions, &img) < 0)
+                return EXIT_FAIL;
+        o.image_parts = img;
+        int rc = v->fn(&o);
+        image_close(img);
+        return rc;
 }

@@ -12,12 +12,7 @@
 int verb_components(const struct cli_options *o) {
         _cleanup_strv_free_ char **names = NULL;
         bool has_default = false;
-        if (o->image) { /* else the host's components would be listed as the image's */
-                log_error("components: --image=%s: the image's components cannot be listed without mounting it; "
-                          "mount it and pass --root=DIR", o->image);
-                return EXIT_FAIL;
-        }
-        if (definitions_list_components(o->root, &has_default, &names) < 0)
+        if (definitions_list_components(cli_root(o), &has_default, &names) < 0)
                 return EXIT_FAIL;
 
         if (o->json != JSON_OFF) {

@@ -3,11 +3,13 @@
 the same paths, then the exit codes, JSON outputs, GPT tables (sfdisk --json) and file trees are
 compared. Runs inside the trixie chroot (tests/compat/run), so both tools see the same system."""
 
+import fcntl
 import fnmatch
 import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 
 # per run, so that two runs in the shared chroot do not meet
@@ -31,6 +33,7 @@ class Work:
     def __init__(self, name):
         self.dir = os.path.join(WORK, name)
         self.loops = []  # loop devices attached by the setup, detached after the scenario
+        self.mounts = []  # file systems mounted by the setup, unmounted after the scenario
 
     def loop(self, rel, sector_size):
         """Attaches rel as a loop device with the given sector size (as TEST-72 does)."""
@@ -39,6 +42,17 @@ class Work:
         self.loops.append(r.stdout.strip())
         return self.loops[-1]
 
+    def mount_btrfs(self, rel):
+        """A fresh btrfs file system at rel: a copy of the empty image tests/compat/run made on the
+        host ($ABOTA_COMPAT_BTRFS; the chroot has no mkfs.btrfs), loop-mounted. The image lies
+        beside the work directory, out of the compared tree."""
+        img = self.dir + ".btrfs.img"
+        shutil.copyfile(os.environ["ABOTA_COMPAT_BTRFS"], img)
+        os.makedirs(self.p(rel))
+        subprocess.run(["mount", "-o", "loop", img, self.p(rel)], check=True, capture_output=True)
+        self.mounts.append(self.p(rel))
+        return self.p(rel)
+
     def normalize(self, text):
         """Loop device names differ between the two runs: they read @LOOPn."""
         for n, dev in enumerate(self.loops):
@@ -46,6 +60,11 @@ class Work:
         return text
 
     def detach(self):
+        for m in self.mounts:
+            subprocess.run(["umount", m], capture_output=True)
+        if self.mounts and os.path.exists(self.dir + ".btrfs.img"):
+            os.unlink(self.dir + ".btrfs.img")
+        self.mounts = []
         for dev in self.loops:
             subprocess.run(["losetup", "--detach", dev], capture_output=True)
         self.loops = []
@@ -74,9 +93,10 @@ class Work:
                 lines.append(f"{hashlib.sha256(f.read()).hexdigest()}  {n}\n")
         self.write(f"{rel}/SHA256SUMS", "".join(lines) + extra)
 
-    def disk(self, rel, layout, sector_size=512, loop=False):
+    def disk(self, rel, layout, sector_size=512, loop=False, partscan=False):
         """A GPT disk image; with loop, attached as a loop device with that sector size (sfdisk
-        cannot give a plain file 4096-byte sectors), as TEST-72 does. Returns what to write to."""
+        cannot give a plain file 4096-byte sectors), as TEST-72 does; with partscan, the kernel
+        then makes its partitions' device nodes. Returns what to write to."""
         path = self.p(rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
@@ -88,6 +108,8 @@ class Work:
         for i, (ptype, name) in enumerate(layout, 1):
             script += f"size=2048, type={ptype}, name={name}, uuid=00000000-0000-4000-8000-00000000000{i}\n"
         subprocess.run(["sfdisk", "-q", "--no-reread", path], input=script, text=True, check=True, capture_output=True)
+        if partscan:
+            subprocess.run(["partx", "-a", path], capture_output=True)
         return path
 
 
@@ -102,8 +124,10 @@ def snapshot(work):
             st = os.lstat(path)
             if os.path.islink(path):
                 tree[rel] = ("link", os.readlink(path))
+            elif os.path.isdir(path) and path in work.mounts:
+                tree[rel] = ("mount point",)
             elif os.path.isdir(path):
-                tree[rel] = ("dir", oct(st.st_mode & 0o7777))
+                tree[rel] = ("dir", oct(st.st_mode & 0o7777)) + subvolume(path, st)
             else:
                 with open(path, "rb") as f:
                     data = f.read()
@@ -115,6 +139,34 @@ def snapshot(work):
     for n, dev in enumerate(work.loops):
         tables[f"@LOOP{n}"] = json.loads(work.normalize(json.dumps(gpt(dev))))
     return tree, tables
+
+
+BTRFS_SUPER_MAGIC = 0x9123683E
+BTRFS_IOC_SUBVOL_GETFLAGS = 0x80089419
+BTRFS_IOC_SUBVOL_CREATE = 0x5000940E
+
+
+def subvolume(path, st):
+    """("subvolume", "ro"|"rw") for the top directory of a btrfs subvolume, else ()."""
+    if st.st_ino != 256:  # every subvolume's top directory; other file systems use it too
+        return ()
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = struct.unpack("Q", fcntl.ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, b"\0" * 8))[0]
+    except OSError:
+        return ()  # not btrfs
+    finally:
+        os.close(fd)
+    return ("subvolume", "ro" if flags & 2 else "rw")
+
+
+def create_subvolume(path):
+    """An empty btrfs subvolume at path (the chroot has no btrfs(8))."""
+    fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.ioctl(fd, BTRFS_IOC_SUBVOL_CREATE, bytearray(struct.pack("q4088s", 0, os.path.basename(path).encode())))
+    finally:
+        os.close(fd)
 
 
 def gpt(path):

@@ -7,7 +7,7 @@ import gzip
 import os
 import shutil
 
-from compat import Scenario, payload
+from compat import Scenario, create_subvolume, payload
 
 ROOT_X86_64 = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709"
 ROOT_VERITY = "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5"
@@ -200,15 +200,21 @@ def add_dir(v):
     return f
 
 
+def source_tree(work, d):
+    """A source version's tree at d: files, a symlink, a 0600 file in a subdirectory."""
+    v = os.path.basename(d)
+    work.write(f"{d}/foo.txt", payload(f"foo-{v}"))
+    work.write(f"{d}/bar.txt", payload(f"bar-{v}"))
+    os.symlink("foo.txt", work.p(f"{d}/link"))
+    os.makedirs(work.p(f"{d}/sub"), exist_ok=True)
+    work.write(f"{d}/sub/x", payload(f"x-{v}"), mode=0o600)
+    os.utime(work.p(f"{d}/sub"), (1600000000, 1600000000))
+    os.utime(work.p(d), (1600000000, 1600000000))
+
+
 def setup_directory(work):
     for v in ("v1", "v2"):
-        work.write(f"source/dir-{v}/foo.txt", payload(f"foo-{v}"))
-        work.write(f"source/dir-{v}/bar.txt", payload(f"bar-{v}"))
-        os.symlink("foo.txt", work.p(f"source/dir-{v}/link"))
-        os.makedirs(work.p(f"source/dir-{v}/sub"))
-        work.write(f"source/dir-{v}/sub/x", payload(f"x-{v}"), mode=0o600)
-        os.utime(work.p(f"source/dir-{v}/sub"), (1600000000, 1600000000))
-        os.utime(work.p(f"source/dir-{v}"), (1600000000, 1600000000))
+        source_tree(work, f"source/dir-{v}")
     os.makedirs(work.p("dirs"))
     work.transfer("03-third.transfer", """[Source]
 Type=directory
@@ -557,5 +563,57 @@ ROOT_DEFINITIONS = Scenario(
     "definitions-below-root", setup_root_defs,
     [("--root=@W/root", "--definitions=/defs", JSON, "--offline", "list")])
 
+def setup_current_symlink_partition(work):
+    work.disk_path = work.disk("disk.img", [(ROOT_X86_64, "_empty"), (ROOT_X86_64, "_empty")], loop=True,
+                               partscan=True)
+    work.transfer("01-first.transfer", part_transfer(1, "part1-@v.raw", "root-x86-64", "part1-@v")
+                  + "CurrentSymlink=@W/links/current\n")
+    os.makedirs(work.p("links"))
+    version_files(work, "v1", uki=False, extra=False, opt=False, parts=True)
+
+
+CURRENT_SYMLINK_PARTITION = Scenario(
+    "current-symlink-partition", setup_current_symlink_partition,
+    upd() + [add("v2", uki=False, extra=False, opt=False, parts=True)] + upd(),
+    expected={"tree links/current": "abota points the link at the partition's device node (/dev/loopNpM); "
+                                    "systemd 257 at its own file descriptor, /proc/self/fd/3pM, which names "
+                                    "nothing outside the process"})
+
+
+def setup_subvolumes(work):
+    fs = work.mount_btrfs("fs")
+    for v in ("v1", "v2"):
+        if v == "v2":  # a subvolume source: the new subvolume is its snapshot
+            os.makedirs(f"{fs}/source", exist_ok=True)
+            create_subvolume(f"{fs}/source/dir-{v}")
+        source_tree(work, f"fs/source/dir-{v}")
+    os.makedirs(work.p("fs/dirs"))
+    work.transfer("03-third.transfer", """[Source]
+Type=directory
+Path=@W/fs/source
+MatchPattern=dir-@v
+
+[Target]
+Type=subvolume
+Path=@W/fs/dirs
+MatchPattern=dir-@v
+ReadOnly=yes
+InstancesMax=2
+""")
+
+
+def add_subvolume_source(v):
+    def f(work):
+        work.write(f"fs/source/dir-{v}/foo.txt", payload(f"foo-{v}"))
+        os.utime(work.p(f"fs/source/dir-{v}"), (1600000000, 1600000000))
+    return f
+
+
+SUBVOLUMES = Scenario(
+    "subvolumes-on-btrfs", setup_subvolumes,
+    upd() + [("--verify=no", D, "update", "v1"), add_subvolume_source("v3"), ("--verify=no", D, "update"),
+             (D, JSON, "--offline", "list"), ("--verify=no", D, "-m", "1", JSON, "vacuum")])
+
 ALL = MANIFESTS + [READBACK, JSON_SHAPES, FLAGS, ROOT_ESP, URL_TAR, LOCAL_TAR, BOOT_FILES, PARTITIONS, PARTITIONS_LOOP_512, PARTITIONS_LOOP_4096, INCOMPLETE_SERVER, REPAIR, FEATURES, DIRECTORY, URL_FILE, CONF_FALLBACK,
-       MISSING_SOURCE, BAD_MANIFEST, DISAGREE, VERSIONS, PATTERNS, NOTHING_NEW, BOOTED, ROOT_DEFINITIONS]
+       MISSING_SOURCE, BAD_MANIFEST, DISAGREE, VERSIONS, PATTERNS, NOTHING_NEW, BOOTED, ROOT_DEFINITIONS,
+       CURRENT_SYMLINK_PARTITION, SUBVOLUMES]

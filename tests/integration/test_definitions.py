@@ -313,7 +313,7 @@ def test_unknown_keys_warn(abota, tmp_path):
 
 
 def test_image_without_definitions_refused(abota, tmp_path):
-    # --image cannot read the image's own definitions: neither verb may show the host's instead.
+    # an image that cannot be read: neither verb may show the host's definitions instead.
     img = tmp_path / "disk.img"
     for verb in ("definitions", "components"):
         r = abota(f"--image={img}", verb, check=False)

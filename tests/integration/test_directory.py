@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Type=directory (and subvolume, a directory here) sources and targets, CurrentSymlink= (spec
+"""Type=directory and subvolume (a btrfs subvolume on btrfs, else a directory) sources and targets, CurrentSymlink= (spec
 sysupdate.md 5.1, 5.2, 7.2, 7.3): what TEST-72-SYSUPDATE's third transfer does."""
 import json
 import os
+import subprocess
+
+import pytest
 
 from test_definitions import write
 
@@ -144,3 +147,56 @@ def test_list_available_local_source_row(abota, tmp_path):
     os.utime(src, (1600000000, 1600000000))
     j = json.loads(abota(f"--root={root}", "--json=short", "list", "1").stdout)
     assert j["contents"] == [{"type": "regular-file", "path": str(src), "mtime": 1600000000 * 10**6, "mode": 0o640}]
+
+
+@pytest.fixture
+def btrfs_root(tmp_path):
+    """A btrfs file system (a loop-mounted image file) as the root."""
+    img = tmp_path / "btrfs.img"
+    subprocess.run(["truncate", "-s", "128M", img], check=True)
+    subprocess.run(["mkfs.btrfs", "-q", img], check=True, capture_output=True)
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run(["mount", "-o", "loop", img, root], check=True)
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", root], check=True)
+
+
+def is_subvolume(p):
+    return os.lstat(p).st_ino == 256
+
+
+def read_only(p):
+    r = subprocess.run(["btrfs", "property", "get", "-ts", p, "ro"], capture_output=True, text=True, check=True)
+    return r.stdout.strip() == "ro=true"
+
+
+def test_subvolumes_on_btrfs(abota, btrfs_root):
+    root = btrfs_root
+    write(root / "etc/sysupdate.d/30-dir.transfer",
+          TRANSFER.format(target="subvolume", link="/var/lib/dirs/current") + "ReadOnly=yes\n")
+    (root / "var/lib/dirs").mkdir(parents=True)
+    make_version(root, "1")
+    # version 2's source is itself a subvolume: the new one is its snapshot
+    (root / "srv/source").mkdir(exist_ok=True)
+    subprocess.run(["btrfs", "-q", "subvolume", "create", root / "srv/source/dir-2"], check=True)
+    make_version(root, "2")
+    dirs = root / "var/lib/dirs"
+    abota(f"--root={root}", "update", "1")
+    abota(f"--root={root}", "update", "2")
+    for v in ("1", "2"):
+        assert is_subvolume(dirs / f"dir-{v}") and read_only(dirs / f"dir-{v}")
+        assert tree(dirs / f"dir-{v}") == tree(root / f"srv/source/dir-{v}")
+    assert os.readlink(dirs / "current") == "dir-2"
+    # a leftover subvolume of an interrupted run is deleted, read-only or not
+    subprocess.run(["btrfs", "-q", "subvolume", "create", dirs / ".#sysupdatedir-3abc"], check=True)
+    subprocess.run(["btrfs", "-q", "property", "set", "-ts", dirs / ".#sysupdatedir-3abc", "ro", "true"], check=True)
+    make_version(root, "3")
+    abota(f"--root={root}", "update")
+    # InstancesMax=2: the oldest subvolume is deleted
+    assert sorted(p.name for p in dirs.iterdir()) == ["current", "dir-2", "dir-3"]
+    r = subprocess.run(["btrfs", "subvolume", "list", root], capture_output=True, text=True, check=True)
+    assert sorted(line.split()[-1] for line in r.stdout.splitlines()) == [
+        "srv/source/dir-2", "var/lib/dirs/dir-2", "var/lib/dirs/dir-3"]

@@ -2,6 +2,11 @@
 """The update agent on the seed appliance: list, check-new, update, vacuum, pending, reboot."""
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -205,18 +210,20 @@ def test_pending_without_image_version(abota, app):
 
 
 def test_image_option(abota, app):
-    # --image: partition targets on the image itself; the ESP inside cannot be reached
+    # --image: partition targets on the image itself; the ESP inside is read with mtools (this
+    # one holds no file system: test_image.py has the real thing)
     r = abota("--definitions", app.defs, "--image", app.disk, "list", check=False)
     assert r.returncode != 0
     errors = [line for line in r.stderr.splitlines() if not line.startswith("abota: warning:")]
-    assert len(errors) == 1 and "without mounting" in errors[0]
+    assert errors == [f"abota: ESP of {app.disk}: cannot read directory /EFI/Linux: no FAT file system there"]
     (app.defs / "20-kernel.transfer").unlink()
     j = json.loads(abota("--definitions", app.defs, "--image", app.disk, "--json=short", "list").stdout)
     assert j["all"] == ["2", "1"]
     abota("--definitions", app.defs, "--image", app.disk, "update")
     assert "store_2" in app.labels()
+    # without --definitions, the image's own are read from its root file system: it has none
     r = abota("--image", app.disk, "list", check=False)
-    assert r.returncode != 0 and "--definitions" in r.stderr
+    assert r.returncode != 0 and "no root file system" in r.stderr and "--definitions" in r.stderr
 
 
 def test_sync_no_still_installs(abota, app):
@@ -396,3 +403,39 @@ def test_regular_file_write_order(abota_bin, app, tmp_path):
     assert f"fsync {temp}" in events[:at], events
     assert f"fsync {esp}" in events[at + 1:], events
     assert (app.esp / "appliance_2+3-0.efi").exists()
+
+
+def test_current_symlink_partition_on_image_file_refused(abota, app, tmp_path):
+    # a partition of an image file has no device node to point at: refused before anything is written
+    store = app.defs / "10-store.transfer"
+    store.write_text(store.read_text().replace("[Target]\n", f"[Target]\nCurrentSymlink={tmp_path}/links/current\n"))
+    before = app.snapshot()
+    r = abota(*app.args("update"), check=False)
+    assert r.returncode == 1
+    assert error_lines(r.stderr) == [
+        f"abota: {store}: CurrentSymlink={tmp_path}/links/current needs the partition's device node, and {app.disk} "
+        "is a disk image file, whose partitions have none"]
+    assert app.snapshot() == before and not (tmp_path / "links").exists()
+
+
+def test_current_symlink_partition_points_at_the_node(abota, app, tmp_path):
+    p = subprocess.run(["losetup", "-f", "--show", "-P", str(app.disk)], capture_output=True, text=True, check=True)
+    loop = p.stdout.strip()
+    try:
+        subprocess.run(["partx", "-a", loop], capture_output=True)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(loop + "p3") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (app.defs / "20-kernel.transfer").unlink()
+        store = app.defs / "10-store.transfer"
+        store.write_text(store.read_text().replace("[Target]\n", "[Target]\nCurrentSymlink=/run/abota-test-links/current\n"))
+        link = Path("/run/abota-test-links/current")
+        # --image through a name in tmp_path: the run lock is its directory's, not the host's "/"
+        # (other tests run at the same time)
+        (tmp_path / "disk").symlink_to(loop)
+        abota("--definitions", app.defs, f"--image={tmp_path / 'disk'}", "update")
+        assert os.readlink(link) == f"../..{loop}p3" and link.resolve() == Path(loop + "p3")
+        assert "store_2" in app.labels()
+    finally:
+        subprocess.run(["losetup", "-d", loop], check=True)
+        shutil.rmtree("/run/abota-test-links", ignore_errors=True)

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "sysupdate/pattern.h"
+#include "agent/fs-access.h"
 #include "agent/resource.h"
 #include "agent/resource-kinds.h"
 #include "base/log.h"
@@ -191,9 +192,20 @@ static void test_resolve(void **state) {
         assert_string_equal(p, want);
         free(p);
 
-        /* with --image the ESP inside the image cannot be reached */
+        /* with --image: the path inside the image's ESP, when it has one */
         struct resource_context img = { .image = "/tmp/disk.raw", .verify = -1 };
+        assert_int_equal(resource_resolve(&t, true, &img, &p), -ENOENT);
+        struct fs_access esp = { .what = (char *) "ESP of /tmp/disk.raw" };
+        img.esp = &esp;
+        assert_int_equal(resource_resolve(&t, true, &img, &p), 0);
+        assert_string_equal(p, "/EFI/Linux");
+        assert_ptr_equal(resource_fs(&t.target, &img), &esp);
+        free(p);
+        /* the image's root file system is not written */
+        t.target.path_relative_to = PATH_RELATIVE_TO_ROOT;
         assert_int_equal(resource_resolve(&t, true, &img, &p), -EOPNOTSUPP);
+        assert_null(resource_fs(&t.target, &img));
+        img.esp = NULL;
 
         /* partitions: --image is the disk; a directory under --root is refused */
         t.target.type = RESOURCE_PARTITION;
