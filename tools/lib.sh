@@ -18,7 +18,7 @@ TEST_PACKAGES=(python3 python3-pytest python3-pytest-xdist fdisk util-linux e2fs
                debootstrap)
 # What tests/packaging/run needs to build and check the .deb (test.sh without --quick).
 PACKAGING_PACKAGES=(dpkg-dev debhelper build-essential lintian bash-completion systemd)
-E2E_PACKAGES=(qemu-system-x86 ovmf systemd-boot-efi binutils busybox-static socat cpio kmod sbsigntool efitools openssl)
+E2E_PACKAGES=(qemu-system-x86 ovmf systemd-boot-efi binutils busybox-static socat cpio kmod sbsigntool efitools openssl dmsetup)
 
 # Installs the given packages that are not installed yet (apt-get update first, once).
 need_packages() {

@@ -6,7 +6,7 @@ disk is served by tests/helpers/nbd.py, which logs every write and every flush, 
 appliance runs one recorded session of two boots:
 
   boot 1 (v1)  phases "boot" (firmware, init, bless --check), "download" (abota update fetches the
-               store into the free slot and the UKI into a temporary file on the ESP), "commit"
+               store pair into the free slot pair and the UKI into a temporary file on the ESP), "commit"
                (from the update's first write to a GPT, found in the log: labels, UKI rename);
   boot 2 (v2)  phase "bless" (systemd-boot counts the entry down, abota bless --check marks it
                good), then "vacuum" (abota -m 1 vacuum removes version 1).
@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parents[1] / "examples" / "appliance"))
 import invariants  # noqa: E402
 import nbd  # noqa: E402
 import writelog  # noqa: E402
-from vm import OUT, Disk, Failure, Machine, check  # noqa: E402
+from vm import Disk, Failure, Machine, check, payloads  # noqa: E402
 
 PHASES = ["download", "commit", "bless", "vacuum"]
 SECTOR = 512
@@ -70,10 +70,11 @@ KNOWN = {
 
 
 def versions():
-    v = invariants.Versions()
+    """The published versions 1 and 2: each a store pair (dm-verity hash and data) and a UKI."""
+    v = invariants.Versions(hash_prefix="store-verity_")
     for n in ("1", "2"):
-        v.add(n, (OUT / "payloads" / f"appliance_{n}.store.raw").read_bytes(),
-              (OUT / "payloads" / f"appliance_{n}.efi").read_bytes())
+        hash_, data, uki = payloads(n)
+        v.add(n, data.read_bytes(), uki.read_bytes(), hash=hash_.read_bytes())
     return v
 
 
