@@ -21,7 +21,8 @@ PACKAGING_PACKAGES=(dpkg-dev debhelper build-essential lintian bash-completion s
 # The appliance: swtpm is the VM's TPM (QEMU tpm-tis); the initrd unlocks through /dev/tpmrm0
 # with tpm2-tss's device TCTI.
 E2E_PACKAGES=(qemu-system-x86 ovmf systemd-boot-efi binutils busybox-static socat cpio kmod swtpm
-              libtss2-tcti-device0 e2fsprogs sbsigntool efitools openssl)
+              libtss2-tcti-device0 e2fsprogs sbsigntool efitools openssl
+              dmsetup)
 
 # Installs the given packages that are not installed yet (apt-get update first, once).
 need_packages() {

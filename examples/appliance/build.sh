@@ -11,11 +11,16 @@
 #   IMAGE_BUILDER=repart|sfdisk (default: repart when abota has the verb): how disk.raw is made,
 #   with abota repart from repart.d/, or with sfdisk + mkfs.vfat + mtools + dd.
 # Output in $OUT (gitignored):
-#   disk.raw                        factory image: esp (vfat) | store_1 (squashfs) | _empty | free space
-#                                   (the device's first boot creates data there: initrd/firstboot.sh)
-#   payloads/appliance_N.store.raw  store of version N (N = 1, 2, 3; v3 fails its health check)
-#   payloads/appliance_N.efi        UKI of version N, command line root=PARTLABEL=store_N
-#   payloads/appliance_4.*          a tampered version 4 (v2 with IMAGE_VERSION=4): its UKI is signed
+#   disk.raw      factory image: esp (vfat) | store_1 + store-verity_1 (slot A: erofs + dm-verity
+#                 hash tree) | _empty + _empty (slot B) | free space (the device's first boot
+#                 creates the data partition there: initrd/firstboot.sh)
+#   payloads/appliance_N_UUID.store.raw          the data half of version N's slot pair (N = 1, 2,
+#                 3; v3 fails its health check): the store padded to the slot; UUID = partition
+#                 UUID = first half of the root hash (sysupdate's @u)
+#   payloads/appliance_N_UUID.store-verity.raw   the hash half (UUID = second half of the root hash)
+#   payloads/appliance_N.efi        UKI of version N, command line roothash=ROOTHASH
+#   payloads/appliance_N.roothash   the root hash of version N (for the tests)
+#   payloads/appliance_4*           a tampered version 4 (v2 with IMAGE_VERSION=4): its UKI is signed
 #                                   with the foreign key, which the firmware's db does not hold
 #   keys/                           Secure Boot test keys (secureboot-keys.sh), made once per $OUT
 #
@@ -23,9 +28,17 @@
 # key); the ESP carries PK/KEK/db.auth in /loader/keys/auto/, which systemd-boot enrolls when the
 # firmware is in setup mode (loader.conf secure-boot-enroll force).
 #
-# Each version's UKI names its own store partition, so a boot entry pins its slot. The system is
-# two small stages: the UKI's initrd (busybox, kernel modules, initrd/init) mounts the store and
-# switch_roots into it; the store (busybox, abota, rootfs/) runs rootfs/sbin/init.
+# Each version's UKI carries its store's dm-verity root hash, so a boot entry pins its slot pair by
+# content. The system is two small stages: the UKI's initrd (busybox, kernel modules, dmsetup,
+# abota and mke2fs, initrd/init, initrd/verity.sh and initrd/firstboot.sh) creates the data
+# partition on the first boot, finds the pair by PARTUUID, sets up dm-verity (on a trial boot it
+# reads every block first), mounts the store, unlocks and mounts the data partition at /var and
+# switch_roots into the store; the store (busybox, abota, rootfs/) runs rootfs/sbin/init.
+#
+# The store is an uncompressed erofs with every file's data block-aligned (-E noinline_data): an
+# update changes only the blocks of the files that changed, which block reuse and patches exploit;
+# squashfs or a compressed erofs would move nearly every byte. Transport compression (publish
+# --compress) makes up for the size.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,22 +49,30 @@ versions=(1 2 3 4)
 broken_version=3
 tampered_version=4
 
-# Partition sizes (MiB). Slots hold a store squashfs; both slots must have the same size. The disk
-# is larger than its partitions, as a device's disk is larger than the image written to it: the
-# first boot creates the data partition (rootfs/usr/lib/repart.d/) in the free space.
+# Partition sizes (MiB). A slot is a pair: the store (erofs, about 26 MiB) and its hash tree; both
+# slots have the same sizes. dm-verity covers the whole data partition. The disk is larger than its
+# partitions, as a device's disk is larger than the image written to it: the first boot creates the
+# data partition (rootfs/usr/lib/repart.d/) in the free space.
 esp_size=64
-slot_size=64
+slot_size=40
+hash_size=1
 disk_size=256
+# The seed of abota repart: partition UUIDs, and the verity salt and superblock UUID (the same for
+# every version, so that builds are reproducible).
+seed=0b7a1c3e-2f4d-4b8a-9c6e-5d1f2a3b4c5d
 
 # Kernel modules the appliance needs (their dependencies are added from modules.dep).
-modules=(virtio_pci virtio_blk virtio_net squashfs nls_cp437 nls_ascii vfat efivarfs crc32c_generic ext4)
+# (erofs needs libcrc32c, which needs crc32c_generic loaded first)
+modules=(virtio_pci virtio_blk virtio_net nls_cp437 nls_ascii vfat efivarfs crc32c_generic ext4 erofs dm-mod dm-verity)
 # The encrypted data partition (initrd/firstboot.sh): dm-crypt with aes-xts-plain64 (xts over ecb;
 # no modprobe in the initrd to load them on demand), and the kernel's crypto API for user space,
 # which libcryptsetup uses for the LUKS2 key slots.
-modules+=(dm-mod dm-crypt ecb xts algif_skcipher)
+modules+=(dm-crypt ecb xts algif_skcipher)
 
 linux_type=0FC63DAF-8483-4772-8E79-3D69D8477DE4
 esp_type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+root_type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709
+root_verity_type=2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5
 
 log() { echo "build: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -171,6 +192,12 @@ mkdir -p "$initrd_dir"/{bin,dev,lib/modules}
 cp "$busybox" "$initrd_dir/bin/busybox"
 cp "$here/initrd/init" "$initrd_dir/init"
 initrd_firstboot "$initrd_dir"
+# dm-verity: initrd/verity.sh drives the kernel's verity target with dmsetup (the smallest
+# userspace for it: dmsetup and libdevmapper; veritysetup would add libcryptsetup and its libraries).
+cp "$here/initrd/verity.sh" "$initrd_dir/verity.sh"
+mkdir -p "$initrd_dir/sbin"
+cp /usr/sbin/dmsetup "$initrd_dir/sbin/dmsetup"
+copy_libs /usr/sbin/dmsetup "$initrd_dir"
 mknod "$initrd_dir/dev/console" c 5 1
 for m in "${module_order[@]}"; do
         mkdir -p "$initrd_dir/lib/modules/$(dirname "$m")"
@@ -213,16 +240,40 @@ make_store() { # VERSION OUTPUT
                 chmod 0755 "$rootfs/usr/lib/abota/health.d/50-broken"
         fi
         rm -f "$2"
-        mksquashfs "$rootfs" "$2" -noappend -all-root -comp zstd -quiet >/dev/null
+        # erofs without compression, file data in whole blocks, reproducible (fixed time and UUID)
+        mkfs.erofs -T0 --all-root -x-1 -E noinline_data -U 6f3e1d2a-5b4c-4d8e-9a7f-0c1b2d3e4f50 --quiet \
+                "$2" "$rootfs" >/dev/null
+}
+
+# ---- the slot pair of one version: abota repart --split over the factory's own definitions ----
+make_pair() { # VERSION: writes the payloads, sets roothash
+        local v=$1 w=$out/work/pair-$1 f
+        rm -rf "$w"
+        mkdir -p "$w/defs" "$w/root/etc"
+        for f in 10-store.conf 11-store-verity.conf; do
+                cp "$here/repart.d/$f" "$w/defs/$f"
+        done
+        os_release "$v" >"$w/root/etc/os-release"
+        ln "$out/work/store-$v.erofs" "$w/root/store.raw"
+        "$abota" repart --definitions="$w/defs" --root="$w/root" --empty=create --size=auto --seed="$seed" \
+                --dry-run=no --split=yes --json=short "$w/pair.raw" >"$w/pair.json"
+        roothash=$(python3 -c 'import json,sys; print(next(p["roothash"] for p in json.load(sys.stdin) if p["roothash"]))' <"$w/pair.json")
+        rm -f "$out/payloads/appliance_${v}_"*.store*.raw
+        mv "$w/pair.store.raw" "$out/payloads/appliance_${v}_${roothash:0:32}.store.raw"
+        mv "$w/pair.store-verity.raw" "$out/payloads/appliance_${v}_${roothash:32:32}.store-verity.raw"
+        echo "$roothash" >"$out/payloads/appliance_$v.roothash"
+        rm -rf "$w"
 }
 
 # ---- the UKI: objcopy onto the 252 stub (spec repart-boot.md 5.2) ----
-make_uki() { # VERSION OUTPUT
+make_uki() { # VERSION OUTPUT (uses roothash)
         local v=$1 w=$out/work/uki-$1 end addr name file size
         mkdir -p "$w"
         os_release "$v" >"$w/osrel"
         [ "$v" = "$tampered_version" ] && sed -i 's/^PRETTY_NAME=.*/PRETTY_NAME="abota appliance 4 (tampered)"/' "$w/osrel"
-        printf 'console=ttyS0,115200 root=PARTLABEL=store_%s ro quiet loglevel=3 panic=5' "$v" >"$w/cmdline"
+        # roothash=, as systemd spells it: the initrd finds the data and hash partitions by the
+        # halves of the hash as PARTUUIDs (the Discoverable Partitions convention).
+        printf 'console=ttyS0,115200 roothash=%s ro quiet loglevel=3 panic=5' "$roothash" >"$w/cmdline"
         # First free address: the end of the stub's last section, 4 KiB aligned; each added section
         # starts at the next 4 KiB boundary, in ascending order (the 252 stub requires it).
         end=0
@@ -254,12 +305,14 @@ make_uki() { # VERSION OUTPUT
         fi
 }
 
+rm -f "$out/payloads/"appliance_*.store.raw  # the squashfs stores of earlier builds
 for v in "${versions[@]}"; do
-        make_store "$v" "$out/payloads/appliance_$v.store.raw"
+        make_store "$v" "$out/work/store-$v.erofs"
+        [ "$(stat -c %s "$out/work/store-$v.erofs")" -le $((slot_size * 1024 * 1024)) ] || die "store $v larger than a slot"
+        make_pair "$v"
         make_uki "$v" "$out/payloads/appliance_$v.efi"
-        log "version $v: store $(stat -c %s "$out/payloads/appliance_$v.store.raw") bytes, UKI $(stat -c %s "$out/payloads/appliance_$v.efi") bytes"
+        log "version $v: store (erofs) $(stat -c %s "$out/work/store-$v.erofs") bytes, roothash $roothash, UKI $(stat -c %s "$out/payloads/appliance_$v.efi") bytes"
 done
-[ "$(stat -c %s "$out/payloads/appliance_1.store.raw")" -le $((slot_size * 1024 * 1024)) ] || die "store larger than a slot"
 
 # ---- Secure Boot: check the signatures, stage the keys for enrollment ----
 for v in "${versions[@]}"; do
@@ -307,21 +360,28 @@ if [ "$builder" = repart ]; then
         # os-release that gives %A (the factory version) for the store_%A label.
         mkdir -p "$w/image-root/etc"
         os_release 1 >"$w/image-root/etc/os-release"
-        ln "$out/payloads/appliance_1.store.raw" "$w/image-root/store.raw"
+        ln "$out/work/store-1.erofs" "$w/image-root/store.raw"
         "$abota" repart --definitions="$here/repart.d" --root="$w/image-root" --empty=create \
-                --size=${disk_size}M --seed=0b7a1c3e-2f4d-4b8a-9c6e-5d1f2a3b4c5d --dry-run=no --json=off "$disk" >/dev/null
+                --size=${disk_size}M --seed="$seed" --dry-run=no --json=short "$disk" >"$w/disk.json"
+        # slot A's pair must be the one version 1's UKI names
+        grep -q "\"roothash\":\"$(cat "$out/payloads/appliance_1.roothash")\"" "$w/disk.json" ||
+                die "the factory image's root hash is not version 1's"
 else
         rm -f "$w/esp.img"
         truncate -s ${esp_size}M "$w/esp.img"
         mkfs.vfat -F 32 -n ESP "$w/esp.img" >/dev/null
         mcopy -s -i "$w/esp.img" "$esp_tree/EFI" "$esp_tree/loader" ::/
         truncate -s ${disk_size}M "$disk"
+        rh=$(cat "$out/payloads/appliance_1.roothash")
+        uuid() { echo "${1:0:8}-${1:8:4}-${1:12:4}-${1:16:4}-${1:20:12}"; }
         sfdisk -q "$disk" <<EOF
 label: gpt
 first-lba: 2048
 size=${esp_size}MiB, type=$esp_type, name=esp
-size=${slot_size}MiB, type=$linux_type, name=store_1
-size=${slot_size}MiB, type=$linux_type, name=_empty
+size=${slot_size}MiB, type=$root_type, name=store_1, uuid=$(uuid "${rh:0:32}")
+size=${hash_size}MiB, type=$root_verity_type, name=store-verity_1, uuid=$(uuid "${rh:32:32}")
+size=${slot_size}MiB, type=$root_type, name=_empty
+size=${hash_size}MiB, type=$root_verity_type, name=_empty
 EOF
         write_partition() { # NUMBER IMAGE
                 local start
@@ -329,6 +389,7 @@ EOF
                 dd if="$2" of="$disk" bs=512 seek="$start" conv=notrunc,sparse status=none
         }
         write_partition 1 "$w/esp.img"
-        write_partition 2 "$out/payloads/appliance_1.store.raw"
+        write_partition 2 "$(ls "$out/payloads/appliance_1_"*.store.raw)"
+        write_partition 3 "$(ls "$out/payloads/appliance_1_"*.store-verity.raw)"
 fi
 log "disk image ($builder): $disk ($(( $(stat -c %s "$disk") / 1024 / 1024 )) MiB), kernel $kver"

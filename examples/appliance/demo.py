@@ -49,6 +49,7 @@ BOOT2 = f"""echo "DEMO-STEP 6. Version 2 is running (in the guest: abota list; a
 abota list
 echo "abota bless status: $(abota bless status)"
 echo "boot entries: $(ls /efi/EFI/Linux | tr '\\n' ' ')"
+echo "dm-verity: / is $(grep ' / ' /proc/mounts | cut -d' ' -f1,3,4), $(cat /sys/block/dm-0/dm/name) over $(ls /sys/block/dm-0/slaves | tr '\\n' ' ')read-only=$(cat /sys/block/dm-0/ro)"
 {POWEROFF}"""
 
 
@@ -156,11 +157,11 @@ def main():
     server.start()
     try:
         heading("Publishing version 2 on the update server (lighttpd on 127.0.0.1)")
-        print(f"$ abota publish --definitions={APPLIANCE / 'sysupdate.d'} {server.docroot} "
-              f"appliance_2.store.raw appliance_2.efi", flush=True)
+        print(f"$ abota publish --definitions={APPLIANCE / 'sysupdate.d'} --compress=zstd {server.docroot} "
+              f"appliance_2_*.store-verity.raw appliance_2_*.store.raw appliance_2.efi", flush=True)
         server.publish(abota, "2")
         for f in sorted(server.docroot.iterdir()):
-            print(f"  {f.name:28} {f.stat().st_size:>10} bytes")
+            print(f"  {f.name:64} {f.stat().st_size:>10} bytes")
         print(f"served at http://127.0.0.1:{server.port}/, which the guest reaches as http://10.0.2.100/")
 
         disk = Disk(workdir / "disk.raw")
@@ -197,7 +198,8 @@ def main():
               f"serial log {workdir / 'demo-boot2.log'})")
         check(menu.done, "the systemd-boot menu with both versions was not seen on the console")
         check(b.version == "2", f"version 2 did not boot; serial log {workdir / 'demo-boot2.log'}")
-        check("store PARTLABEL=store_2" in b.log, "version 2's UKI did not mount store_2")
+        check("store PARTLABEL=store_2 (dm-verity" in b.log, "version 2's UKI did not mount store_2 through dm-verity")
+        check("dm-verity: / is /dev/mapper/root erofs ro" in b.log, "version 2's / is not the dm-verity store")
         check(b.line("abota bless status: ") == "good", f"boot assessment {b.line('abota bless status: ')}")
         SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT)

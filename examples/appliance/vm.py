@@ -28,6 +28,17 @@ READY = re.compile(r"APPLIANCE-READY version=(\S+)(?: uptime=([0-9.]+))?")
 BOOT_TIMEOUT = 600  # a hang guard: TCG on a loaded 2-core machine took up to 200 s (an encrypted /var, load 20)
 
 
+def payloads(version):
+    """The published files of a version: the store pair's hash half, its data half, the UKI."""
+    d = OUT / "payloads"
+    return [*sorted(d.glob(f"appliance_{version}_*.store-verity.raw")), *sorted(d.glob(f"appliance_{version}_*.store.raw")),
+            d / f"appliance_{version}.efi"]
+
+
+def roothash(version):
+    return (OUT / "payloads" / f"appliance_{version}.roothash").read_text().strip()
+
+
 class Failure(Exception):
     pass
 
@@ -80,10 +91,10 @@ class Server:
             self.proc = None
 
     def publish(self, abota, version):
-        """abota publish: add version's store and UKI, rewrite SHA256SUMS."""
-        payloads = OUT / "payloads"
-        run(abota, "publish", f"--definitions={APPLIANCE / 'sysupdate.d'}", self.docroot,
-            payloads / f"appliance_{version}.store.raw", payloads / f"appliance_{version}.efi")
+        """abota publish: add version's store pair (data and hash) and UKI, compressed with zstd
+        (the store is an uncompressed erofs padded to the slot), rewrite SHA256SUMS."""
+        run(abota, "publish", f"--definitions={APPLIANCE / 'sysupdate.d'}", "--compress=zstd", self.docroot,
+            *payloads(version))
 
     def clear(self):
         for f in self.docroot.iterdir():

@@ -336,21 +336,37 @@ static int read_sysfs_line(const char *path, const char *key, char **ret) {
         return -ENOENT;
 }
 
-int partition_find_backing_disk(const char *path, char **ret) {
-        struct stat st;
-        if (stat(path, &st) < 0)
-                return log_error_errno(errno, "%s: %s", path, strerror(errno));
-        dev_t dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
-        if (major(dev) == 0)
-                return log_error_errno(ENOTBLK, "%s: not backed by a block device partition", path);
-
-        _cleanup_free_ char *sys = strprintf("/sys/dev/block/%u:%u", major(dev), minor(dev));
-        _cleanup_free_ char *part = sys ? path_join(sys, "partition") : NULL;
-        if (!part)
+/* The disk of the block device sys (a /sys/dev/block/MAJ:MIN directory): its parent when it is a
+ * partition; when it is a device-mapper device (dm-verity over a store slot pair), the disk of its
+ * slaves, which must all be partitions of one disk. */
+static int backing_disk_of(const char *sys, const char *path, unsigned depth, char **ret) {
+        _cleanup_free_ char *part = path_join(sys, "partition"), *slaves = path_join(sys, "slaves");
+        if (!part || !slaves)
                 return -ENOMEM;
-        if (access(part, F_OK) < 0)
-                return log_error_errno(ENOTBLK, "%s: backing device %u:%u is not a partition of a disk",
-                                       path, major(dev), minor(dev));
+        if (access(part, F_OK) < 0) {
+                DIR *d _cleanup_(closedirp) = depth < 8 ? opendir(slaves) : NULL;
+                _cleanup_free_ char *disk = NULL;
+                for (struct dirent *de; d && (de = readdir(d));) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        _cleanup_free_ char *slave = path_join(slaves, de->d_name), *this = NULL;
+                        if (!slave)
+                                return -ENOMEM;
+                        int r = backing_disk_of(slave, path, depth + 1, &this);
+                        if (r < 0)
+                                return r;
+                        if (disk && !streq(disk, this))
+                                return log_error_errno(ENOTBLK, "%s: backed by a device over two disks, %s and %s",
+                                                       path, disk, this);
+                        free(disk);
+                        disk = TAKE_PTR(this);
+                }
+                if (!disk)
+                        return log_error_errno(ENOTBLK, "%s: backing device %s is not a partition of a disk", path,
+                                               path_basename(sys));
+                *ret = TAKE_PTR(disk);
+                return 0;
+        }
         /* The sysfs directory of a partition sits inside the one of its whole disk. */
         _cleanup_free_ char *resolved = realpath(sys, NULL);
         if (!resolved)
@@ -368,4 +384,21 @@ int partition_find_backing_disk(const char *path, char **ret) {
                 return log_error_errno(r, "%s: no DEVNAME of the disk backing %s", uevent, path);
         *ret = strprintf("/dev/%s", name);
         return *ret ? 0 : -ENOMEM;
+}
+
+int partition_find_backing_disk_in(const char *sysfs, const char *path, char **ret) {
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return log_error_errno(errno, "%s: %s", path, strerror(errno));
+        dev_t dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+        if (major(dev) == 0)
+                return log_error_errno(ENOTBLK, "%s: not backed by a block device partition", path);
+        _cleanup_free_ char *sys = strprintf("%s/dev/block/%u:%u", sysfs, major(dev), minor(dev));
+        if (!sys)
+                return -ENOMEM;
+        return backing_disk_of(sys, path, 0, ret);
+}
+
+int partition_find_backing_disk(const char *path, char **ret) {
+        return partition_find_backing_disk_in("/sys", path, ret);
 }

@@ -81,3 +81,6 @@ bool partition_label_is_valid(const char *label);
 /* The whole disk backing the file system of path (for Path=auto: "/" or "/usr"), as /dev/NAME.
  * -ENOTBLK when path is not on a partition of a block device. */
 int partition_find_backing_disk(const char *path, char **ret);
+/* The same with sysfs mounted at sysfs (tests): a partition's disk, or for a device-mapper device
+ * (dm-verity) the one disk all its slaves are partitions of. */
+int partition_find_backing_disk_in(const char *sysfs, const char *path, char **ret);

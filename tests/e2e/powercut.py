@@ -7,8 +7,9 @@ appliance runs one recorded session of two boots:
 
   boot 1 (v1)  phases "boot" (firmware, the initrd's first boot: repart creates the encrypted data
                partition, a recovery key is added; init, bless --check; the epochs up to the
-               recovery key are phase "firstboot", checked apart below), "download" (abota update fetches the
-               store into the free slot and the UKI into a temporary file on the ESP), "commit"
+               recovery key are phase "firstboot", checked apart below), "download" (abota update
+               fetches the store pair into the free slot pair and the UKI into a temporary file on
+               the ESP), "commit"
                (from the update's first write to a GPT, found in the log: labels, UKI rename);
   boot 2 (v2)  phase "bless" (systemd-boot counts the entry down, abota bless --check marks it
                good), then "vacuum" (abota -m 1 vacuum removes version 1).
@@ -37,7 +38,7 @@ sys.path.insert(0, str(HERE.parents[1] / "examples" / "appliance"))
 import invariants  # noqa: E402
 import nbd  # noqa: E402
 import writelog  # noqa: E402
-from vm import OUT, Disk, Failure, Machine, check  # noqa: E402
+from vm import Disk, Failure, Machine, check, payloads  # noqa: E402
 
 PHASES = ["download", "commit", "bless", "vacuum"]
 SECTOR = 512
@@ -73,10 +74,11 @@ KNOWN = {
 
 
 def versions():
-    v = invariants.Versions()
+    """The published versions 1 and 2: each a store pair (dm-verity hash and data) and a UKI."""
+    v = invariants.Versions(hash_prefix="store-verity_")
     for n in ("1", "2"):
-        v.add(n, (OUT / "payloads" / f"appliance_{n}.store.raw").read_bytes(),
-              (OUT / "payloads" / f"appliance_{n}.efi").read_bytes())
+        hash_, data, uki = payloads(n)
+        v.add(n, data.read_bytes(), uki.read_bytes(), hash=hash_.read_bytes())
     return v
 
 
@@ -356,8 +358,8 @@ else
         echo "E2E-REPART=failed"
 fi
 sync; umount /efi; umount /var; poweroff -f"""
-CONVERGED = '4 "activity":"unchanged"'  # esp, store_1, _empty, data
-FACTORY_LABELS = ["esp", "store_1", "_empty"]
+CONVERGED = '6 "activity":"unchanged"'  # esp, store_1, store-verity_1, _empty, _empty, data
+FACTORY_LABELS = ["esp", "store_1", "store-verity_1", "_empty", "_empty"]
 
 
 def firstboot_epochs(rec):
@@ -384,13 +386,13 @@ def firstboot_epochs(rec):
 
 
 class Factory:
-    """What a cut in the first boot must keep: the factory table and its esp and store_1 bytes."""
+    """What a cut in the first boot must keep: the factory table and its esp and slot A bytes."""
 
     def __init__(self, base):
         parts, problems, _ = invariants.gpt(base)
         check(not problems and [p[1] for p in parts] == FACTORY_LABELS, f"factory image: {parts} {problems}")
         self.parts = parts
-        self.kept = {p[1]: invariants.slot(base, p) for p in parts if p[1] in ("esp", "store_1")}
+        self.kept = {p[1]: invariants.slot(base, p) for p in parts if p[1] in ("esp", "store_1", "store-verity_1")}
 
 
 def firstboot_problems(image, factory, workdir, booted=False):
@@ -401,7 +403,7 @@ def firstboot_problems(image, factory, workdir, booted=False):
     names = [p[1] for p in parts]
     if names not in (FACTORY_LABELS, FACTORY_LABELS + ["data"]):
         problems.append(f"partition table neither the factory one nor the first boot's: {names}")
-    elif parts[:3] != factory.parts:
+    elif parts[:len(FACTORY_LABELS)] != factory.parts:
         problems.append("the factory partitions moved or changed in the table")
     for p in parts:
         if p[1] in factory.kept and (p[1] != "esp" or not booted) and invariants.slot(image, p) != factory.kept[p[1]]:

@@ -12,7 +12,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 HTTPD = REPO / "tests" / "helpers" / "httpd.py"
+# The seed appliance's definitions: one plain store slot per version (seed.d, the demo appliance's
+# before its store became a dm-verity pair) or the demo appliance's own (pair=True: the store's
+# hash and data partitions, then the UKI).
+SEED_DEFS = Path(__file__).resolve().parent / "seed.d"
 EXAMPLES = REPO / "examples" / "appliance" / "sysupdate.d"
+ROOT_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
+ROOT_VERITY_TYPE = "2C7357ED-EBD2-46D9-AEC1-23D437EC2BF5"
 
 MiB = 1024 * 1024
 SLOT_SIZE = 4 * MiB
@@ -150,7 +156,9 @@ def write_manifest(server_dir):
 class Appliance:
     """One seeded appliance below tmp: root/, defs/, server/ and the abota arguments for it."""
 
-    def __init__(self, tmp, url="http://127.0.0.1:1/", esp_dir="efi", slot_size=SLOT_SIZE):
+    def __init__(self, tmp, url="http://127.0.0.1:1/", esp_dir="efi", slot_size=SLOT_SIZE, pair=False):
+        """pair: each slot is a data partition (type root) and a hash partition (root-verity, 1 MiB)."""
+        self.pair = pair
         self.tmp = Path(tmp)
         self.root = self.tmp / "root"
         self.defs = self.tmp / "defs"
@@ -161,16 +169,28 @@ class Appliance:
             d.mkdir(parents=True, exist_ok=True)
         (self.root / "etc" / "os-release").write_text('ID=appliance\nIMAGE_ID=appliance\nIMAGE_VERSION=1\n')
 
-        subprocess.run(["truncate", "-s", str(3 * slot_size + 4 * MiB), str(self.disk)], check=True)
-        layout = ("label: gpt\n"
-                  f"size=1MiB, type={ESP_TYPE}, name=esp\n"
-                  f"size={slot_size // 1024}KiB, type={LINUX_GENERIC}, name=store_1\n"
-                  f"size={slot_size // 1024}KiB, type={LINUX_GENERIC}, name=_empty\n"
-                  f"size=1MiB, type={LINUX_GENERIC}, name=data\n")
+        subprocess.run(["truncate", "-s", str(3 * slot_size + (6 if pair else 4) * MiB), str(self.disk)], check=True)
+        if pair:
+            layout = ("label: gpt\n"
+                      f"size=1MiB, type={ESP_TYPE}, name=esp\n"
+                      f"size={slot_size // 1024}KiB, type={ROOT_TYPE}, name=store_1\n"
+                      f"size=1MiB, type={ROOT_VERITY_TYPE}, name=store-verity_1\n"
+                      f"size={slot_size // 1024}KiB, type={ROOT_TYPE}, name=_empty\n"
+                      f"size=1MiB, type={ROOT_VERITY_TYPE}, name=_empty\n"
+                      f"size=1MiB, type={LINUX_GENERIC}, name=data\n")
+        else:
+            layout = ("label: gpt\n"
+                      f"size=1MiB, type={ESP_TYPE}, name=esp\n"
+                      f"size={slot_size // 1024}KiB, type={LINUX_GENERIC}, name=store_1\n"
+                      f"size={slot_size // 1024}KiB, type={LINUX_GENERIC}, name=_empty\n"
+                      f"size=1MiB, type={LINUX_GENERIC}, name=data\n")
         subprocess.run(["sfdisk", "-q", str(self.disk)], input=layout, text=True, check=True,
                        capture_output=True)
         self.v1 = payload("1", slot_size // 2)
         self.write_slot("store_1", self.v1)
+        if pair:
+            self.v1_hash = payload("1", 64 * 1024, b"hash")
+            self.write_slot("store-verity_1", self.v1_hash)
         (self.esp / "appliance_1.efi").write_bytes(payload("1", 64 * 1024, b"efi"))
         self.set_url(url)
 
@@ -185,7 +205,7 @@ class Appliance:
         raise KeyError(label)
 
     def set_url(self, url, verify=False):
-        for src in EXAMPLES.iterdir():
+        for src in (EXAMPLES if self.pair else SEED_DEFS).iterdir():
             text = src.read_text()
             text = text.replace("Path=auto", "Path=/disk.raw").replace("Path=http://localhost/", f"Path={url}")
             text = text.replace("Verify=no", f"Verify={'yes' if verify else 'no'}")
@@ -195,7 +215,14 @@ class Appliance:
         """Puts version's payloads on the server and rewrites SHA256SUMS."""
         size = store_size if store_size is not None else SLOT_SIZE // 2 + 4096 * int(version)
         data = payload(version, size)
-        (self.server_dir / f"appliance_{version}.store.raw").write_bytes(data)
+        if self.pair:
+            # @u in the names: the halves of a (made-up) root hash become the partition UUIDs
+            root_hash = hashlib.sha256(b"roothash-" + version.encode()).hexdigest()
+            (self.server_dir / f"appliance_{version}_{root_hash[:32]}.store.raw").write_bytes(data)
+            (self.server_dir / f"appliance_{version}_{root_hash[32:]}.store-verity.raw").write_bytes(
+                payload(version, 64 * 1024, b"hash"))
+        else:
+            (self.server_dir / f"appliance_{version}.store.raw").write_bytes(data)
         if efi:
             (self.server_dir / f"appliance_{version}.efi").write_bytes(payload(version, 64 * 1024, b"efi"))
         write_manifest(self.server_dir)

@@ -120,14 +120,42 @@ def boot_entries(esp_linux):
 class Versions:
     """What each published version is: its store payload and its UKI (bytes)."""
 
-    def __init__(self, prefix="store_"):
+    def __init__(self, prefix="store_", hash_prefix=None):
+        """hash_prefix: the label prefix of the hash partitions of dm-verity pairs (None: no pairs)."""
         self.prefix = prefix
+        self.hash_prefix = hash_prefix
         self.store = {}
+        self.hash = {}
         self.uki = {}
 
-    def add(self, version, store, uki):
+    def add(self, version, store, uki, hash=None):
         self.store[version] = store
         self.uki[version] = uki
+        if hash is not None:
+            self.hash[version] = hash
+
+
+def _labelled(parts, prefix):
+    out = {}
+    for part in parts:
+        if prefix and part[1].startswith(prefix):
+            out.setdefault(part[1][len(prefix):], []).append(part)
+    return out
+
+
+def _slot_problems(disk, labelled, prefix, payloads):
+    problems = []
+    for version, ps in labelled.items():
+        if len(ps) > 1:
+            problems.append(f"{len(ps)} partitions labelled {prefix}{version}")
+        if version not in payloads:
+            problems.append(f"partition labelled {prefix}{version}: no such version was published")
+            continue
+        want = payloads[version]
+        for p in ps:
+            if slot(disk, p, len(want)) != want:
+                problems.append(f"partition {p[0]} labelled {prefix}{version} does not hold that version")
+    return problems
 
 
 def device(disk, esp_linux, versions, booted=None, interrupted=False, notes=None):
@@ -144,27 +172,25 @@ def device_with(disk, entries, read_esp, versions, booted=None, interrupted=Fals
     parts, problems, gpt_notes = gpt(disk, interrupted)
     if notes is not None:
         notes += gpt_notes
-    labelled = {}
-    for part in parts:
-        name = part[1]
-        if name.startswith(versions.prefix):
-            labelled.setdefault(name[len(versions.prefix):], []).append(part)
+    labelled = _labelled(parts, versions.prefix)
     # nothing carries a version's name unless it holds the version in full
-    for version, ps in labelled.items():
-        if len(ps) > 1:
-            problems.append(f"{len(ps)} partitions labelled {versions.prefix}{version}")
-        if version not in versions.store:
-            problems.append(f"partition labelled {versions.prefix}{version}: no such version was published")
-            continue
-        want = versions.store[version]
-        for p in ps:
-            if slot(disk, p, len(want)) != want:
-                problems.append(f"partition {p[0]} labelled {versions.prefix}{version} does not hold that version")
-    return problems + entry_problems(entries, labelled, versions, read_esp, booted)
+    problems += _slot_problems(disk, labelled, versions.prefix, versions.store)
+    hashed = None
+    if versions.hash_prefix:
+        hashed = _labelled(parts, versions.hash_prefix)
+        problems += _slot_problems(disk, hashed, versions.hash_prefix, versions.hash)
+        for version in labelled:
+            if version not in hashed:
+                problems.append(f"partition labelled {versions.prefix}{version} without its hash partition "
+                                f"{versions.hash_prefix}{version}")
+    return problems + entry_problems(entries, labelled, versions, read_esp, booted, hashed)
 
 
-def entry_problems(entries, labelled, versions, read_esp, booted):
+def entry_problems(entries, labelled, versions, read_esp, booted, hashed=None):
+    """hashed: {version: [hash partitions]} of dm-verity pairs, None without pairs."""
     problems = []
+    if hashed is not None:
+        labelled = {v: ps for v, ps in labelled.items() if v in hashed}  # a whole pair, or nothing
     for name, version in entries.items():
         if version not in versions.uki:
             problems.append(f"boot entry {name}: version {version} was never published")
@@ -177,7 +203,8 @@ def entry_problems(entries, labelled, versions, read_esp, booted):
         elif data != versions.uki[version]:
             problems.append(f"boot entry {name}: not the published UKI of version {version}")
         if version not in labelled:
-            problems.append(f"boot entry {name}: no partition labelled {versions.prefix}{version}")
+            pair = "" if hashed is None else f" and {versions.hash_prefix}{version}"
+            problems.append(f"boot entry {name}: no partition labelled {versions.prefix}{version}{pair}")
     if booted is not None:
         if booted not in labelled:
             problems.append(f"booted version {booted}: its store partition is gone")
@@ -193,6 +220,9 @@ def device_state(disk, esp_linux, versions):
     table = tuple((n, name, ptype, first, last) for n, name, ptype, _, first, last, _ in parts)
     stores = {p[1]: hashlib.sha256(slot(disk, p, len(versions.store.get(p[1][len(versions.prefix):], b"")))).hexdigest()
               for p in parts if p[1].startswith(versions.prefix)}
+    if versions.hash_prefix:
+        stores.update({p[1]: hashlib.sha256(slot(disk, p, len(versions.hash.get(p[1][len(versions.hash_prefix):], b""))))
+                       .hexdigest() for p in parts if p[1].startswith(versions.hash_prefix)})
     esp = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(esp_linux).iterdir())}
     return {"gpt": table, "gpt problems": problems, "stores": stores, "esp": esp}
 

@@ -9,7 +9,9 @@ each of these scenarios:
   vacuum       `-m 1 vacuum` removing version 1 (version 2 booted);
   bless-good   `bless good` of the counted entry of version 2;
   bless-bad    `bless bad` of the same;
-  publish      a signed `publish --keep=1` of version 2 into a directory that holds version 1.
+  publish      a signed `publish --keep=1` of version 2 into a directory that holds version 1;
+  update-pair  an update 1 -> 2 of a device whose store slots are dm-verity pairs (the demo
+               appliance's definitions: hash partition, data partition, UKI).
 
 After every kill the state is checked with invariants.py (both GPTs valid, every boot entry a
 complete version, the booted version intact byte for byte; for publish: the manifest names no
@@ -239,6 +241,80 @@ def test_device_matrix(matrix, name):
     assert not m.known, describe([p for ps in m.known.values() for p in ps])
 
 
+PAIR_SLOT = 2 * MiB  # small: the commit order is what counts here, not the download's many writes
+
+
+def pair_versions(device, published):
+    """Versions of a pair appliance: v1 on the device, the others as published."""
+    v = invariants.Versions(hash_prefix="store-verity_")
+    v.add("1", device.v1, (device.esp / "appliance_1.efi").read_bytes(), hash=device.v1_hash)
+    for version, data in published.items():
+        v.add(version, data, payload(version, 64 * 1024, b"efi"), hash=payload(version, 64 * 1024, b"hash"))
+    return v
+
+
+def pair_seed(top, defs_order=None):
+    """A device whose slots are dm-verity pairs (the demo appliance's definitions: the hash half,
+    the data half, the UKI), version 1 booted, and a server with version 2. defs_order: rename
+    the hash transfer (to test another commit order)."""
+    srv = Appliance(top / "srv", slot_size=PAIR_SLOT, pair=True)
+    data2 = srv.publish("2", PAIR_SLOT // 2 + 8192)
+    server = Server(srv.server_dir, top).start()
+    a = Appliance(top / "seed" / "a", url=server.url, slot_size=PAIR_SLOT, pair=True)
+    if defs_order:
+        (a.defs / "05-store-verity.transfer").rename(a.defs / defs_order)
+    shutil.rmtree(a.server_dir)
+    return top / "seed" / "a", server, pair_versions(a, {"2": data2})
+
+
+def labels_after_kill(versions, booted, seen):
+    """device_check that also records the labels of every killed state."""
+    check = device_check(versions, booted)
+
+    def wrapped(d, interrupted=False, notes=None):
+        if interrupted:
+            seen.append({p[1] for p in invariants.gpt(d / "root" / "disk.raw", True)[0]})
+        return check(d, interrupted, notes)
+    return wrapped
+
+
+def test_pair_matrix(abota_bin, shim, tmp_path, pytestconfig):
+    """update 1 -> 2 of a store slot pair (dm-verity data + hash): killed at every data-changing
+    call, no state names a half pair (a data label without its hash partition, a boot entry
+    without both), and some kill points fall between the two partitions' commits."""
+    seed, server, versions = pair_seed(tmp_path / "world")
+    seen = []
+    try:
+        (tmp_path / "work").mkdir()
+        m = run_matrix("update-pair", abota_bin, shim, seed, tmp_path / "work", agent(abota_bin, "update"),
+                       labels_after_kill(versions, "1", seen), device_state(versions))
+    finally:
+        server.stop()
+    RESULTS["update-pair"] = m
+    report(pytestconfig, m)
+    assert m.points >= 10
+    assert not m.bad, describe(m.bad)
+    between = [s for s in seen if "store-verity_2" in s and "store_2" not in s]
+    assert between, "no kill point fell between the commits of the hash and the data partition"
+    assert not [s for s in seen if "store_2" in s and "store-verity_2" not in s]
+
+
+def test_pair_matrix_catches_data_first(abota_bin, shim, tmp_path):
+    """The checks can fail: with the hash transfer committed after the data one (renamed to sort
+    after 10-store.transfer), the kill points between the two commits are reported."""
+    seed, server, versions = pair_seed(tmp_path / "world", defs_order="15-store-verity.transfer")
+    seen = []
+    try:
+        (tmp_path / "work").mkdir()
+        m = run_matrix("update-pair-data-first", abota_bin, shim, seed, tmp_path / "work",
+                       agent(abota_bin, "update"), labels_after_kill(versions, "1", seen), device_state(versions))
+    finally:
+        server.stop()
+    assert [s for s in seen if "store_2" in s and "store-verity_2" not in s]
+    assert any("partition labelled store_2 without its hash partition store-verity_2" in p
+               for _, problems in m.bad for p in problems), describe(m.bad)
+
+
 @pytest.fixture(scope="module")
 def gnupg(tmp_path_factory):
     """A throwaway signing key and its public half as a keyring for gpgv."""
@@ -290,7 +366,7 @@ def test_publish_matrix_known_defect():
 
 def test_total(pytestconfig):
     """All scenarios ran: the sum of their kill points."""
-    assert set(RESULTS) == set(SCENARIOS) | {"publish"}, sorted(RESULTS)
+    assert set(RESULTS) == set(SCENARIOS) | {"publish", "update-pair"}, sorted(RESULTS)
     points = sum(m.points for m in RESULTS.values())
     bad = sum(len(m.bad) for m in RESULTS.values())
     known = sum(len({n for v in m.known.values() for n, _ in v}) for m in RESULTS.values())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SEEDS = Path(__file__).resolve().parents[2] / "examples" / "appliance" / "sysupdate.d"
+SEEDS = Path(__file__).resolve().parent / "seed.d"
 
 
 def write(path, text):

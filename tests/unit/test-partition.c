@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #define LINUX_GENERIC "0fc63daf-8483-4772-8e79-3d69d8477de4"
 
@@ -138,6 +140,67 @@ static void test_backing_disk(void **state) {
         assert_null(d);
 }
 
+static void write_text(const char *dir, const char *name, const char *text) {
+        _cleanup_free_ char *p = strprintf("%s/%s", dir, name);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static void mkdirs(const char *fmt, const char *root) {
+        _cleanup_free_ char *p = strprintf(fmt, root);
+        assert_int_equal(mkdir_all(p, 0755), 0);
+}
+
+/* A dm-verity root (253:0) over two partitions of vda: the disk of its slaves; a device-mapper
+ * device over two disks, or over nothing, is refused. A fake sysfs, a block device node for stat. */
+static void test_backing_disk_dm(void **state) {
+        (void) state;
+        char root[] = "/tmp/abota-sysfs-XXXXXX";
+        assert_non_null(mkdtemp(root));
+        mkdirs("%s/devices/vda/vda2", root);
+        mkdirs("%s/devices/vda/vda3", root);
+        mkdirs("%s/devices/vdb/vdb1", root);
+        mkdirs("%s/devices/dm-0/slaves", root);
+        mkdirs("%s/dev/block", root);
+        _cleanup_free_ char *vda = strprintf("%s/devices/vda", root), *vdb = strprintf("%s/devices/vdb", root);
+        write_text(vda, "uevent", "MAJOR=254\nMINOR=0\nDEVNAME=vda\nDEVTYPE=disk\n");
+        write_text(vdb, "uevent", "MAJOR=254\nMINOR=16\nDEVNAME=vdb\nDEVTYPE=disk\n");
+        write_text(vda, "vda2/partition", "2\n");
+        write_text(vda, "vda3/partition", "3\n");
+        write_text(vdb, "vdb1/partition", "1\n");
+        _cleanup_free_ char *l1 = strprintf("%s/devices/dm-0/slaves/vda2", root),
+                            *l2 = strprintf("%s/devices/dm-0/slaves/vda3", root),
+                            *dm = strprintf("%s/dev/block/253:0", root), *node = strprintf("%s/root", root);
+        assert_int_equal(symlink("../../vda/vda2", l1), 0);
+        assert_int_equal(symlink("../../vda/vda3", l2), 0);
+        assert_int_equal(symlink("../../devices/dm-0", dm), 0);
+        assert_int_equal(mknod(node, S_IFBLK | 0600, makedev(253, 0)), 0);
+
+        char *d = NULL;
+        assert_int_equal(partition_find_backing_disk_in(root, node, &d), 0);
+        assert_string_equal(d, "/dev/vda");
+        free(d);
+        d = NULL;
+
+        /* one slave on another disk */
+        _cleanup_free_ char *l3 = strprintf("%s/devices/dm-0/slaves/vdb1", root);
+        assert_int_equal(symlink("../../vdb/vdb1", l3), 0);
+        assert_int_equal(partition_find_backing_disk_in(root, node, &d), -ENOTBLK);
+        assert_null(d);
+
+        /* no slaves at all (a whole disk, or dm without them) */
+        assert_int_equal(unlink(l1), 0);
+        assert_int_equal(unlink(l2), 0);
+        assert_int_equal(unlink(l3), 0);
+        assert_int_equal(partition_find_backing_disk_in(root, node, &d), -ENOTBLK);
+        assert_null(d);
+
+        _cleanup_free_ char *cmd = strprintf("rm -rf '%s'", root);
+        assert_int_equal(system(cmd), 0);
+}
+
 /* An image file whose GPT was made with 4096-byte sectors (on a loop device): read through the
  * one GPT reader, which finds the sector size, and a slot relabelled through libfdisk told that
  * sector size. libfdisk alone sees only the protective MBR of such a file. */
@@ -180,6 +243,7 @@ int main(void) {
                 cmocka_unit_test(test_not_gpt),
                 cmocka_unit_test(test_label_valid),
                 cmocka_unit_test(test_backing_disk),
+                cmocka_unit_test(test_backing_disk_dm),
                 cmocka_unit_test(test_4096_image),
         };
         return cmocka_run_group_tests(tests, make_image, remove_image);
