@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""--image=FILE on a whole appliance image, built as examples/appliance/build.sh builds one (abota
-repart from its repart.d: an ESP with the factory UKI, store_1 holding a root file system with
-os-release and sysupdate.d, an `_empty` slot, data): the image's own definitions and os-release
+"""--image=FILE on a whole appliance image of the seed appliance's layout (abota repart: an ESP
+with the factory UKI, store_1 holding a root file system with os-release and sysupdate.d, an
+`_empty` slot, data): the image's own definitions and os-release
 are read from store_1, the ESP is reached through mtools (this kernel has no vfat), and list,
 update from `abota publish` output over HTTP, and vacuum work on the image file. No VM."""
 import json
@@ -12,10 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from agent_env import Server, payload, read_partitions, slot_bytes
+from agent_env import SEED_DEFS, Server, payload, read_partitions, slot_bytes
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "appliance"
+# The seed appliance's image (the demo's layout before its slots became dm-verity pairs): ESP,
+# store_1 from /store.raw, an equal _empty slot, data.
+SEED_LAYOUT = {
+    "00-esp.conf": "[Partition]\nType=esp\nLabel=esp\nFormat=vfat\nCopyFiles=/esp:/\nSizeMinBytes=40M\nSizeMaxBytes=40M\n",
+    "10-store.conf": "[Partition]\nType=linux-generic\nLabel=store_%A\nCopyBlocks=/store.raw\n"
+                     "SizeMinBytes=4M\nSizeMaxBytes=4M\n",
+    "20-empty.conf": "[Partition]\nType=linux-generic\nLabel=_empty\nSizeMinBytes=4M\nSizeMaxBytes=4M\n",
+    "30-data.conf": "[Partition]\nType=linux-generic\nLabel=data\nFormat=ext4\nSizeMinBytes=32M\nSizeMaxBytes=32M\n",
+}
 MiB = 1024 * 1024
 
 
@@ -31,7 +39,7 @@ def make_store(tmp, version, url, fs="squashfs", edit=lambda name, text: text):
     (root / "etc").mkdir()
     (root / "usr/lib/os-release").write_text(os_release(version))
     (root / "etc/os-release").symlink_to("../usr/lib/os-release")
-    for t in (EXAMPLE / "sysupdate.d").iterdir():
+    for t in SEED_DEFS.iterdir():  # one plain store slot + the UKI (the demo's pairs: test_demo_image)
         (root / "usr/lib/sysupdate.d" / t.name).write_text(edit(t.name, t.read_text().replace("http://localhost/", url)))
     out = tmp / f"appliance_{version}.store.raw"
     if fs == "squashfs":
@@ -71,14 +79,11 @@ class Image:
         (staged / "etc/os-release").write_text(os_release(1))
         (staged / "esp/EFI/Linux/appliance_1.efi").write_bytes(payload("1", 64 * 1024, b"efi"))
         shutil.copy(make_store(tmp, "1", url, fs, edit), staged / "store.raw")
-        # the example's layout with smaller slots
+        # the seed appliance's layout (a plain store slot per version), with small slots
         defs = tmp / "repart.d"
         defs.mkdir()
-        for f in (EXAMPLE / "repart.d").iterdir():
-            text = f.read_text().replace("SizeMinBytes=64M", "SizeMinBytes=4M").replace("SizeMaxBytes=64M", "SizeMaxBytes=4M")
-            if "esp" in f.name:
-                text = text.replace("4M", "40M")
-            (defs / f.name).write_text(text)
+        for name, text in SEED_LAYOUT.items():
+            (defs / name).write_text(text)
         self.disk = tmp / "disk.raw"
         abota("repart", f"--definitions={defs}", f"--root={staged}", "--empty=create", "--size=auto",
               "--dry-run=no", "--json=off", self.disk)
@@ -171,7 +176,7 @@ def test_root_file_systems(tmp_path, abota, fs):
 def test_definitions_option_still_reads_the_image_os_release(image, tmp_path):
     defs = tmp_path / "defs"
     defs.mkdir()
-    for t in (EXAMPLE / "sysupdate.d").iterdir():
+    for t in SEED_DEFS.iterdir():  # one plain store slot + the UKI (the demo's pairs: test_demo_image)
         (defs / t.name).write_text(t.read_text().replace("http://localhost/", image.server.url))
     image.publish("2")
     j = json.loads(image.run(f"--definitions={defs}", "--json=short", "list", "1").stdout)
