@@ -8,6 +8,7 @@
 #include "acquire-patch.h"
 #include "commit.h"
 #include "resource.h"
+#include "resume-state.h"
 #include "base/chase.h"
 #include "base/log.h"
 #include "partition.h"
@@ -209,6 +210,16 @@ static int acquire(const struct resource *target, const struct resource_write *w
                 .fd = fd, .offset = slot->start, .size_max = slot->size, .sync = w->sync,
                 .what = what, .progress = w->progress, .on_bytes = w->on_bytes, .userdata = w->userdata,
         };
+        /* A full download cut before resumes into the same slot (acquire-resume.c). */
+        char uuid[37];
+        uuid_format(slot->uuid, uuid);
+        _cleanup_free_ char *state = w->resume_dir ? resume_state_path(w->resume_dir, t->id) : NULL;
+        _cleanup_free_ char *identity = strprintf("%s partition %zu uuid %s start %" PRIu64 " size %" PRIu64,
+                                                  target->path, slot->partno + 1, uuid, slot->start, slot->size);
+        if ((w->resume_dir && !state) || !identity)
+                return -ENOMEM;
+        struct resume_key resume = { .state_path = state, .transfer = t->id, .version = m->version, .target = identity };
+        req.resume = state ? &resume : NULL;
         /* The paths in the order of the bytes they fetch: patch, block reuse, full image. */
         r = acquire_patch_try(target, src, fd, slot->start, slot->size, w->sync, what, w->progress);
         if (r == 0)
