@@ -196,3 +196,30 @@ def test_compressed_payload_starts_over(abota, abota_bin, tmp_path, shim, calls)
         assert len(stores) == 2 and stores[-1][3] == "-"
     finally:
         d.server.stop()
+
+
+def test_server_gone_then_resume(abota_bin, abota, tmp_path):
+    """The server goes away in the middle of the store: the run gives up after its retries (exit
+    status 75) with the slot still `_empty`; the next run, from a server at another address,
+    resumes where the first one stopped and fetches only the rest."""
+    d = Device(tmp_path, "--throttle", 8 * MiB)
+    try:
+        p = subprocess.Popen([abota_bin, *map(str, d.app.args("update"))], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        while p.poll() is None:
+            io = dict(line.split(": ") for line in open(f"/proc/{p.pid}/io").read().splitlines())
+            if int(io["wchar"]) >= 6 * MiB:
+                break
+        d.server.stop()
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 75, err
+        assert "store_2" not in d.app.labels()
+        d.server.start("--log", d.log)
+        d.app.set_url(d.server.url)
+        r = abota(*d.app.args("update"))
+        assert "resuming the download of version 2" in r.stderr, r.stderr
+        d.check_installed()
+        ranges = [g[3] for g in d.gets() if g[1] == "/appliance_2.store.raw"]
+        assert ranges[-1].startswith("bytes=") and int(ranges[-1][6:-1]) >= 5 * MiB, ranges
+    finally:
+        d.server.stop()
