@@ -223,3 +223,17 @@ def test_server_gone_then_resume(abota_bin, abota, tmp_path):
         assert ranges[-1].startswith("bytes=") and int(ranges[-1][6:-1]) >= 5 * MiB, ranges
     finally:
         d.server.stop()
+
+
+def test_resumes_into_the_same_slot(abota, abota_bin, dev, shim, calls):
+    """Another free slot appears between the runs, one the slot search would pick first (smaller,
+    still large enough): the rerun still goes on in the slot it had started."""
+    data, _ = calls
+    killed_run(abota_bin, dev.app, shim, data[len(data) // 2])
+    started = next(start for name, start, _, _ in read_partitions(dev.app.disk) if name == "_empty")
+    subprocess.run(["sfdisk", "-q", "--append", str(dev.app.disk)], check=True, capture_output=True, text=True,
+                   input=f"size={(SLOT - MiB) // 1024}KiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=_empty\n")
+    r = abota(*dev.app.args("update"))
+    assert "resuming the download" in r.stderr, r.stderr
+    assert next(start for name, start, _, _ in read_partitions(dev.app.disk) if name == "store_2") == started
+    assert slot_bytes(dev.app.disk, "store_2")[:len(dev.v2)] == dev.v2
