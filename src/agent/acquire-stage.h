@@ -144,8 +144,8 @@ struct acquire_resume_target {
 /* Resuming a full download that a kill or a power loss cut (acquire-resume.c, state format:
  * resume-state.h).
  *
- * While an uncompressed payload streams into its target, a checkpoint stage (between the hash and
- * the write) makes the written bytes durable every few MiB and then records in the resume state
+ * While an uncompressed payload streams into its target, a checkpoint stage (before the hash)
+ * makes the written bytes durable every few MiB and then records in the resume state
  * how many there are and their SHA-256. The next run for the same transfer, version, payload
  * SHA-256 and target reads that prefix back from the target and hashes it: only when it hashes to
  * what was recorded is it kept, the hash of the download goes on from it and the rest is fetched

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The acquire pipeline (spec sysupdate.md 7.2, 9), in process and in one streaming pass:
  *
- *     fetch -> progress -> hash -> [checkpoint] -> decompress -> write
+ *     fetch -> progress -> [checkpoint] -> hash -> decompress -> write
  *
  * with the semantics of `systemd-pull raw --direct --verify=SHA256 --offset --size-max --sync`:
  * the SHA-256 covers the bytes as downloaded, the decompressed image lands at a byte offset of
@@ -69,15 +69,17 @@ static int run(const struct acquire_request *req, bool fresh, struct acquire_res
                         return r;
                 next = acquire_decompress_stage(p.decompress);
         }
+        acquire_hash_stage(p.hash)->next = next;
+        next = acquire_hash_stage(p.hash);
+        /* Before the hash: a checkpoint falls between two pushes, when the hash has seen exactly
+         * the bytes written. */
         if (resume) {
                 r = acquire_checkpoint_new(&target, done, p.hash, p.decompress, p.write, next, &p.checkpoint);
                 if (r < 0)
                         return r;
                 next = acquire_checkpoint_stage(p.checkpoint);
         }
-        acquire_hash_stage(p.hash)->next = next;
-        r = acquire_progress_new(what, req->progress, req->on_bytes, req->userdata, acquire_hash_stage(p.hash),
-                                 &p.progress);
+        r = acquire_progress_new(what, req->progress, req->on_bytes, req->userdata, next, &p.progress);
         if (r < 0)
                 return r;
 

@@ -121,6 +121,7 @@ def test_kill_at_many_points_then_resume(abota, abota_bin, tmp_path, shim, calls
             d.check_installed()
             assert d.bytes_sent() <= 1.1 * d.payloads(), (at, d.bytes_sent(), d.payloads())
             ranges = [g[3] for g in d.gets() if g[1] == "/appliance_2.store.raw"]
+            assert "no longer hash" not in r.stderr, r.stderr
             if d.gets() and "resuming the download" in r.stderr:
                 resumed += 1
                 assert ranges[-1].startswith("bytes=") and ranges[-1] != "bytes=0-", ranges
@@ -131,6 +132,7 @@ def test_kill_at_many_points_then_resume(abota, abota_bin, tmp_path, shim, calls
 
 
 def test_tampered_prefix_is_fetched_again(abota, abota_bin, dev, shim, tmp_path, calls):
+    """(test_resumes_into_the_same_slot resumes from the same kill point without the change.)"""
     data, _ = calls
     killed_run(abota_bin, dev.app, shim, data[len(data) // 2])
     assert dev.state.exists()
@@ -234,6 +236,25 @@ def test_resumes_into_the_same_slot(abota, abota_bin, dev, shim, calls):
     subprocess.run(["sfdisk", "-q", "--append", str(dev.app.disk)], check=True, capture_output=True, text=True,
                    input=f"size={(SLOT - MiB) // 1024}KiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=_empty\n")
     r = abota(*dev.app.args("update"))
-    assert "resuming the download" in r.stderr, r.stderr
+    assert "resuming the download" in r.stderr and "no longer hash" not in r.stderr, r.stderr
+    assert [g[3] for g in dev.gets() if g[1] == "/appliance_2.store.raw"][-1] != "-"
     assert next(start for name, start, _, _ in read_partitions(dev.app.disk) if name == "store_2") == started
     assert slot_bytes(dev.app.disk, "store_2")[:len(dev.v2)] == dev.v2
+
+
+def test_server_file_shorter_than_prefix(abota, abota_bin, dev, shim, calls):
+    """The server's file is now shorter than what was written (416 for the Range; a broken server,
+    SHA256SUMS unchanged): the download starts over, fails the checksum, and nothing is committed."""
+    data, _ = calls
+    killed_run(abota_bin, dev.app, shim, data[len(data) // 2])
+    assert dev.state.exists()
+    store = dev.app.server_dir / "appliance_2.store.raw"
+    with open(store, "r+b") as f:
+        f.truncate(MiB)
+    r = abota(*dev.app.args("update"), check=False)
+    assert r.returncode == 1, r
+    assert "is shorter than what was downloaded before, downloading it all again" in r.stderr
+    assert "checksum mismatch" in r.stderr
+    assert [g[2] for g in dev.gets() if g[1] == "/appliance_2.store.raw"][-2:] == ["416", "200"]
+    assert "store_2" not in dev.app.labels()
+    assert not dev.state.exists()
