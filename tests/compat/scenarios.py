@@ -617,19 +617,22 @@ SUBVOLUMES = Scenario(
              (D, JSON, "--offline", "list"), ("--verify=no", D, "-m", "1", JSON, "vacuum")])
 
 def publish_part(v, changes):
-    """abota publish (patches from the 2 newest older versions) of part1-V.raw into source/: v1's
-    content with a few blocks changed, as an update changes an image."""
+    """abota publish (patches from the 2 newest older versions, block index and blocks) of
+    part1-V.raw into source/: v1's content with a few blocks changed, as an update changes an
+    image."""
     def f(work):
         data = bytearray(payload("part1-v1", 768 * 1024))
         for k in range(changes):
             data[k * 64 * 1024:k * 64 * 1024 + 300] = payload(f"{v}-{k}")
         build = work.write(f"build/part1-{v}.raw", bytes(data))
         os.makedirs(work.p("source"), exist_ok=True)
-        subprocess.run([compat.ABOTA, "publish", "--pattern=part1-@v.raw", "--deltas=2", work.p("source"), build],
-                       check=True, capture_output=True)
-        if v != "v1":  # the patches are there, listed in SHA256SUMS beside the images
-            with open(work.p("source/SHA256SUMS")) as sums:
-                assert f"@delta@v1@part1-{v}.raw" in sums.read()
+        subprocess.run([compat.ABOTA, "publish", "--pattern=part1-@v.raw", "--deltas=2", "--block-index=yes",
+                        work.p("source"), build], check=True, capture_output=True)
+        with open(work.p("source/SHA256SUMS")) as sums:
+            listed = sums.read()
+        # the block index and blocks are there, and from v2 on the patches, listed in SHA256SUMS
+        assert f"@index@part1-{v}.raw" in listed and f"@blocks@part1-{v}.raw" in listed, listed
+        assert v == "v1" or f"@delta@v1@part1-{v}.raw" in listed, listed
     return f
 
 
@@ -640,8 +643,9 @@ def setup_deltas(work):
     publish_part("v1", 0)(work)
 
 
-# A directory published with patches (`@delta@BASE@NAME`, listed in SHA256SUMS): systemd-sysupdate
-# ignores them and installs the full images; abota builds the same slots from the patches.
+# A directory published with patches (`@delta@BASE@NAME`) and block indexes (`@index@NAME`,
+# `@blocks@NAME`), all listed in SHA256SUMS: systemd-sysupdate ignores them and installs the full
+# images; abota builds the same slots from the patches.
 DELTAS = Scenario(
     "published-with-deltas", setup_deltas,
     upd() + [publish_part("v2", 3)] + upd() + [publish_part("v3", 5)] + upd()
