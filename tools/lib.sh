@@ -18,6 +18,8 @@ TEST_PACKAGES=(python3 python3-pytest python3-pytest-xdist fdisk util-linux e2fs
                debootstrap)
 # What tests/packaging/run needs to build and check the .deb (test.sh without --quick).
 PACKAGING_PACKAGES=(dpkg-dev debhelper build-essential lintian bash-completion systemd)
+# What bench/delta measures against (casync, zchunk) and with (GNU time, curl).
+BENCH_PACKAGES=(casync zchunk time curl zstd)
 # The appliance: swtpm is the VM's TPM (QEMU tpm-tis); the initrd unlocks through /dev/tpmrm0
 # with tpm2-tss's device TCTI.
 E2E_PACKAGES=(qemu-system-x86 ovmf systemd-boot-efi binutils busybox-static socat cpio kmod swtpm

@@ -236,6 +236,10 @@ const char *acquire_decompress_format(const struct acquire_decompress *d) {
         return format_names[d->format];
 }
 
+bool acquire_decompress_is_plain(const struct acquire_decompress *d) {
+        return d->format == FORMAT_PLAIN;
+}
+
 void acquire_decompress_free(struct acquire_decompress *d) {
         if (!d)
                 return;

@@ -116,9 +116,14 @@ static int fetch_local(const struct acquire_fetch_options *o, const char *url, c
         if (S_ISDIR(st.st_mode))
                 return log_error_errno(EISDIR, "%s: is a directory, not a file", url);
         if (S_ISREG(st.st_mode)) {
-                acquire_stage_expect(sink, (uint64_t) st.st_size);
+                if ((uint64_t) st.st_size < o->resume_from)
+                        return -ERANGE;
+                acquire_stage_expect(sink, (uint64_t) st.st_size - o->resume_from);
                 (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         }
+        if (o->resume_from > 0 && lseek(fd, (off_t) o->resume_from, SEEK_SET) < 0)
+                return log_error_errno(errno, "%s: cannot seek to byte %" PRIu64 ": %s", url, o->resume_from,
+                                       strerror(errno));
         _cleanup_free_ uint8_t *buf = malloc(ACQUIRE_BUFFER_SIZE);
         if (!buf)
                 return -ENOMEM;
@@ -144,7 +149,8 @@ static int fetch_local(const struct acquire_fetch_options *o, const char *url, c
 struct http {
         const char *url;
         struct acquire_stage *sink;
-        uint64_t delivered;   /* bytes pushed into sink, over all attempts */
+        uint64_t delivered;   /* bytes pushed into sink, over all attempts, plus resume_from */
+        uint64_t resume_from; /* bytes of the file the caller has already (not pushed) */
         uint64_t skip;        /* bytes of this response already delivered (server ignored Range) */
         int64_t range_start;  /* from Content-Range, -1 if none */
         long status;
@@ -218,7 +224,7 @@ static bool http_begin(struct http *h, CURL *curl) {
         curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
         if (!h->announced && length >= 0) {
                 h->total = (uint64_t) length + (h->status == 206 ? h->delivered : 0);
-                acquire_stage_expect(h->sink, h->total);
+                acquire_stage_expect(h->sink, h->total - h->resume_from);
                 h->announced = true;
         }
         return true;
@@ -428,7 +434,8 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                 curl_easy_setopt(curl, CURLOPT_SHARE, http_share());
         _cleanup_free_ char *proxy = netconf_proxy_for_url(url);
         struct http h = { .url = url, .sink = sink, .range_start = -1, .stall_sec = o->stall_timeout_sec,
-                          .tls = startswith(url, "https://"), .proxy = proxy };
+                          .tls = startswith(url, "https://"), .proxy = proxy, .delivered = o->resume_from,
+                          .resume_from = o->resume_from };
         /* Conditional request: the validators are sent as asked; the answer's replace them. */
         struct acquire_validators sent = o->validators ? *o->validators : (struct acquire_validators) {};
         _cleanup_(curl_slist_freep) struct curl_slist *conditions = NULL;
@@ -461,6 +468,10 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
         curl_easy_setopt(curl, CURLOPT_HEADERDATA, &h);
         if (conditions)
                 curl_easy_setopt(curl, CURLOPT_HTTPHEADER, conditions);
+        if (h.delivered > 0) {
+                snprintf(range, sizeof(range), "%" PRIu64 "-", h.delivered);
+                curl_easy_setopt(curl, CURLOPT_RANGE, range);
+        }
 
         unsigned failures = 0, delay = o->retry_delay_ms;
         h.deadline_usec = now_usec() + (uint64_t) o->transfer_timeout_sec * 1000000ULL;
@@ -479,7 +490,7 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                 h.last_dlnow = 0;
                 h.last_data_usec = now_usec();
                 CURLcode c = curl_easy_perform(curl);
-                *ret_bytes = h.delivered;
+                *ret_bytes = h.delivered - h.resume_from;
                 if (h.error)
                         return h.error;
                 if (c == CURLE_OK && !h.started)
@@ -493,6 +504,9 @@ static int fetch_http(const struct acquire_fetch_options *o, const char *url, st
                 /* Everything had arrived when the connection broke: nothing left to ask for. */
                 if (h.status == 416 && h.announced && h.delivered == h.total)
                         return 0;
+                /* Resuming, and the file ends before where we are: the caller starts over. */
+                if (h.status == 416 && h.resume_from > 0 && h.delivered == h.resume_from)
+                        return -ERANGE;
                 h.location = NULL;
                 if (c == CURLE_UNSUPPORTED_PROTOCOL)
                         curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &h.location);

@@ -63,6 +63,25 @@ int acquire_hash_new(const char *name, const uint8_t *expected, struct acquire_s
         return 0;
 }
 
+int acquire_hash_update(struct acquire_hash *h, const void *data, size_t n) {
+        if (n > 0 && EVP_DigestUpdate(h->ctx, data, n) != 1)
+                return log_error_errno(EIO, "%s: SHA-256 computation failed", h->name);
+        return 0;
+}
+
+int acquire_hash_peek(struct acquire_hash *h, uint8_t ret[32]) {
+        EVP_MD_CTX *copy = EVP_MD_CTX_new();
+        unsigned len = 0;
+        int r = copy && EVP_MD_CTX_copy_ex(copy, h->ctx) == 1 && EVP_DigestFinal_ex(copy, ret, &len) == 1 &&
+                len == 32 ? 0 : log_error_errno(EIO, "%s: SHA-256 computation failed", h->name);
+        EVP_MD_CTX_free(copy);
+        return r;
+}
+
+int acquire_hash_reset(struct acquire_hash *h) {
+        return EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+}
+
 struct acquire_stage *acquire_hash_stage(struct acquire_hash *h) {
         return &h->stage;
 }

@@ -60,6 +60,11 @@ struct acquire_fetch_options {
         /* HTTP validators: sent as If-None-Match/If-Modified-Since when set; filled from the
          * ETag/Last-Modified of a 2xx answer. A 304 answer makes acquire_fetch() return 1. */
         struct acquire_validators *validators;
+        /* The caller holds the first resume_from bytes of the file already: they are not pushed.
+         * HTTP asks for the rest with a Range (what a server that ignores it sends again is
+         * skipped), a local file is read from there. -ERANGE, not logged, when the file is
+         * shorter than that (HTTP 416). */
+        uint64_t resume_from;
 };
 void acquire_fetch_options_default(struct acquire_fetch_options *o);
 /* Timeouts (seconds) for network stages; overridable with $ABOTA_CONNECT_TIMEOUT and
@@ -87,6 +92,12 @@ int acquire_hash_new(const char *name, const uint8_t *expected, struct acquire_s
                      struct acquire_hash **ret);
 struct acquire_stage *acquire_hash_stage(struct acquire_hash *h);
 const uint8_t *acquire_hash_digest(const struct acquire_hash *h); /* valid after finish */
+/* Adds n bytes to the hash without pushing them on (a resumed download's prefix). */
+int acquire_hash_update(struct acquire_hash *h, const void *data, size_t n);
+/* The SHA-256 of what was hashed so far, the hash going on (before finish). */
+int acquire_hash_peek(struct acquire_hash *h, uint8_t ret[32]);
+/* Starts the hash again from nothing. */
+int acquire_hash_reset(struct acquire_hash *h);
 void acquire_hash_free(struct acquire_hash *h);
 
 /* xz/gzip/zstd detected by magic, anything else passed through (acquire-decompress.c).
@@ -95,6 +106,8 @@ struct acquire_decompress;
 int acquire_decompress_new(const char *name, struct acquire_stage *next, struct acquire_decompress **ret);
 struct acquire_stage *acquire_decompress_stage(struct acquire_decompress *d);
 const char *acquire_decompress_format(const struct acquire_decompress *d); /* "xz", ..., "plain" */
+/* True once the data is known to be uncompressed (what was pushed is what was written). */
+bool acquire_decompress_is_plain(const struct acquire_decompress *d);
 void acquire_decompress_free(struct acquire_decompress *d);
 
 /* Sink: pwrite at offset, bounded by size_max (-EFBIG before writing a byte past it); zero blocks
@@ -104,6 +117,8 @@ int acquire_write_new(const char *name, int fd, uint64_t offset, uint64_t size_m
                       struct acquire_write **ret);
 struct acquire_stage *acquire_write_stage(struct acquire_write *w);
 uint64_t acquire_write_written(const struct acquire_write *w);
+/* Writes out what is buffered and, with sync, fdatasync()s: every byte pushed so far is on disk. */
+int acquire_write_sync(struct acquire_write *w, bool sync);
 void acquire_write_free(struct acquire_write *w);
 
 /* Progress line on stderr while bytes pass through (acquire-progress.c, see progress.h); calls
@@ -113,3 +128,46 @@ int acquire_progress_new(const char *what, bool want, void (*on_bytes)(void *use
                          void *userdata, struct acquire_stage *next, struct acquire_progress **ret);
 struct acquire_stage *acquire_progress_stage(struct acquire_progress *p);
 void acquire_progress_free(struct acquire_progress *p);
+
+struct resume_key;
+
+/* The download the resume functions work on (from acquire_request). */
+struct acquire_resume_target {
+        const struct resume_key *key;
+        const uint8_t *expected_sha256;  /* of the payload, from SHA256SUMS */
+        int fd;
+        uint64_t offset, size_max;
+        bool sync;
+        const char *what;
+};
+
+/* Resuming a full download that a kill or a power loss cut (acquire-resume.c, state format:
+ * resume-state.h).
+ *
+ * While an uncompressed payload streams into its target, a checkpoint stage (before the hash)
+ * makes the written bytes durable every few MiB and then records in the resume state
+ * how many there are and their SHA-256. The next run for the same transfer, version, payload
+ * SHA-256 and target reads that prefix back from the target and hashes it: only when it hashes to
+ * what was recorded is it kept, the hash of the download goes on from it and the rest is fetched
+ * with a Range request; otherwise everything is fetched again. Either way the hash stage compares
+ * the hash of the whole content with SHA256SUMS before anything is committed, so a state can
+ * make a download shorter, never a wrong target look complete. */
+
+/* Reads t->key's state; when it names this download, hashes the prefix it names from the
+ * target into h. *ret_done: bytes in place and verified (0: start from nothing, h untouched);
+ * *ret_complete: all of them (only the commit was missing). A state that does not match is
+ * removed. 0 or -errno (logged). */
+int acquire_resume_begin(const struct acquire_resume_target *t, struct acquire_hash *h, uint64_t *ret_done,
+                         bool *ret_complete);
+
+/* The checkpoint stage: passes everything on to next; done is where the download starts. d is the
+ * decompressor (checkpoints only once it found plain data) or NULL (resumed: known plain). */
+struct acquire_checkpoint;
+int acquire_checkpoint_new(const struct acquire_resume_target *t, uint64_t done, struct acquire_hash *h,
+                           struct acquire_decompress *d, struct acquire_write *w, struct acquire_stage *next,
+                           struct acquire_checkpoint **ret);
+struct acquire_stage *acquire_checkpoint_stage(struct acquire_checkpoint *c);
+void acquire_checkpoint_free(struct acquire_checkpoint *c);
+
+/* Drops t's resume state (the download is unusable: a checksum mismatch). */
+void acquire_resume_forget(const struct acquire_resume_target *t);

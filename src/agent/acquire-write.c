@@ -157,6 +157,15 @@ static int write_push(struct acquire_stage *s, const void *data, size_t n) {
         return 0;
 }
 
+int acquire_write_sync(struct acquire_write *w, bool sync) {
+        int r = write_flush(w);
+        if (r < 0)
+                return r;
+        if (sync && fdatasync(w->fd) < 0)
+                return log_error_errno(errno, "%s: fdatasync failed: %s", w->name, strerror(errno));
+        return 0;
+}
+
 static int write_finish(struct acquire_stage *s) {
         struct acquire_write *w = (struct acquire_write *) s;
         uint64_t end = w->offset + w->written;

@@ -1,23 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The acquire pipeline (spec sysupdate.md 7.2, 9), in process and in one streaming pass:
  *
- *     fetch -> progress -> hash -> decompress -> write
+ *     fetch -> progress -> [checkpoint] -> hash -> decompress -> write
  *
  * with the semantics of `systemd-pull raw --direct --verify=SHA256 --offset --size-max --sync`:
  * the SHA-256 covers the bytes as downloaded, the decompressed image lands at a byte offset of
  * the target bounded by the slot size, and a mismatch fails after the data was written, which is
- * safe because the slot is not committed yet. */
+ * safe because the slot is not committed yet. With req->resume, the checkpoint stage keeps a resume
+ * state, and a cut download of an uncompressed payload goes on where it stopped (acquire-resume.c). */
 #include "acquire.h"
 #include "acquire-stage.h"
 #include "base/log.h"
 #include "base/util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 struct pipeline {
         struct acquire_progress *progress;
         struct acquire_hash *hash;
+        struct acquire_checkpoint *checkpoint;
         struct acquire_decompress *decompress;
         struct acquire_write *write;
 };
@@ -25,50 +28,92 @@ struct pipeline {
 static void pipeline_done(struct pipeline *p) {
         acquire_progress_free(p->progress);
         acquire_hash_free(p->hash);
+        acquire_checkpoint_free(p->checkpoint);
         acquire_decompress_free(p->decompress);
         acquire_write_free(p->write);
+        *p = (struct pipeline) {};
 }
 
-int acquire_run(const struct acquire_request *req, struct acquire_result *ret) {
+/* One pass; fresh: ignore a resume state (the server said the file is shorter than it). */
+static int run(const struct acquire_request *req, bool fresh, struct acquire_result *ret) {
         _cleanup_(pipeline_done) struct pipeline p = {};
         const char *what = isempty(req->what) ? req->url : req->what;
         struct acquire_fetch_options o;
-        uint64_t downloaded = 0;
+        uint64_t downloaded = 0, done = 0;
+        bool complete = false, resume = req->resume && req->expected_sha256;
+        const struct acquire_resume_target target = {
+                .key = req->resume, .expected_sha256 = req->expected_sha256, .fd = req->fd, .offset = req->offset,
+                .size_max = req->size_max, .sync = req->sync, .what = what,
+        };
         int r;
 
-        if (!req->url || req->fd < 0)
-                return -EINVAL;
-        /* Built back to front: each stage is handed the one it feeds. */
-        r = acquire_write_new(what, req->fd, req->offset, req->size_max, req->sync, &p.write);
+        r = acquire_hash_new(req->url, req->expected_sha256, NULL, &p.hash);
         if (r < 0)
                 return r;
-        r = acquire_decompress_new(req->url, acquire_write_stage(p.write), &p.decompress);
+        if (resume && !fresh) {
+                /* The verified prefix of a cut download is hashed into p.hash and not fetched. */
+                r = acquire_resume_begin(&target, p.hash, &done, &complete);
+                if (r < 0)
+                        return r;
+        }
+        /* Built back to front: each stage is handed the one it feeds. A resumed download is known
+         * to be uncompressed and goes on writing where it stopped. */
+        r = acquire_write_new(what, req->fd, req->offset + done,
+                              req->size_max == UINT64_MAX ? UINT64_MAX : req->size_max - done, req->sync, &p.write);
         if (r < 0)
                 return r;
-        r = acquire_hash_new(req->url, req->expected_sha256, acquire_decompress_stage(p.decompress), &p.hash);
-        if (r < 0)
-                return r;
-        r = acquire_progress_new(what, req->progress, req->on_bytes, req->userdata, acquire_hash_stage(p.hash),
-                                 &p.progress);
+        struct acquire_stage *next = acquire_write_stage(p.write);
+        if (done == 0) {
+                r = acquire_decompress_new(req->url, next, &p.decompress);
+                if (r < 0)
+                        return r;
+                next = acquire_decompress_stage(p.decompress);
+        }
+        acquire_hash_stage(p.hash)->next = next;
+        next = acquire_hash_stage(p.hash);
+        /* Before the hash: a checkpoint falls between two pushes, when the hash has seen exactly
+         * the bytes written. */
+        if (resume) {
+                r = acquire_checkpoint_new(&target, done, p.hash, p.decompress, p.write, next, &p.checkpoint);
+                if (r < 0)
+                        return r;
+                next = acquire_checkpoint_stage(p.checkpoint);
+        }
+        r = acquire_progress_new(what, req->progress, req->on_bytes, req->userdata, next, &p.progress);
         if (r < 0)
                 return r;
 
         acquire_fetch_options_default(&o);
-        r = acquire_fetch(&o, req->url, acquire_progress_stage(p.progress), &downloaded);
-        if (r < 0)
-                return r;
-        r = acquire_stage_finish(acquire_progress_stage(p.progress));
+        o.resume_from = done;
+        r = complete ? 0 : acquire_fetch(&o, req->url, acquire_progress_stage(p.progress), &downloaded);
+        if (r == -ERANGE && done > 0 && !fresh) {
+                log_warning("%s: %s is shorter than what was downloaded before, downloading it all again", what, req->url);
+                pipeline_done(&p);
+                return run(req, true, ret);
+        }
+        if (r == -ERANGE)
+                r = log_error_errno(EIO, "%s: the server cannot send the file from byte %" PRIu64, req->url, done);
+        if (r >= 0)
+                r = acquire_stage_finish(acquire_progress_stage(p.progress));
+        if (r == -EBADMSG)
+                acquire_resume_forget(&target); /* not a prefix to go on from */
         if (r < 0)
                 return r;
         log_debug("%s: %s, %llu bytes downloaded, %llu written", what,
-                  acquire_decompress_format(p.decompress), (unsigned long long) downloaded,
-                  (unsigned long long) acquire_write_written(p.write));
+                  p.decompress ? acquire_decompress_format(p.decompress) : "plain, resumed",
+                  (unsigned long long) downloaded, (unsigned long long) (done + acquire_write_written(p.write)));
         if (ret) {
                 ret->downloaded = downloaded;
-                ret->written = acquire_write_written(p.write);
+                ret->written = done + acquire_write_written(p.write);
                 memcpy(ret->sha256, acquire_hash_digest(p.hash), sizeof(ret->sha256));
         }
         return 0;
+}
+
+int acquire_run(const struct acquire_request *req, struct acquire_result *ret) {
+        if (!req->url || req->fd < 0)
+                return -EINVAL;
+        return run(req, false, ret);
 }
 
 /* Sink for acquire_fetch_small(): a growing buffer bounded by max. */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct resume_key; /* resume-state.h */
+
 struct acquire_request {
         const char *url;                 /* http://, https://, file:// or an absolute local path */
         const uint8_t *expected_sha256;  /* SHA-256 of the bytes as downloaded (before
@@ -22,6 +24,10 @@ struct acquire_request {
         bool progress;                   /* progress line on stderr (only when it is a terminal) */
         void (*on_bytes)(void *userdata, uint64_t downloaded); /* after each block; may be NULL */
         void *userdata;
+        /* Resuming a cut download (acquire-resume.c): only uncompressed payloads checked against
+         * SHA256SUMS resume; of a compressed one, the decompressor's state at the cut is lost
+         * with the process. NULL: never resumed, no state kept. */
+        const struct resume_key *resume;
 };
 
 struct acquire_result {

@@ -8,6 +8,7 @@
 #include "acquire-patch.h"
 #include "commit.h"
 #include "resource.h"
+#include "resume-state.h"
 #include "base/chase.h"
 #include "base/log.h"
 #include "partition.h"
@@ -136,9 +137,18 @@ static bool slot_claimed(const struct install *in, size_t n, const char *disk, s
         return false;
 }
 
-/* The smallest free slot of the transfer's type that fits (spec 7.2). */
+/* What names a slot in a resume state: disk, number, UUID and place. NULL on OOM. */
+static char *slot_identity(const char *disk, const struct partition_info *p) {
+        char uuid[37];
+        uuid_format(p->uuid, uuid);
+        return strprintf("%s partition %zu uuid %s start %" PRIu64 " size %" PRIu64, disk, p->partno + 1, uuid,
+                         p->start, p->size);
+}
+
+/* The smallest free slot of the transfer's type that fits (spec 7.2); the slot named by resume
+ * (a slot identity) first, where a cut download of this version waits to be resumed. */
 static int pick_slot(const struct transfer *t, const struct resource *target, const struct instance_metadata *m,
-                     const struct install *in, size_t n, const struct partition_info **ret) {
+                     const struct install *in, size_t n, const char *resume, const struct partition_info **ret) {
         const struct partition_info *best = NULL;
         uint64_t largest = 0;
         for (size_t i = 0; i < target->table->n_partitions; i++) {
@@ -150,6 +160,13 @@ static int pick_slot(const struct transfer *t, const struct resource *target, co
                         largest = p->size;
                 if (m->has_size && p->size < m->size)
                         continue;
+                _cleanup_free_ char *id = resume ? slot_identity(target->path, p) : NULL;
+                if (resume && !id)
+                        return -ENOMEM;
+                if (id && streq(id, resume)) {
+                        best = p;
+                        break;
+                }
                 if (!best || p->size < best->size)
                         best = p;
         }
@@ -190,7 +207,16 @@ static int acquire(const struct resource *target, const struct resource_write *w
         const struct instance *src = w->source;
         const struct instance_metadata *m = w->metadata;
         const struct partition_info *slot = NULL;
-        int r = pick_slot(t, target, m, w->others, w->n_others, &slot);
+        /* A full download of this version cut before resumes into the same slot (acquire-resume.c). */
+        _cleanup_free_ char *state = w->resume_dir ? resume_state_path(w->resume_dir, t->id) : NULL, *resume_slot = NULL;
+        struct resume_state rs = {};
+        int r = state ? resume_state_load(state, &rs) : w->resume_dir ? -ENOMEM : 0;
+        if (r < 0)
+                return r;
+        if (r > 0 && streq(rs.transfer, t->id) && streq(rs.version, m->version))
+                resume_slot = TAKE_PTR(rs.target);
+        resume_state_done(&rs);
+        r = pick_slot(t, target, m, w->others, w->n_others, resume_slot, &slot);
         if (r < 0)
                 return r;
         i->disk = strdup(target->path);
@@ -209,6 +235,11 @@ static int acquire(const struct resource *target, const struct resource_write *w
                 .fd = fd, .offset = slot->start, .size_max = slot->size, .sync = w->sync,
                 .what = what, .progress = w->progress, .on_bytes = w->on_bytes, .userdata = w->userdata,
         };
+        _cleanup_free_ char *identity = slot_identity(target->path, slot);
+        if (!identity)
+                return -ENOMEM;
+        struct resume_key resume = { .state_path = state, .transfer = t->id, .version = m->version, .target = identity };
+        req.resume = state ? &resume : NULL;
         /* The paths in the order of the bytes they fetch: patch, block reuse, full image. */
         r = acquire_patch_try(target, src, fd, slot->start, slot->size, w->sync, what, w->progress);
         if (r == 0)

@@ -107,6 +107,7 @@ struct resource_write {
         bool sync, progress;
         void (*on_bytes)(void *userdata, uint64_t downloaded); /* see acquire_request; may be NULL */
         void *userdata;
+        const char *resume_dir;                  /* resume states (resume-state.h); NULL: none */
 };
 
 /* Path= as a path on a file system: relative to --root, the ESP/XBOOTLDR or --transfer-source

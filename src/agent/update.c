@@ -10,6 +10,7 @@
 #include "base/progress.h"
 #include "sysupdate/pattern.h"
 #include "resource.h"
+#include "resume-state.h"
 #include "sysupdate/transfer.h"
 #include "updateset.h"
 #include "base/util.h"
@@ -510,6 +511,11 @@ static int run(struct context *c, const struct update_options *o, const struct u
         r = vacuum_context(c, &vq, u->version, &removed, NULL);
         if (r < 0)
                 return r;
+        /* Where a cut download is resumed from: below --root, not with --image alone. */
+        _cleanup_free_ char *resume_dir = c->rc.root ? path_join(c->rc.root, RESUME_STATE_DIR) :
+                                          !c->rc.image ? strdup(RESUME_STATE_DIR) : NULL;
+        if ((c->rc.root || !c->rc.image) && !resume_dir)
+                return -ENOMEM;
         if (o->sync)
                 sync();
 
@@ -536,7 +542,7 @@ static int run(struct context *c, const struct update_options *o, const struct u
                 struct resource_write w = {
                         .transfer = t, .source = u->available[k], .metadata = &m,
                         .others = in, .n_others = k, .sync = o->sync, .progress = o->progress,
-                        .on_bytes = on_bytes, .userdata = &tp,
+                        .on_bytes = on_bytes, .userdata = &tp, .resume_dir = resume_dir,
                 };
                 r = c->targets[k]->kind->acquire(c->targets[k], &w, &in[k]);
                 if (r < 0)
@@ -559,6 +565,13 @@ static int run(struct context *c, const struct update_options *o, const struct u
                         .instance = in[k].name, .target = in[k].slot ? in[k].disk : in[k].final_path,
                         .partno = in[k].slot ? in[k].slot->partno + 1 : 0,
                 });
+        }
+        /* Nothing left to resume. */
+        for (size_t k = 0; resume_dir && k < c->n; k++) {
+                _cleanup_free_ char *state = resume_state_path(resume_dir, c->transfers[k]->id);
+                if (!state)
+                        return -ENOMEM;
+                (void) resume_state_remove(state);
         }
         return update_current_symlinks(c, u, in, o->sync);
 }

@@ -15,6 +15,7 @@ import subprocess
 # per run, so that two runs in the shared chroot do not meet
 WORK = f"/var/tmp/abota-compat.{os.getpid()}"
 SYSTEMD = "/usr/lib/systemd/systemd-sysupdate"
+ABOTA = None  # the abota under test (run.py), for scenarios that publish with it
 
 
 def payload(name, size=300):

@@ -14,6 +14,7 @@ import scenarios
 
 def main():
     abota, only = sys.argv[1], sys.argv[2:]
+    compat.ABOTA = abota
     passed = failed = 0
     counts = {"expected": 0, "pending": 0, "unexpected": 0}
     for s in scenarios.ALL:

@@ -6,7 +6,9 @@ exercises, not from its code."""
 import gzip
 import os
 import shutil
+import subprocess
 
+import compat
 from compat import Scenario, create_subvolume, payload
 
 ROOT_X86_64 = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709"
@@ -614,6 +616,41 @@ SUBVOLUMES = Scenario(
     upd() + [("--verify=no", D, "update", "v1"), add_subvolume_source("v3"), ("--verify=no", D, "update"),
              (D, JSON, "--offline", "list"), ("--verify=no", D, "-m", "1", JSON, "vacuum")])
 
+def publish_part(v, changes):
+    """abota publish (patches from the 2 newest older versions, block index and blocks) of
+    part1-V.raw into source/: v1's content with a few blocks changed, as an update changes an
+    image."""
+    def f(work):
+        data = bytearray(payload("part1-v1", 768 * 1024))
+        for k in range(changes):
+            data[k * 64 * 1024:k * 64 * 1024 + 300] = payload(f"{v}-{k}")
+        build = work.write(f"build/part1-{v}.raw", bytes(data))
+        os.makedirs(work.p("source"), exist_ok=True)
+        subprocess.run([compat.ABOTA, "publish", "--pattern=part1-@v.raw", "--deltas=2", "--block-index=yes",
+                        work.p("source"), build], check=True, capture_output=True)
+        with open(work.p("source/SHA256SUMS")) as sums:
+            listed = sums.read()
+        # the block index and blocks are there, and from v2 on the patches, listed in SHA256SUMS
+        assert f"@index@part1-{v}.raw" in listed and f"@blocks@part1-{v}.raw" in listed, listed
+        assert v == "v1" or f"@delta@v1@part1-{v}.raw" in listed, listed
+    return f
+
+
+def setup_deltas(work):
+    work.disk("disk.img", [(ROOT_X86_64, "_empty"), (ROOT_X86_64, "_empty")])
+    work.transfer("01-first.transfer", part_transfer(1, "part1-@v.raw", "root-x86-64", "part1-@v", "url-file",
+                                                     "file://@W/source"))
+    publish_part("v1", 0)(work)
+
+
+# A directory published with patches (`@delta@BASE@NAME`) and block indexes (`@index@NAME`,
+# `@blocks@NAME`), all listed in SHA256SUMS: systemd-sysupdate ignores them and installs the full
+# images; abota builds the same slots from the patches.
+DELTAS = Scenario(
+    "published-with-deltas", setup_deltas,
+    upd() + [publish_part("v2", 3)] + upd() + [publish_part("v3", 5)] + upd()
+    + [(D, JSON, "--offline", "list"), ("--verify=no", D, JSON, "list")])
+
 ALL = MANIFESTS + [READBACK, JSON_SHAPES, FLAGS, ROOT_ESP, URL_TAR, LOCAL_TAR, BOOT_FILES, PARTITIONS, PARTITIONS_LOOP_512, PARTITIONS_LOOP_4096, INCOMPLETE_SERVER, REPAIR, FEATURES, DIRECTORY, URL_FILE, CONF_FALLBACK,
        MISSING_SOURCE, BAD_MANIFEST, DISAGREE, VERSIONS, PATTERNS, NOTHING_NEW, BOOTED, ROOT_DEFINITIONS,
-       CURRENT_SYMLINK_PARTITION, SUBVOLUMES]
+       CURRENT_SYMLINK_PARTITION, SUBVOLUMES, DELTAS]

@@ -20,6 +20,9 @@ Failure modes (each applies to every GET, or only to the first K ones with --fai
 Other options:
     --throttle BPS             send at most BPS body bytes per second (all requests), in pieces
                                of a tenth of that, so a slow server trickles instead of bursting
+    --sndbuf BYTES             a socket send buffer of that size (no autotuning): with a small
+                               receive buffer on the client (CRASH_RCVBUF of the syscall shim),
+                               what a killed client loses in flight stays small, as on a real link
     --no-range                 ignore Range headers (answer 200 with the whole file)
     --corrupt-ranges           answer a single byte range with the right length and headers but
                                wrong bytes (the first byte of each answer inverted)
@@ -65,6 +68,7 @@ class Config:
         self.hang = args.hang
         self.fail_count = args.fail_count
         self.throttle = args.throttle
+        self.sndbuf = args.sndbuf
         self.range = not args.no_range
         self.corrupt_ranges = args.corrupt_ranges
         self.no_head = args.no_head
@@ -138,6 +142,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     config = None  # set in main()
 
     def setup(self):
+        if self.config.sndbuf:
+            import socket
+            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.sndbuf)
         super().setup()
         if self.config.count:
             self.config.add(connections=1)
@@ -361,6 +368,7 @@ def main():
     ap.add_argument("--hang", action="store_true")
     ap.add_argument("--fail-count", type=int)
     ap.add_argument("--throttle", type=int)
+    ap.add_argument("--sndbuf", type=int)
     ap.add_argument("--no-range", action="store_true")
     ap.add_argument("--corrupt-ranges", action="store_true")
     ap.add_argument("--no-head", action="store_true", help="answer HEAD with 405, as some CDNs do")

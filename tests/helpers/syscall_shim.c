@@ -4,7 +4,10 @@
  *   CRASH_KILL_AT=N      raise SIGKILL right before the Nth call (the call does not happen)
  *   CRASH_COUNT_FILE=F   write the number of calls to F at exit
  *   CRASH_LOG_FILE=F     append one line per call: "N CALL PATH OFFSET LENGTH" (fsync: no numbers)
- *   CRASH_SELF_ONLY=1    do not pass the shim on to child processes (mkfs and other tools) */
+ *   CRASH_SELF_ONLY=1    do not pass the shim on to child processes (mkfs and other tools)
+ *   CRASH_RCVBUF=N       TCP sockets get a receive buffer of N bytes (no autotuning): what the
+ *                        kernel holds in flight when the process dies stays small, as on a slow
+ *                        link, not the megabytes of loopback (with httpd.py --sndbuf) */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -66,6 +70,17 @@ ssize_t write(int fd, const void *b, size_t n) {
         if (fd > 2 && fd != log_fd)
                 step("write", fd, (long long) lseek(fd, 0, SEEK_CUR), (long long) n);
         return real(fd, b, n);
+}
+
+int socket(int domain, int type, int protocol) {
+        REAL(int, socket, (int, int, int));
+        int fd = real(domain, type, protocol);
+        const char *b = getenv("CRASH_RCVBUF");
+        if (fd >= 0 && b && (domain == AF_INET || domain == AF_INET6) && (type & 0xf) == SOCK_STREAM) {
+                int n = atoi(b);
+                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n));
+        }
+        return fd;
 }
 
 /* ret name(params): counted (and logged as call, fd, off, len) when fd is a file (> 2) or -1 (a

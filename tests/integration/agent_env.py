@@ -31,15 +31,16 @@ EXIT_TEMPFAIL = 75
 
 # What update says at the default log level (info) besides errors: the version chosen, each
 # transfer started, the path each partition transfer took (patch, block reuse, full image) and its
-# bytes, each retry, each version removed to make room, the progress lines when
-# stderr is not a terminal ("store_2  1.0 MiB / 2.0 MiB  50%  1.0 MiB/s  ETA 0:01").
+# bytes, each retry, each version removed to make room, a download resumed, the progress lines
+# when stderr is not a terminal ("store_2  1.0 MiB / 2.0 MiB  50%  1.0 MiB/s  ETA 0:01").
 BYTES = r"[\d.]+ (?:B|[KMGTPE]iB)"
 PROGRESS_LINE = re.compile(rf"abota: (.+)  ({BYTES})(?: / ({BYTES})  (\d+)%)?  (-|{BYTES})/s(?:  ETA (\S+))?$")
 INFO_LINES = re.compile(r"abota: (Selected version \S+ for install\.|\S+: acquiring \S+ as \S+|"
                         r".*: written (from the full image|by block reuse|from version \S+ and a patch of).*|"
                         r".*: block reuse would fetch .*|"
                         r"Removing version \S+ to make room for \S+\.|\S+: removed version .*|"
-                        r".*, retrying in \d+ ms \(retry \d+ of \d+\)|.*; fetching both again in \d+ ms, .*)$|"
+                        r".*, retrying in \d+ ms \(retry \d+ of \d+\)|.*; fetching both again in \d+ ms, .*|"
+                        r".*: resuming the download of version \S+ after .*, checking what was written)$|"
                         + PROGRESS_LINE.pattern)
 
 
