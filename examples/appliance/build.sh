@@ -266,14 +266,18 @@ make_pair() { # VERSION: writes the payloads, sets roothash
 }
 
 # ---- the UKI: objcopy onto the 252 stub (spec repart-boot.md 5.2) ----
-make_uki() { # VERSION OUTPUT (uses roothash)
-        local v=$1 w=$out/work/uki-$1 end addr name file size
+make_uki() { # VERSION OUTPUT [ROOT] (uses roothash; ROOT: root=ROOT instead, no dm-verity)
+        local v=$1 w=$out/work/uki-$1${3:+-plain} end addr name file size
         mkdir -p "$w"
         os_release "$v" >"$w/osrel"
         [ "$v" = "$tampered_version" ] && sed -i 's/^PRETTY_NAME=.*/PRETTY_NAME="abota appliance 4 (tampered)"/' "$w/osrel"
         # roothash=, as systemd spells it: the initrd finds the data and hash partitions by the
         # halves of the hash as PARTUUIDs (the Discoverable Partitions convention).
-        printf 'console=ttyS0,115200 roothash=%s ro quiet loglevel=3 panic=5' "$roothash" >"$w/cmdline"
+        if [ -n "${3:-}" ]; then
+                printf 'console=ttyS0,115200 root=%s ro quiet loglevel=3 panic=5' "$3" >"$w/cmdline"
+        else
+                printf 'console=ttyS0,115200 roothash=%s ro quiet loglevel=3 panic=5' "$roothash" >"$w/cmdline"
+        fi
         # First free address: the end of the stub's last section, 4 KiB aligned; each added section
         # starts at the next 4 KiB boundary, in ascending order (the 252 stub requires it).
         end=0
@@ -393,3 +397,25 @@ EOF
         write_partition 3 "$(ls "$out/payloads/appliance_1_"*.store-verity.raw)"
 fi
 log "disk image ($builder): $disk ($(( $(stat -c %s "$disk") / 1024 / 1024 )) MiB), kernel $kver"
+
+# ---- the same version 1 without dm-verity, for the boot-time comparison (tests/e2e boot_cost) ----
+# disk-plain.raw: the ESP with a UKI whose command line names the store by label (root=PARTLABEL=),
+# slot A a plain partition holding the same erofs, slot B empty; signed as the factory image is.
+if [ "$builder" = repart ]; then
+        pw=$w/plain
+        rm -rf "$pw" "$out/disk-plain.raw"
+        mkdir -p "$pw/defs" "$pw/root/etc"
+        cp -a "$w/image-root/esp" "$pw/root/esp"
+        make_uki 1 "$pw/root/esp/EFI/Linux/appliance_1.efi" PARTLABEL=store_1
+        os_release 1 >"$pw/root/etc/os-release"
+        ln "$out/work/store-1.erofs" "$pw/root/store.raw"
+        cp "$here/repart.d/00-esp.conf" "$pw/defs/"
+        printf '[Partition]\nType=root\nLabel=store_%%A\nCopyBlocks=/store.raw\nSizeMinBytes=%sM\nSizeMaxBytes=%sM\n' \
+                "$slot_size" "$slot_size" >"$pw/defs/10-store.conf"
+        printf '[Partition]\nType=root\nLabel=_empty\nSizeMinBytes=%sM\nSizeMaxBytes=%sM\n' \
+                "$slot_size" "$slot_size" >"$pw/defs/20-empty.conf"
+        "$abota" repart --definitions="$pw/defs" --root="$pw/root" --empty=create --size=${disk_size}M \
+                --seed="$seed" --dry-run=no --json=off "$out/disk-plain.raw" >/dev/null
+        rm -rf "$pw"
+        log "disk image without dm-verity (boot-time comparison): $out/disk-plain.raw"
+fi
