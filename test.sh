@@ -56,7 +56,9 @@ if [ $quick -eq 0 ]; then
         if [ -x tests/e2e/run ]; then
                 need_packages "${E2E_PACKAGES[@]}"
                 echo "== end-to-end (QEMU)"
-                tests/e2e/run
+                # Two VMs at a time (TCG runs a VM on one core): the scenarios on disks of their
+                # own run in a second process alongside the chain on the main disk.
+                tests/e2e/run --jobs 2
         fi
 fi
 [ $quick -eq 0 ] || echo "== skipped with --quick: sanitizer build, packaging (tests/packaging/run), end-to-end"
