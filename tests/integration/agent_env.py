@@ -257,3 +257,16 @@ class Appliance:
 
     def esp_files(self):
         return sorted(p.name for p in self.esp.iterdir())
+
+
+def logged_appliance(tmp, verify=False):
+    """An Appliance whose server logs each request (.log) and counts the bytes it sends (.count);
+    verify: the manifest signed with a throwaway key and checked (.home is its GnuPG home)."""
+    a = Appliance(tmp)
+    a.log = Path(tmp) / "httpd.log"
+    a.count = Path(tmp) / "httpd.count"
+    a.server = Server(a.server_dir, tmp).start("--log", a.log, "--count", a.count)
+    if verify:
+        a.home = a.signing_key()
+    a.set_url(a.server.url, verify=verify)
+    return a

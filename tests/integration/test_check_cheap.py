@@ -6,17 +6,12 @@ import json
 
 import pytest
 
-from agent_env import Appliance, Server, payload
+from agent_env import logged_appliance, payload
 
 
 @pytest.fixture
 def app(tmp_path):
-    a = Appliance(tmp_path)
-    a.log = tmp_path / "httpd.log"
-    a.count = tmp_path / "httpd.count"
-    a.server = Server(a.server_dir, tmp_path).start("--log", a.log, "--count", a.count)
-    a.home = a.signing_key()
-    a.set_url(a.server.url, verify=True)
+    a = logged_appliance(tmp_path, verify=True)
     yield a
     a.server.stop()
 

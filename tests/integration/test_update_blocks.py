@@ -9,18 +9,14 @@ import subprocess
 
 import pytest
 
-from agent_env import (ESP_TYPE, LINUX_GENERIC, SLOT_SIZE, Appliance, MiB, Server, payload, slot_bytes,
-                       write_manifest)
+from agent_env import (ESP_TYPE, LINUX_GENERIC, SLOT_SIZE, MiB, logged_appliance, payload,
+                       slot_bytes, write_manifest)
 from test_update_patch import edit, gets, stage, sysupdate_match
 
 
 @pytest.fixture
 def app(tmp_path):
-    a = Appliance(tmp_path)
-    a.log = tmp_path / "httpd.log"
-    a.count = tmp_path / "httpd.count"
-    a.server = Server(a.server_dir, tmp_path).start("--log", a.log, "--count", a.count)
-    a.set_url(a.server.url)
+    a = logged_appliance(tmp_path)
     yield a
     a.server.stop()
 
