@@ -6,7 +6,9 @@
  * every 4 KiB block of every local slot of the transfer (the booted one included: it is only
  * read) is hashed, each block of the new image found there is copied from it, all-zero blocks are
  * written as zeros, and the rest is fetched from the block data file with HTTP Range requests
- * (adjacent frames merged into one range), each block checked against its hash. The written slot
+ * (frames close together merged into one range, up to 100 ranges per request, answered as
+ * multipart/byteranges; a server that answers with the whole file or with fewer ranges is asked
+ * for fewer per request, down to one), each block checked against its hash. The written slot
  * must hash to the image's SHA-256 from the index; otherwise the slot stays `_empty` and the
  * caller downloads the full image. */
 

@@ -24,8 +24,21 @@ Other options:
                                receive buffer on the client (CRASH_RCVBUF of the syscall shim),
                                what a killed client loses in flight stays small, as on a real link
     --no-range                 ignore Range headers (answer 200 with the whole file)
-    --corrupt-ranges           answer a single byte range with the right length and headers but
-                               wrong bytes (the first byte of each answer inverted)
+    --multi-range MODE         how a request for several ranges is answered (RFC 9110 §14 lets a
+                               server choose): multipart (default: a multipart/byteranges 206, one
+                               part per range in the order asked), reverse (the parts in reverse
+                               order), merge (ranges less than 4 KiB apart merged into one part),
+                               span (a single-part 206 from the first range's start to the last
+                               one's end), first (a single-part 206 of the first range only), whole
+                               (200 with the whole file, as Python's http.server); and broken
+                               answers: refuse (416), no-content-range (parts without their
+                               Content-Range), unclosed (no closing boundary)
+    --max-ranges N             a request for more than N ranges gets 200 with the whole file (as
+                               nginx's max_ranges; Apache's MaxRanges)
+    --max-parts N              answer a request for more than N ranges with the first N only (as
+                               lighttpd 1.4 does with 10)
+    --corrupt-ranges           answer a byte range with the right length and headers but wrong
+                               bytes (the first byte of each answer or part inverted)
     --log FILE                 append one line per request: "GET /path STATUS RANGE|-"
                                (lets a test count requests, e.g. that a 404 was not retried)
     --stale NAME=FILE          answer the first GET of /NAME with FILE (an old version of it, as
@@ -71,6 +84,9 @@ class Config:
         self.sndbuf = args.sndbuf
         self.range = not args.no_range
         self.corrupt_ranges = args.corrupt_ranges
+        self.multi_range = args.multi_range
+        self.max_ranges = args.max_ranges
+        self.max_parts = args.max_parts
         self.no_head = args.no_head
         self.log = args.log
         self.redirect = args.redirect
@@ -258,6 +274,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         rng = self.parse_range(size)
+        if isinstance(rng, list):
+            rng = self.answer_ranges(rng)
         if rng == "unsatisfiable":
             c.record(f"{self.command} {self.path} 416 {rng_text}")
             self.send_response(416)
@@ -265,7 +283,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        if rng and isinstance(rng[0], tuple):
+        if isinstance(rng, list):
             self.send_multipart(path, size, rng, rng_text)
             return
         start, end = rng if rng else (0, size - 1)
@@ -294,14 +312,41 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.stall()
             self.close_connection = True
 
+    def answer_ranges(self, ranges):
+        """What --multi-range and --max-ranges make of several ranges asked for: a list of parts,
+        one range (a single-part 206), or None (200 with the whole file)."""
+        mode = self.config.multi_range
+        if mode == "refuse":
+            return "unsatisfiable"
+        if mode == "whole" or (self.config.max_ranges is not None and len(ranges) > self.config.max_ranges):
+            return None
+        if self.config.max_parts is not None:
+            ranges = ranges[:self.config.max_parts]
+        if mode == "reverse":
+            return ranges[::-1]
+        if mode == "merge":
+            merged = []
+            for start, end in sorted(ranges):
+                if merged and start <= merged[-1][1] + 4096:
+                    merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+                else:
+                    merged.append((start, end))
+            return merged
+        if mode == "span":
+            return min(r[0] for r in ranges), max(r[1] for r in ranges)
+        if mode == "first":
+            return ranges[0]
+        return ranges
+
     def send_multipart(self, path, size, ranges, rng_text):
         boundary = "abota-test-httpd-boundary"
         parts = []
+        mode = self.config.multi_range
         for start, end in ranges:
-            head = (f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n"
-                    f"Content-Range: bytes {start}-{end}/{size}\r\n\r\n").encode()
+            crange = "" if mode == "no-content-range" else f"Content-Range: bytes {start}-{end}/{size}\r\n"
+            head = f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n{crange}\r\n".encode()
             parts.append((head, start, end - start + 1))
-        tail = f"\r\n--{boundary}--\r\n".encode()
+        tail = b"" if mode == "unclosed" else f"\r\n--{boundary}--\r\n".encode()
         length = sum(len(h) + n for h, _, n in parts) + len(tail)
         self.config.record(f"{self.command} {self.path} 206 {rng_text}")
         self.send_response(206)
@@ -312,7 +357,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         for head, start, n in parts:
             self.wfile.write(head)
-            self.send_body(path, start, n)
+            self.send_body(path, start, n, corrupt=self.config.corrupt_ranges)
         self.wfile.write(tail)
 
     def send_body(self, path, start, count, corrupt=False):
@@ -370,6 +415,10 @@ def main():
     ap.add_argument("--throttle", type=int)
     ap.add_argument("--sndbuf", type=int)
     ap.add_argument("--no-range", action="store_true")
+    ap.add_argument("--multi-range", default="multipart", choices=["multipart", "reverse", "merge", "span", "first", "whole", "refuse",
+                                                                    "no-content-range", "unclosed"])
+    ap.add_argument("--max-ranges", type=int)
+    ap.add_argument("--max-parts", type=int)
     ap.add_argument("--corrupt-ranges", action="store_true")
     ap.add_argument("--no-head", action="store_true", help="answer HEAD with 405, as some CDNs do")
     ap.add_argument("--log")

@@ -37,7 +37,7 @@ BYTES = r"[\d.]+ (?:B|[KMGTPE]iB)"
 PROGRESS_LINE = re.compile(rf"abota: (.+)  ({BYTES})(?: / ({BYTES})  (\d+)%)?  (-|{BYTES})/s(?:  ETA (\S+))?$")
 INFO_LINES = re.compile(r"abota: (Selected version \S+ for install\.|\S+: acquiring \S+ as \S+|"
                         r".*: written (from the full image|by block reuse|from version \S+ and a patch of).*|"
-                        r".*: block reuse would fetch .*|"
+                        r".*: block reuse would fetch .*|.*: the server answers a request for \d+ ranges .*|"
                         r"Removing version \S+ to make room for \S+\.|\S+: removed version .*|"
                         r".*, retrying in \d+ ms \(retry \d+ of \d+\)|.*; fetching both again in \d+ ms, .*|"
                         r".*: resuming the download of version \S+ after .*, checking what was written)$|"
