@@ -62,7 +62,8 @@ class Server:
         self.proc = None
         self.port = None
 
-    def start(self, kbytes_per_second=0):
+    def start(self, kbytes_per_second=0, access_log=None):
+        """access_log: a file that gets "REQUEST-LINE STATUS RANGE-HEADER" per request."""
         self.stop()
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -74,7 +75,9 @@ class Server:
             f"server.port = {self.port}\n"
             f'server.errorlog = "{self.dir}/error.log"\n'
             'mimetype.assign = ("" => "application/octet-stream")\n'
-            + (f"connection.kbytes-per-second = {kbytes_per_second}\n" if kbytes_per_second else ""))
+            + (f"connection.kbytes-per-second = {kbytes_per_second}\n" if kbytes_per_second else "")
+            + (f'server.modules += ("mod_accesslog")\naccesslog.filename = "{access_log}"\n'
+               'accesslog.format = "%r %>s %{Range}i"\n' if access_log else ""))
         self.proc = subprocess.Popen(["lighttpd", "-D", "-f", str(conf)])
         for _ in range(100):
             try:
