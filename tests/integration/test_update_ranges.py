@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from agent_env import REPO, logged_appliance, slot_bytes
+from agent_env import REPO, Appliance, logged_appliance, slot_bytes
+from agent_env import Server as AgentServer
 from test_update_blocks import publish, ranges
 from test_update_patch import edit, gets
 
@@ -142,3 +143,41 @@ def test_lighttpd(abota, app, tmp_path):
     assert len(blocks) == 1 + math.ceil((asked - 10) / 10)
     assert all(count(b[4]) <= 10 for b in blocks[1:])
     assert not [line for line in lines if line.startswith("GET /appliance_2.store.raw ")]
+
+
+def test_server_limit_kept_for_the_run(abota, tmp_path, monkeypatch):
+    """Two partition transfers (a dm-verity pair) from one server that answers several ranges with
+    the whole file: found out on the first transfer, the second asks one range per request from
+    its first request on."""
+    monkeypatch.setenv("ABOTA_PATH", "blocks")
+    a = Appliance(tmp_path, pair=True)
+    log = tmp_path / "httpd.log"
+    a.server = AgentServer(a.server_dir, tmp_path).start("--log", log, "--multi-range", "whole")
+    a.set_url(a.server.url)
+    try:
+        data, hashes = {"1": a.v1}, {"1": a.v1_hash}
+        data["2"] = edit(a.v1, 2)
+        h = bytearray(a.v1_hash)
+        for block in (2, 10):  # two ranges, far enough apart not to merge
+            h[block * 4096] ^= 0xff
+        hashes["2"] = bytes(h)
+        for v in ("1", "2"):
+            d = tmp_path / f"build-{v}"
+            d.mkdir()
+            root_hash = hashlib.sha256(b"roothash-" + v.encode()).hexdigest()
+            (d / f"appliance_{v}_{root_hash[:32]}.store.raw").write_bytes(data[v])
+            (d / f"appliance_{v}_{root_hash[32:]}.store-verity.raw").write_bytes(hashes[v])
+            (d / f"appliance_{v}.efi").write_bytes(b"efi %s\n" % v.encode())
+            abota("publish", "--definitions", a.defs, "--compress=zstd", "--deltas=0", a.server_dir, *sorted(d.iterdir()))
+        r = abota(*a.args("update"))
+    finally:
+        a.server.stop()
+    assert r.stderr.count("written by block reuse") == 2, r.stderr
+    assert r.stderr.count("asking for one range per request") == 1
+    assert slot_bytes(a.disk, "store_2")[:len(data["2"])] == data["2"]
+    assert slot_bytes(a.disk, "store-verity_2")[:len(hashes["2"])] == hashes["2"]
+    got = [line.split() for line in log.read_text().splitlines() if "%40blocks%40" in line]
+    verity = [g[3] for g in got if "store-verity" in g[1]]
+    store = [g[3] for g in got if "store-verity" not in g[1]]
+    assert [count(g) for g in verity] == [2, 1, 1]
+    assert len(store) > 1 and all(count(g) == 1 for g in store)
