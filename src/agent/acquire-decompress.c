@@ -240,6 +240,10 @@ bool acquire_decompress_is_plain(const struct acquire_decompress *d) {
         return d->format == FORMAT_PLAIN;
 }
 
+bool acquire_decompress_is_compressed(const struct acquire_decompress *d) {
+        return d->format != FORMAT_UNKNOWN && d->format != FORMAT_PLAIN;
+}
+
 void acquire_decompress_free(struct acquire_decompress *d) {
         if (!d)
                 return;

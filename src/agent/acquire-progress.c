@@ -29,6 +29,7 @@ static int progress_finish(struct acquire_stage *s) {
 
 static void progress_expect(struct acquire_stage *s, uint64_t total) {
         progress_set_total(&((struct acquire_progress *) s)->progress, total);
+        acquire_stage_expect(s->next, total); /* the checkpoint stage wants it too */
 }
 
 int acquire_progress_new(const char *what, bool want, void (*on_bytes)(void *userdata, uint64_t downloaded),

@@ -108,6 +108,8 @@ struct acquire_stage *acquire_decompress_stage(struct acquire_decompress *d);
 const char *acquire_decompress_format(const struct acquire_decompress *d); /* "xz", ..., "plain" */
 /* True once the data is known to be uncompressed (what was pushed is what was written). */
 bool acquire_decompress_is_plain(const struct acquire_decompress *d);
+/* True once the data is known to be compressed (xz, gzip, zstd). */
+bool acquire_decompress_is_compressed(const struct acquire_decompress *d);
 void acquire_decompress_free(struct acquire_decompress *d);
 
 /* Sink: pwrite at offset, bounded by size_max (-EFBIG before writing a byte past it); zero blocks
@@ -134,6 +136,7 @@ struct resume_key;
 /* The download the resume functions work on (from acquire_request). */
 struct acquire_resume_target {
         const struct resume_key *key;
+        const char *spool_path;          /* beside the state (resume_spool_path()) */
         const uint8_t *expected_sha256;  /* of the payload, from SHA256SUMS */
         int fd;
         uint64_t offset, size_max;
@@ -144,30 +147,61 @@ struct acquire_resume_target {
 /* Resuming a full download that a kill or a power loss cut (acquire-resume.c, state format:
  * resume-state.h).
  *
- * While an uncompressed payload streams into its target, a checkpoint stage (before the hash)
- * makes the written bytes durable every few MiB and then records in the resume state
- * how many there are and their SHA-256. The next run for the same transfer, version, payload
- * SHA-256 and target reads that prefix back from the target and hashes it: only when it hashes to
- * what was recorded is it kept, the hash of the download goes on from it and the rest is fetched
- * with a Range request; otherwise everything is fetched again. Either way the hash stage compares
- * the hash of the whole content with SHA256SUMS before anything is committed, so a state can
- * make a download shorter, never a wrong target look complete. */
+ * While a payload streams into its target, a checkpoint stage (before the hash) makes the bytes
+ * durable every few MiB and then records in the resume state how many there are and their
+ * SHA-256. An uncompressed payload is its own record: the written bytes of the target are
+ * synced. A compressed one is also appended, as downloaded, to a spool file beside the state
+ * (acquire-spool.c), which is synced instead: the decompressor's state dies with the process, so
+ * the next run decompresses the spool again from the start.
+ *
+ * The next run for the same transfer, version, payload SHA-256 and target reads that prefix back
+ * (from the target, or from the spool) and hashes it: only when it hashes to what was recorded is
+ * it kept and the rest fetched with a Range request; otherwise everything is fetched again. Either
+ * way the hash stage compares the hash of the whole download with SHA256SUMS before anything is
+ * committed, so a state can make a download shorter, never a wrong target look complete. */
 
-/* Reads t->key's state; when it names this download, hashes the prefix it names from the
- * target into h. *ret_done: bytes in place and verified (0: start from nothing, h untouched);
- * *ret_complete: all of them (only the commit was missing). A state that does not match is
- * removed. 0 or -errno (logged). */
-int acquire_resume_begin(const struct acquire_resume_target *t, struct acquire_hash *h, uint64_t *ret_done,
-                         bool *ret_complete);
+/* Where a download goes on from. */
+struct acquire_resume_point {
+        uint64_t done;  /* bytes of the payload as downloaded that are not fetched again */
+        bool complete;  /* that is all of it (only the commit was missing) */
+        bool spooled;   /* they are in the spool and are pushed through the pipeline again
+                         * (acquire_spool_replay()); else they are in the target, hashed into h */
+};
 
-/* The checkpoint stage: passes everything on to next; done is where the download starts. d is the
- * decompressor (checkpoints only once it found plain data) or NULL (resumed: known plain). */
+/* Reads t->key's state; when it names this download, verifies the prefix it names: from the
+ * target, hashed into h (h untouched when it does not match), or from the spool. *ret is all
+ * zero when the download starts from nothing. A state that does not match is removed. 0 or
+ * -errno (logged). */
+int acquire_resume_begin(const struct acquire_resume_target *t, struct acquire_hash *h,
+                         struct acquire_resume_point *ret);
+
+/* The checkpoint stage: passes everything on to next, from where at says. d is the decompressor
+ * (its format says whether the payload is plain or needs the spool) or NULL (resumed from the
+ * target: known plain). */
 struct acquire_checkpoint;
-int acquire_checkpoint_new(const struct acquire_resume_target *t, uint64_t done, struct acquire_hash *h,
-                           struct acquire_decompress *d, struct acquire_write *w, struct acquire_stage *next,
-                           struct acquire_checkpoint **ret);
+int acquire_checkpoint_new(const struct acquire_resume_target *t, const struct acquire_resume_point *at,
+                           struct acquire_hash *h, struct acquire_decompress *d, struct acquire_write *w,
+                           struct acquire_stage *next, struct acquire_checkpoint **ret);
 struct acquire_stage *acquire_checkpoint_stage(struct acquire_checkpoint *c);
 void acquire_checkpoint_free(struct acquire_checkpoint *c);
 
-/* Drops t's resume state (the download is unusable: a checksum mismatch). */
+/* Drops t's resume state and spool (the download is unusable: a checksum mismatch). */
 void acquire_resume_forget(const struct acquire_resume_target *t);
+
+/* The spool (acquire-spool.c). Opened keeping its first keep bytes, with room for remaining
+ * more (UINT64_MAX: unknown); where it cannot be kept it is "off" (warned once, the file removed)
+ * and every call below is a no-op returning false. */
+struct acquire_spool;
+int acquire_spool_open(const char *path, uint64_t keep, uint64_t remaining, const char *what,
+                       struct acquire_spool **ret);
+/* remaining bytes are to come: switched off when its file system lacks room for them. */
+void acquire_spool_expect(struct acquire_spool *s, uint64_t remaining);
+bool acquire_spool_append(struct acquire_spool *s, const void *data, size_t n);
+/* fdatasync: true when every byte appended is durable. */
+bool acquire_spool_sync(struct acquire_spool *s);
+bool acquire_spool_is_on(const struct acquire_spool *s);
+void acquire_spool_free(struct acquire_spool *s);
+/* 1 when the first n bytes of path hash to sha256; 0 when not or it is shorter (warned); -ENOMEM. */
+int acquire_spool_check(const char *path, uint64_t n, const uint8_t sha256[32], const char *what);
+/* Pushes the first n bytes of path into to, one buffer at a time. */
+int acquire_spool_replay(const char *path, uint64_t n, struct acquire_stage *to, const char *what);

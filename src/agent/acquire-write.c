@@ -157,8 +157,23 @@ static int write_push(struct acquire_stage *s, const void *data, size_t n) {
         return 0;
 }
 
+/* A regular file ends at least where the payload written so far does (zero blocks past its end
+ * were skipped). */
+static int extend(struct acquire_write *w) {
+        uint64_t end = w->offset + w->flushed;
+        if (!w->regular || w->file_size >= end)
+                return 0;
+        if (ftruncate(w->fd, (off_t) end) < 0)
+                return log_error_errno(errno, "%s: extending to %" PRIu64 " bytes failed: %s", w->name, end,
+                                       strerror(errno));
+        w->file_size = end;
+        return 0;
+}
+
 int acquire_write_sync(struct acquire_write *w, bool sync) {
         int r = write_flush(w);
+        if (r >= 0)
+                r = extend(w); /* what the resume state counts reads back */
         if (r < 0)
                 return r;
         if (sync && fdatasync(w->fd) < 0)
@@ -168,13 +183,11 @@ int acquire_write_sync(struct acquire_write *w, bool sync) {
 
 static int write_finish(struct acquire_stage *s) {
         struct acquire_write *w = (struct acquire_write *) s;
-        uint64_t end = w->offset + w->written;
         int r = write_flush(w);
+        if (r >= 0)
+                r = extend(w);
         if (r < 0)
                 return r;
-        if (w->regular && w->file_size < end && ftruncate(w->fd, (off_t) end) < 0)
-                return log_error_errno(errno, "%s: extending to %" PRIu64 " bytes failed: %s", w->name, end,
-                                       strerror(errno));
         if (w->sync && fsync(w->fd) < 0)
                 return log_error_errno(errno, "%s: fsync failed: %s", w->name, strerror(errno));
         return 0;

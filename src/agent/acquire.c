@@ -7,15 +7,18 @@
  * the SHA-256 covers the bytes as downloaded, the decompressed image lands at a byte offset of
  * the target bounded by the slot size, and a mismatch fails after the data was written, which is
  * safe because the slot is not committed yet. With req->resume, the checkpoint stage keeps a resume
- * state, and a cut download of an uncompressed payload goes on where it stopped (acquire-resume.c). */
+ * state (and, for a compressed payload, a spool of the bytes as downloaded), and a cut download
+ * goes on where it stopped (acquire-resume.c, acquire-spool.c). */
 #include "acquire.h"
 #include "acquire-stage.h"
+#include "resume-state.h"
 #include "base/log.h"
 #include "base/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 struct pipeline {
         struct acquire_progress *progress;
@@ -39,31 +42,40 @@ static int run(const struct acquire_request *req, bool fresh, struct acquire_res
         _cleanup_(pipeline_done) struct pipeline p = {};
         const char *what = isempty(req->what) ? req->url : req->what;
         struct acquire_fetch_options o;
-        uint64_t downloaded = 0, done = 0;
-        bool complete = false, resume = req->resume && req->expected_sha256;
+        struct acquire_resume_point at = {};
+        uint64_t downloaded = 0;
+        bool resume = req->resume && req->expected_sha256;
+        _cleanup_free_ char *spool = resume ? resume_spool_path(req->resume->state_path) : NULL;
         const struct acquire_resume_target target = {
-                .key = req->resume, .expected_sha256 = req->expected_sha256, .fd = req->fd, .offset = req->offset,
-                .size_max = req->size_max, .sync = req->sync, .what = what,
+                .key = req->resume, .spool_path = spool, .expected_sha256 = req->expected_sha256, .fd = req->fd,
+                .offset = req->offset, .size_max = req->size_max, .sync = req->sync, .what = what,
         };
         int r;
 
+        if (resume && !spool)
+                return -ENOMEM;
         r = acquire_hash_new(req->url, req->expected_sha256, NULL, &p.hash);
         if (r < 0)
                 return r;
         if (resume && !fresh) {
-                /* The verified prefix of a cut download is hashed into p.hash and not fetched. */
-                r = acquire_resume_begin(&target, p.hash, &done, &complete);
+                /* The verified prefix of a cut download is not fetched again. */
+                r = acquire_resume_begin(&target, p.hash, &at);
                 if (r < 0)
                         return r;
         }
-        /* Built back to front: each stage is handed the one it feeds. A resumed download is known
-         * to be uncompressed and goes on writing where it stopped. */
-        r = acquire_write_new(what, req->fd, req->offset + done,
-                              req->size_max == UINT64_MAX ? UINT64_MAX : req->size_max - done, req->sync, &p.write);
+        /* Where writing starts: after the prefix in the target, or (spooled) at the start. */
+        uint64_t start = at.spooled ? 0 : at.done;
+        if (req->own_file && ftruncate(req->fd, (off_t) (req->offset + start)) < 0)
+                return log_error_errno(errno, "%s: cannot truncate to %" PRIu64 " bytes: %s", what, req->offset + start,
+                                       strerror(errno));
+        /* Built back to front: each stage is handed the one it feeds. A download resumed from the
+         * target is known to be uncompressed and goes on writing where it stopped. */
+        r = acquire_write_new(what, req->fd, req->offset + start,
+                              req->size_max == UINT64_MAX ? UINT64_MAX : req->size_max - start, req->sync, &p.write);
         if (r < 0)
                 return r;
         struct acquire_stage *next = acquire_write_stage(p.write);
-        if (done == 0) {
+        if (start == 0) {
                 r = acquire_decompress_new(req->url, next, &p.decompress);
                 if (r < 0)
                         return r;
@@ -71,10 +83,13 @@ static int run(const struct acquire_request *req, bool fresh, struct acquire_res
         }
         acquire_hash_stage(p.hash)->next = next;
         next = acquire_hash_stage(p.hash);
+        /* The spooled prefix goes through the hash and the decompressor again; it is not fetched. */
+        if (at.spooled && (r = acquire_spool_replay(spool, at.done, next, what)) < 0)
+                return r;
         /* Before the hash: a checkpoint falls between two pushes, when the hash has seen exactly
          * the bytes written. */
         if (resume) {
-                r = acquire_checkpoint_new(&target, done, p.hash, p.decompress, p.write, next, &p.checkpoint);
+                r = acquire_checkpoint_new(&target, &at, p.hash, p.decompress, p.write, next, &p.checkpoint);
                 if (r < 0)
                         return r;
                 next = acquire_checkpoint_stage(p.checkpoint);
@@ -84,15 +99,15 @@ static int run(const struct acquire_request *req, bool fresh, struct acquire_res
                 return r;
 
         acquire_fetch_options_default(&o);
-        o.resume_from = done;
-        r = complete ? 0 : acquire_fetch(&o, req->url, acquire_progress_stage(p.progress), &downloaded);
-        if (r == -ERANGE && done > 0 && !fresh) {
+        o.resume_from = at.done;
+        r = at.complete ? 0 : acquire_fetch(&o, req->url, acquire_progress_stage(p.progress), &downloaded);
+        if (r == -ERANGE && at.done > 0 && !fresh) {
                 log_warning("%s: %s is shorter than what was downloaded before, downloading it all again", what, req->url);
                 pipeline_done(&p);
                 return run(req, true, ret);
         }
         if (r == -ERANGE)
-                r = log_error_errno(EIO, "%s: the server cannot send the file from byte %" PRIu64, req->url, done);
+                r = log_error_errno(EIO, "%s: the server cannot send the file from byte %" PRIu64, req->url, at.done);
         if (r >= 0)
                 r = acquire_stage_finish(acquire_progress_stage(p.progress));
         if (r == -EBADMSG)
@@ -101,10 +116,10 @@ static int run(const struct acquire_request *req, bool fresh, struct acquire_res
                 return r;
         log_debug("%s: %s, %llu bytes downloaded, %llu written", what,
                   p.decompress ? acquire_decompress_format(p.decompress) : "plain, resumed",
-                  (unsigned long long) downloaded, (unsigned long long) (done + acquire_write_written(p.write)));
+                  (unsigned long long) downloaded, (unsigned long long) (start + acquire_write_written(p.write)));
         if (ret) {
                 ret->downloaded = downloaded;
-                ret->written = done + acquire_write_written(p.write);
+                ret->written = start + acquire_write_written(p.write);
                 memcpy(ret->sha256, acquire_hash_digest(p.hash), sizeof(ret->sha256));
         }
         return 0;

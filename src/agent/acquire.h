@@ -24,10 +24,14 @@ struct acquire_request {
         bool progress;                   /* progress line on stderr (only when it is a terminal) */
         void (*on_bytes)(void *userdata, uint64_t downloaded); /* after each block; may be NULL */
         void *userdata;
-        /* Resuming a cut download (acquire-resume.c): only uncompressed payloads checked against
-         * SHA256SUMS resume; of a compressed one, the decompressor's state at the cut is lost
-         * with the process. NULL: never resumed, no state kept. */
+        /* Resuming a cut download (acquire-resume.c): payloads checked against SHA256SUMS resume,
+         * an uncompressed one from the prefix in the target, a compressed one from the spool
+         * beside the state (the decompressor's state at the cut is lost with the process). NULL:
+         * never resumed, no state kept. */
         const struct resume_key *resume;
+        /* fd is a file of its own (a partial regular file): cut to the length resumed from before
+         * writing, so nothing of an earlier attempt lingers past the end. */
+        bool own_file;
 };
 
 struct acquire_result {

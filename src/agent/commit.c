@@ -91,7 +91,7 @@ int commit_install(struct install *i, bool sync) {
 }
 
 void install_done(struct install *i) {
-        if (i->temp_path && !i->committed)
+        if (i->temp_path && !i->committed && !i->temp_kept)
                 (void) (i->fs ? fs_remove(i->fs, i->temp_path) : i->temp_is_tree ? rm_rf(i->temp_path) : unlink(i->temp_path));
         free(i->name);
         free(i->disk);

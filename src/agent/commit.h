@@ -24,6 +24,8 @@ struct install {
         /* regular-file target */
         char *temp_path, *final_path;
         bool temp_is_tree;                 /* directory target: temp_path is a directory tree */
+        bool temp_kept;                    /* temp_path is a partial file a resume state names: an
+                                            * uncommitted one stays for the next run */
         const struct fs_access *fs;        /* the paths are on this file system, NULL: the local one */
         bool committed;
 };
@@ -32,7 +34,8 @@ struct install {
  * final name and fsyncs the directory. Logs one line on failure. */
 int commit_install(struct install *i, bool sync);
 
-/* Frees and lets go of the claim; an uncommitted temporary file (or tree) is removed. Leaves *i
+/* Frees and lets go of the claim; an uncommitted temporary file (or tree) is removed unless it is
+ * kept for resuming (temp_kept). Leaves *i
  * ready for reuse (claim_fd = -1). */
 void install_done(struct install *i);
 

@@ -7,6 +7,7 @@
 #include "commit.h"
 #include "fs-access.h"
 #include "resource.h"
+#include "resume-state.h"
 #include "base/log.h"
 #include "base/spawn.h"
 #include "sysupdate/pattern.h"
@@ -132,6 +133,41 @@ static char *temp_name_for(const char *final) {
                          rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 }
 
+/* The partial file of a resumable download: a fixed name beside the final one (which holds the
+ * version), so that the next run finds it. Like every temporary name it starts with ".#": no
+ * pattern matches it and RemoveTemporary= removes it once no resume state names it. */
+#define PARTIAL_PREFIX ".#sysupdate-partial-"
+
+static char *partial_name_for(const char *final) {
+        const char *base = path_basename(final);
+        return strprintf("%.*s" PARTIAL_PREFIX "%s", (int) (base - final), final, base);
+}
+
+/* Opens the partial file of this version for a resumable download; the one of another version
+ * that the transfer's state names goes. */
+static int open_partial(const struct resource_write *w, const char *state, struct install *i) {
+        struct resume_state s = {};
+        int r = resume_state_load(state, &s);
+        if (r < 0)
+                return r;
+        free(i->temp_path); /* the random name is not used */
+        i->temp_path = partial_name_for(i->final_path);
+        if (!i->temp_path) {
+                resume_state_done(&s);
+                return -ENOMEM;
+        }
+        const char *other = r > 0 && streq(s.transfer, w->transfer->id) ? resume_state_file(&s) : NULL;
+        if (other && startswith(path_basename(other), PARTIAL_PREFIX) && !streq(other, i->temp_path) &&
+            unlink(other) >= 0)
+                log_info("%s: removed the partial download of another version", other);
+        resume_state_done(&s);
+        int fd = open(i->temp_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        i->temp_kept = true; /* an uncommitted partial stays for the next run */
+        return fd;
+}
+
 /* Creates the missing directories above dir/rel (EFI/Linux on a fresh ESP, or those of a
  * pattern with slashes), mode 0755. */
 static int make_parents(const char *dir, const char *rel) {
@@ -173,7 +209,9 @@ static int put_file(const struct fs_access *fs, const char *local, const struct 
 }
 
 /* Writes the source into a ".#sysupdate..." temporary file beside the final name, with its mode
- * and mtime; commit_install() renames it. */
+ * and mtime; commit_install() renames it. A download checked against SHA256SUMS, on a local file
+ * system, with resume states kept, goes into the partial file of its version instead and goes on
+ * where a cut run stopped (acquire-resume.c). */
 static int acquire(const struct resource *target, const struct resource_write *w, struct install *i) {
         const struct transfer *t = w->transfer;
         const struct instance *src = w->source;
@@ -182,24 +220,39 @@ static int acquire(const struct resource *target, const struct resource_write *w
         if (r < 0)
                 return r;
 
+        bool resumable = w->resume_dir && !target->fs && src->metadata.has_sha256;
+        _cleanup_free_ char *state = resumable ? resume_state_path(w->resume_dir, t->id) : NULL;
+        if (resumable && !state)
+                return -ENOMEM;
         /* on a file system reached without mounting, the file is made here first and copied in */
         _cleanup_free_ char *local = target->fs ? strdup("/var/tmp/.#abota-XXXXXX") : NULL;
         if (target->fs && !local)
                 return -ENOMEM;
         _cleanup_close_ int fd = local ? mkostemp(local, O_CLOEXEC)
-                                       : open(i->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                                 : resumable ? open_partial(w, state, i)
+                                 : open(i->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd == -ENOMEM)
+                return fd;
         if (fd < 0) {
-                r = log_error_errno(errno, "%s: cannot create %s: %s", t->id, local ? local : i->temp_path, strerror(errno));
+                int e = resumable ? -fd : errno;
+                r = log_error_errno(e, "%s: cannot create %s: %s", t->id, local ? local : i->temp_path, strerror(e));
                 free(i->temp_path); /* not ours: never unlink it */
                 i->temp_path = NULL;
                 return r;
         }
+        _cleanup_free_ char *identity = resumable ? strprintf("file %s", i->temp_path) : NULL;
+        if (resumable && !identity)
+                return -ENOMEM;
+        struct resume_key resume = { .state_path = state, .transfer = t->id, .version = m->version, .target = identity };
         struct acquire_request req = {
                 .url = src->path, .expected_sha256 = src->metadata.has_sha256 ? src->metadata.sha256 : NULL,
-                .fd = fd, .offset = 0, .size_max = UINT64_MAX, .sync = false,
+                .fd = fd, .offset = 0, .size_max = UINT64_MAX, .sync = resumable && w->sync,
                 .what = i->final_path, .progress = w->progress, .on_bytes = w->on_bytes, .userdata = w->userdata,
+                .resume = resumable ? &resume : NULL, .own_file = resumable,
         };
         r = acquire_run(&req, NULL);
+        if (r == -EBADMSG)
+                i->temp_kept = false; /* not worth resuming: its state is gone too */
         if (r < 0)
                 return r;
 
@@ -279,15 +332,17 @@ static int remove_any(const char *path) {
         return btrfs_is_subvolume(path) ? btrfs_subvolume_remove(path) : rm_rf(path);
 }
 
-/* RemoveTemporary=: leftovers of interrupted runs (".#sysupdate...") in the target directory. */
-static void remove_temporary(const struct resource *target) {
+/* RemoveTemporary=: leftovers of interrupted runs (".#sysupdate...") in the target directory, but
+ * keep (the partial file a resume state names). */
+static void remove_temporary(const struct resource *target, const char *keep) {
         if (target->fs) {
                 _cleanup_strv_free_ char **names = NULL;
                 if (fs_list(target->fs, target->path, &names) < 0)
                         return;
                 for (char **n = names; *n; n++) {
                         _cleanup_free_ char *p = path_join(target->path, *n);
-                        if (startswith(*n, ".#") && !endswith(*n, "/") && p && fs_remove(target->fs, p) >= 0)
+                        if (startswith(*n, ".#") && !endswith(*n, "/") && p && !streq_ptr(p, keep) &&
+                            fs_remove(target->fs, p) >= 0)
                                 log_info("%s: %s: removed temporary file", target->fs->what, p);
                 }
                 return;
@@ -299,6 +354,8 @@ static void remove_temporary(const struct resource *target) {
         while ((de = readdir(d)))
                 if (startswith(de->d_name, ".#")) {
                         _cleanup_free_ char *p = path_join(target->path, de->d_name);
+                        if (p && streq_ptr(p, keep))
+                                continue;
                         if (!p || remove_any(p) < 0)
                                 log_warning("%s/%s: cannot remove temporary file: %s", target->path,
                                             de->d_name, strerror(errno));

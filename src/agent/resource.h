@@ -89,8 +89,9 @@ struct resource_kind {
         int (*acquire)(const struct resource *target, const struct resource_write *w, struct install *i);
         /* Removes instance i from the disk (vacuum); resource_remove_instance() follows. */
         int (*remove)(const struct transfer *t, struct resource *target, const struct instance *i, bool sync);
-        /* RemoveTemporary=: removes the leftovers of interrupted runs. May be NULL. */
-        void (*remove_temporary)(const struct resource *target);
+        /* RemoveTemporary=: removes the leftovers of interrupted runs, except keep (a partial
+         * download a resume state names; may be NULL). May be NULL. */
+        void (*remove_temporary)(const struct resource *target, const char *keep);
         /* Targets with a fixed number of slots: the number of instances vacuum may keep so that
          * space slots are free, at most limit (-ENOSPC, logged, when that cannot be). May be NULL. */
         int (*vacuum_limit)(const struct transfer *t, const struct resource *target, uint64_t space,

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -33,6 +34,50 @@ char *resume_state_path(const char *dir, const char *transfer) {
                 if (*p == '/' || *p == '\n')
                         *p = '_';
         return path_join(dir, name);
+}
+
+char *resume_spool_path(const char *state_path) {
+        size_t n = strlen(state_path);
+        if (endswith(state_path, ".state"))
+                n -= strlen(".state");
+        return strprintf("%.*s.part", (int) n, state_path);
+}
+
+int resume_state_dir(const char *root, const char *image, char **ret) {
+        *ret = root ? path_join(root, RESUME_STATE_DIR) : !image ? strdup(RESUME_STATE_DIR) : NULL;
+        return (root || !image) && !*ret ? -ENOMEM : 0;
+}
+
+void resume_dir_cleanup(const char *dir) {
+        DIR *d _cleanup_(closedirp) = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                if (!endswith(de->d_name, ".part"))
+                        continue;
+                _cleanup_free_ char *spool = path_join(dir, de->d_name);
+                _cleanup_free_ char *state = spool ? strprintf("%.*s.state", (int) (strlen(spool) - 5), spool) : NULL;
+                if (!state || access(state, F_OK) == 0 || errno != ENOENT)
+                        continue;
+                if (unlink(spool) < 0)
+                        log_warning("%s: cannot remove the spool of a download no longer resumed: %s", spool,
+                                    strerror(errno));
+                else
+                        log_info("%s: removed the spool of a download no longer resumed", spool);
+        }
+}
+
+const char *resume_state_file(const struct resume_state *s) {
+        return startswith(s->target, "file ");
+}
+
+char *resume_state_kept_file(const char *dir, const char *transfer) {
+        _cleanup_free_ char *state = dir ? resume_state_path(dir, transfer) : NULL;
+        struct resume_state s = {};
+        char *keep = NULL;
+        if (state && resume_state_load(state, &s) > 0 && streq(s.transfer, transfer) && resume_state_file(&s))
+                keep = strdup(resume_state_file(&s));
+        resume_state_done(&s);
+        return keep;
 }
 
 static void checksum(const char *p, size_t n, char ret[65]) {
@@ -78,17 +123,20 @@ int resume_state_load(const char *path, struct resume_state *ret) {
         c[1] = 0;
 
         _cleanup_free_ char *payload = field(text, "payload-sha256"), *prefix = field(text, "prefix-sha256"),
-                            *done = field(text, "done"), *complete = field(text, "complete");
+                            *done = field(text, "done"), *complete = field(text, "complete"),
+                            *spool = field(text, "spool");
         struct resume_state s = {
                 .transfer = field(text, "transfer"), .version = field(text, "version"), .target = field(text, "target"),
         };
         if (!s.transfer || !s.version || !s.target || !payload || !prefix || !done || !complete ||
             hex_parse(payload, 32, s.payload_sha256) < 0 || hex_parse(prefix, 32, s.prefix_sha256) < 0 ||
-            parse_uint64(done, 10, &s.done) < 0 || parse_boolean(complete) < 0) {
+            parse_uint64(done, 10, &s.done) < 0 || parse_boolean(complete) < 0 ||
+            (spool && parse_boolean(spool) < 0)) {
                 resume_state_done(&s);
                 return unusable(path, "a field is missing or invalid");
         }
         s.complete = parse_boolean(complete) > 0;
+        s.spool = spool && parse_boolean(spool) > 0; /* absent in the states of earlier versions */
         *ret = s;
         return 1;
 }
@@ -100,9 +148,9 @@ int resume_state_save(const char *path, const struct resume_state *s) {
         hex_format(s->payload_sha256, 32, payload);
         hex_format(s->prefix_sha256, 32, prefix);
         _cleanup_free_ char *body = strprintf(MAGIC "transfer=%s\nversion=%s\npayload-sha256=%s\ntarget=%s\n"
-                                              "done=%" PRIu64 "\nprefix-sha256=%s\ncomplete=%s\n",
+                                              "done=%" PRIu64 "\nprefix-sha256=%s\ncomplete=%s\nspool=%s\n",
                                               s->transfer, s->version, payload, s->target, s->done, prefix,
-                                              s->complete ? "yes" : "no");
+                                              s->complete ? "yes" : "no", s->spool ? "yes" : "no");
         if (!body)
                 return -ENOMEM;
         checksum(body, strlen(body), sum);
@@ -139,7 +187,16 @@ int resume_state_save(const char *path, const struct resume_state *s) {
 }
 
 int resume_state_remove(const char *path) {
-        if (unlink(path) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        return commit_sync_directory_of(path);
+        /* The state first: a spool without one is an orphan that resume_dir_cleanup() removes. */
+        _cleanup_free_ char *spool = resume_spool_path(path);
+        if (!spool)
+                return -ENOMEM;
+        bool removed = unlink(path) >= 0;
+        if (!removed && errno != ENOENT)
+                return -errno;
+        if (unlink(spool) >= 0)
+                removed = true;
+        else if (errno != ENOENT)
+                return -errno;
+        return removed ? commit_sync_directory_of(path) : 0;
 }

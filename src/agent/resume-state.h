@@ -31,12 +31,34 @@ struct resume_state {
         uint64_t done;              /* bytes of the payload written and fsynced */
         uint8_t prefix_sha256[32];  /* SHA-256 of those bytes */
         bool complete;              /* done is the whole payload (not committed yet) */
+        /* The payload is compressed: done counts its bytes as downloaded, kept in the spool beside
+         * the state (resume_spool_path()), and prefix_sha256 is theirs; the target's content is
+         * not used on resume, the spool is decompressed into it again. */
+        bool spool;
 };
 
 void resume_state_done(struct resume_state *s);
 
 /* dir/TRANSFER.state (the transfer id made safe for a file name); NULL on OOM. */
 char *resume_state_path(const char *dir, const char *transfer);
+
+/* The spool beside the state at state_path: its ".state" replaced by ".part". NULL on OOM. */
+char *resume_spool_path(const char *state_path);
+
+/* Where the resume states of a device are: RESUME_STATE_DIR below root, that directory itself
+ * when neither root nor image is given, none (*ret = NULL) for an image alone. 0 or -ENOMEM. */
+int resume_state_dir(const char *root, const char *image, char **ret);
+
+/* Removes the spools in dir that no state names any more (a run cut between the two removals),
+ * logging each. */
+void resume_dir_cleanup(const char *dir);
+
+/* A regular-file target is named "file PATH" in a state: PATH, or NULL for other targets. */
+const char *resume_state_file(const struct resume_state *s);
+
+/* The file that the state of transfer in dir names as its target (a partial download that
+ * RemoveTemporary= keeps), or NULL (none, or OOM). */
+char *resume_state_kept_file(const char *dir, const char *transfer);
 
 /* Reads path: 1 and *ret filled, 0 when there is none or it is unusable (logged at debug level),
  * -ENOMEM. */
@@ -46,5 +68,5 @@ int resume_state_load(const char *path, struct resume_state *ret);
  * by a cut reads back as no state. 0 or -errno, not logged. */
 int resume_state_save(const char *path, const struct resume_state *s);
 
-/* Removes path (and syncs its directory). 0 when it was not there. */
+/* Removes path and the spool beside it (and syncs their directory). 0 when they were not there. */
 int resume_state_remove(const char *path);

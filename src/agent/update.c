@@ -512,10 +512,9 @@ static int run(struct context *c, const struct update_options *o, const struct u
         if (r < 0)
                 return r;
         /* Where a cut download is resumed from: below --root, not with --image alone. */
-        _cleanup_free_ char *resume_dir = c->rc.root ? path_join(c->rc.root, RESUME_STATE_DIR) :
-                                          !c->rc.image ? strdup(RESUME_STATE_DIR) : NULL;
-        if ((c->rc.root || !c->rc.image) && !resume_dir)
-                return -ENOMEM;
+        _cleanup_free_ char *resume_dir = NULL;
+        if ((r = resume_state_dir(c->rc.root, c->rc.image, &resume_dir)) < 0)
+                return r;
         if (o->sync)
                 sync();
 

@@ -5,6 +5,7 @@
 #include "sysupdate/definitions.h"
 #include "base/log.h"
 #include "resource.h"
+#include "resume-state.h"
 #include "sysupdate/transfer.h"
 #include "base/util.h"
 #include "sysupdate/version.h"
@@ -79,14 +80,17 @@ static ssize_t find_index(const struct resource *target, const char *v) {
         return -1;
 }
 
-static void remove_temporary(const struct transfer *t, const struct resource *target) {
-        if (t->remove_temporary && target->kind->remove_temporary)
-                target->kind->remove_temporary(target);
+/* RemoveTemporary=; the partial download that t's resume state in resume_dir names stays. */
+static void remove_temporary(const struct transfer *t, const struct resource *target, const char *resume_dir) {
+        if (!t->remove_temporary || !target->kind->remove_temporary)
+                return;
+        _cleanup_free_ char *keep = resume_state_kept_file(resume_dir, t->id);
+        target->kind->remove_temporary(target, keep);
 }
 
 int vacuum_transfer(const struct transfer *t, struct resource *target, const struct vacuum_request *q,
                     size_t *removed) {
-        remove_temporary(t, target);
+        remove_temporary(t, target, NULL);
         _cleanup_strv_free_ char **victims = NULL;
         int r = select_victims(t, target, q, &victims);
         for (char **v = victims; r >= 0 && v && *v; v++) {
@@ -142,10 +146,15 @@ static int plan_victims(struct context *c, const struct vacuum_request *q, const
         /* Every transfer names the versions it must give up; each of them then goes as a whole,
          * in reverse commit order (vacuum_remove_version()), never one transfer at a time. */
         _cleanup_strv_free_ char **victims = NULL;
+        _cleanup_free_ char *resume_dir = NULL;
+        if (remove_temporaries && (r = resume_state_dir(c->rc.root, c->rc.image, &resume_dir)) < 0)
+                return r;
+        if (resume_dir)
+                resume_dir_cleanup(resume_dir); /* spools whose state is gone */
         for (size_t k = 0; k < c->n; k++) {
                 const struct transfer *t = c->transfers[k];
                 if (remove_temporaries)
-                        remove_temporary(t, c->targets[k]);
+                        remove_temporary(t, c->targets[k], resume_dir);
                 if (skip_version && resource_find(c->targets[k], skip_version))
                         continue;
                 r = select_victims(t, c->targets[k], &qq, &victims);

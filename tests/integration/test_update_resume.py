@@ -2,13 +2,14 @@
 """Resumable downloads: a full download into a partition slot that a SIGKILL cuts goes on where it
 stopped on the next run. The rerun hashes the prefix that the resume state names and fetches the
 rest with a Range request; the slot ends up byte for byte the published image, the server sends
-at most 1.1 times the payloads in all, and a prefix changed between the runs is fetched again."""
+at most 1.1 times the payloads in all, and a prefix changed between the runs is fetched again.
+(Compressed payloads and regular-file targets: test_update_resume_spool.py.)"""
 import json
 import subprocess
 
 import pytest
 
-from agent_env import MiB, Appliance, Server, payload, read_partitions, slot_bytes, write_manifest
+from agent_env import MiB, Appliance, Server, payload, read_partitions, slot_bytes
 from syscall_shim import build_shim, read_log, shim_env
 
 SLOT = 24 * MiB
@@ -177,28 +178,6 @@ def test_server_ignoring_range(abota, abota_bin, tmp_path, shim, calls):
         d.check_installed()
         stores = [g for g in d.gets() if g[1] == "/appliance_2.store.raw"]
         assert stores[-1][2] == "200"
-    finally:
-        d.server.stop()
-
-
-def test_compressed_payload_starts_over(abota, abota_bin, tmp_path, shim, calls):
-    """A compressed payload is not resumed (the decompressor's state died with the process): no
-    resume state is written for it, and the rerun fetches it whole."""
-    d = Device(tmp_path)
-    try:
-        src = d.app.server_dir / "appliance_2.store.raw"
-        subprocess.run(["zstd", "-q", "-f", "-3", str(src), "-o", str(src) + ".zst"], check=True)
-        (d.app.server_dir / "appliance_2.store.raw.zst").rename(src)
-        write_manifest(d.app.server_dir)
-        data, _ = calls
-        # no checkpoints: the data writes follow one another from the first one on
-        killed_run(abota_bin, d.app, shim, data[0] + len(data) // 2)
-        assert not d.state.exists()
-        r = abota(*d.app.args("update"))
-        assert "resuming" not in r.stderr
-        d.check_installed()
-        stores = [g for g in d.gets() if g[1] == "/appliance_2.store.raw"]
-        assert len(stores) == 2 and stores[-1][3] == "-"
     finally:
         d.server.stop()
 
