@@ -3,11 +3,13 @@
 
 /* The resume state of one transfer's download (acquire-resume.c): a small text record (1 KiB,
  * padded), rewritten in place and fdatasync()ed at each checkpoint. It names what was being
- * written and how far: the bytes it counts were written and synced into the target before the
- * state was. A final line holds the SHA-256 of the lines above it, so a record torn by a power
- * loss during its own write, or damaged otherwise, is ignored (the download starts over). The state only ever says where to *try* to resume: the prefix it
- * names is hashed again and compared with prefix_sha256, and the whole written content must
- * still hash to the payload's SHA-256 of SHA256SUMS before anything is committed. */
+ * written and how far: the bytes it counts were synced before the state was, into the target
+ * (an uncompressed payload) or into the spool beside the state (a compressed one, as downloaded).
+ * A final line holds the SHA-256 of the lines above it, so a record torn by a power loss during
+ * its own write, or damaged otherwise, is ignored (the download starts over). The state only ever
+ * says where to *try* to resume: the prefix it names is hashed again and compared with
+ * prefix_sha256, and the whole download must still hash to the payload's SHA-256 of SHA256SUMS
+ * before anything is committed. */
 
 #include <stdbool.h>
 #include <stdint.h>

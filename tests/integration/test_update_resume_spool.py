@@ -168,6 +168,35 @@ def test_xz_and_gzip_resume(abota, abota_bin, tmp_path, shim, calls, fmt):
     print(f"\n{fmt} resume: {len(points)} kill points, {min(ratios):.3f} to {max(ratios):.3f} times the payloads")
 
 
+def test_resumed_download_cut_again(abota, abota_bin, tmp_path, shim, calls):
+    """A resumed download is cut again, in the middle of what it fetches after the replay: the
+    third run resumes from the second one's spool and installs the image; the three runs fetch
+    at most 1.15x the payloads (two cuts, each losing at most one checkpoint interval)."""
+    spool, _ = calls["zstd"]
+    first = spool[len(spool) // 3]
+    probe = Device(tmp_path / "probe")
+    try:
+        killed_run(abota_bin, probe.app, shim, first)
+        rerun = logged_calls(abota_bin, probe, shim, tmp_path / "rerun.log")
+    finally:
+        probe.server.stop()
+    # the spool writes of the resumed run: those past the replayed prefix
+    appended = [n for n, call, path, off, _ in rerun if path.endswith("/10-store.part") and call == "pwrite"]
+    assert len(appended) >= 10, len(appended)
+    d = Device(tmp_path / "dev")
+    try:
+        killed_run(abota_bin, d.app, shim, first)
+        killed_run(abota_bin, d.app, shim, appended[len(appended) // 2])
+        r = abota(*d.app.args("update"))
+        assert "(from the spool)" in r.stderr and "no longer" not in r.stderr, r.stderr
+        d.check_installed()
+        ranges = [int(g[3][6:-1]) for g in d.gets() if g[3] != "-"]
+        assert len(ranges) == 2 and ranges[1] > ranges[0], d.gets()
+        assert d.bytes_sent() <= 1.15 * d.payloads(), (d.bytes_sent(), d.payloads())
+    finally:
+        d.server.stop()
+
+
 def test_tampered_spool_is_fetched_again(abota, abota_bin, tmp_path, shim, calls):
     spool, _ = calls["zstd"]
     d = Device(tmp_path)
