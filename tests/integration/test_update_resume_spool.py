@@ -6,6 +6,7 @@ process): the bytes as downloaded are also appended to a spool beside the resume
 rerun checks the spool against the state, decompresses it into the slot again and fetches only
 the rest with a Range request. A regular-file target (the UKI on the ESP) is written into a
 partial file of a fixed name that a kill leaves behind, and that the rerun goes on with."""
+import contextlib
 import json
 import random
 import subprocess
@@ -98,6 +99,17 @@ def killed_run(abota_bin, app, shim, at):
     assert "store_2" not in app.labels(), "a cut download was committed"
 
 
+@contextlib.contextmanager
+def cut_device(tmp_path, abota_bin, shim, at, *args):
+    """A Device (args as Device's) whose update was killed at call `at`; its server stops after."""
+    d = Device(tmp_path, *args)
+    try:
+        killed_run(abota_bin, d.app, shim, at)
+        yield d
+    finally:
+        d.server.stop()
+
+
 def logged_calls(abota_bin, dev, shim, log):
     """A whole update's system calls [(n, call, path, offset, length)]."""
     p = subprocess.run([abota_bin, *map(str, dev.app.args("update"))], capture_output=True, text=True,
@@ -174,18 +186,12 @@ def test_resumed_download_cut_again(abota, abota_bin, tmp_path, shim, calls):
     at most 1.15x the payloads (two cuts, each losing at most one checkpoint interval)."""
     spool, _ = calls["zstd"]
     first = spool[len(spool) // 3]
-    probe = Device(tmp_path / "probe")
-    try:
-        killed_run(abota_bin, probe.app, shim, first)
+    with cut_device(tmp_path / "probe", abota_bin, shim, first) as probe:
         rerun = logged_calls(abota_bin, probe, shim, tmp_path / "rerun.log")
-    finally:
-        probe.server.stop()
     # the spool writes of the resumed run: those past the replayed prefix
     appended = [n for n, call, path, off, _ in rerun if path.endswith("/10-store.part") and call == "pwrite"]
     assert len(appended) >= 10, len(appended)
-    d = Device(tmp_path / "dev")
-    try:
-        killed_run(abota_bin, d.app, shim, first)
+    with cut_device(tmp_path / "dev", abota_bin, shim, first) as d:
         killed_run(abota_bin, d.app, shim, appended[len(appended) // 2])
         r = abota(*d.app.args("update"))
         assert "(from the spool)" in r.stderr and "no longer" not in r.stderr, r.stderr
@@ -193,15 +199,11 @@ def test_resumed_download_cut_again(abota, abota_bin, tmp_path, shim, calls):
         ranges = [int(g[3][6:-1]) for g in d.gets() if g[3] != "-"]
         assert len(ranges) == 2 and ranges[1] > ranges[0], d.gets()
         assert d.bytes_sent() <= 1.15 * d.payloads(), (d.bytes_sent(), d.payloads())
-    finally:
-        d.server.stop()
 
 
 def test_tampered_spool_is_fetched_again(abota, abota_bin, tmp_path, shim, calls):
     spool, _ = calls["zstd"]
-    d = Device(tmp_path)
-    try:
-        killed_run(abota_bin, d.app, shim, spool[len(spool) // 2])
+    with cut_device(tmp_path, abota_bin, shim, spool[len(spool) // 2]) as d:
         assert d.state.exists() and d.spool.stat().st_size > 2 * MiB
         with open(d.spool, "r+b") as f:
             f.seek(MiB + 5)
@@ -212,8 +214,6 @@ def test_tampered_spool_is_fetched_again(abota, abota_bin, tmp_path, shim, calls
         assert "in the spool" in r.stderr and "no longer hash to what was downloaded" in r.stderr, r.stderr
         d.check_installed()
         assert d.gets()[-1][3] == "-", "the whole store is fetched again"
-    finally:
-        d.server.stop()
 
 
 def test_spool_without_room_updates_without_resume(abota_bin, tmp_path, shim):
@@ -239,15 +239,11 @@ def test_spool_without_room_updates_without_resume(abota_bin, tmp_path, shim):
 def test_orphaned_spool_is_removed(abota, abota_bin, tmp_path, shim, calls):
     """A spool whose state is gone (a cut between their removals) goes at the next vacuum."""
     spool, _ = calls["zstd"]
-    d = Device(tmp_path)
-    try:
-        killed_run(abota_bin, d.app, shim, spool[len(spool) // 2])
+    with cut_device(tmp_path, abota_bin, shim, spool[len(spool) // 2]) as d:
         d.state.unlink()
         r = abota(*d.app.args("vacuum"))
         assert "removed the spool" in r.stderr, r.stderr
         assert not d.spool.exists()
-    finally:
-        d.server.stop()
 
 
 @pytest.mark.parametrize("efi_fmt", [None, "zstd"])
@@ -264,9 +260,7 @@ def test_regular_file_target_resumes(abota, abota_bin, tmp_path, shim, efi_fmt):
     name = "/20-kernel.part" if efi_fmt else partial
     writes = [n for n, call, path, _, _ in calls if path.endswith(name) and call in ("pwrite", "fallocate")]
     assert len(writes) >= 20, len(writes)
-    d = Device(tmp_path / "kill", None, 12 * MiB, efi_fmt)
-    try:
-        killed_run(abota_bin, d.app, shim, writes[len(writes) // 2])
+    with cut_device(tmp_path / "kill", abota_bin, shim, writes[len(writes) // 2], None, 12 * MiB, efi_fmt) as d:
         assert (d.app.esp / partial).exists()
         listed = abota(*d.app.args("--offline", "--json=short", "list"))
         assert json.loads(listed.stdout)["all"] == ["1"], listed.stdout
@@ -277,8 +271,6 @@ def test_regular_file_target_resumes(abota, abota_bin, tmp_path, shim, efi_fmt):
         efi = d.gets("appliance_2.efi")
         assert efi[-1][3].startswith("bytes=") and efi[-1][3] != "bytes=0-", efi
         assert d.bytes_sent() <= 1.1 * d.payloads(), (d.bytes_sent(), d.payloads())
-    finally:
-        d.server.stop()
 
 
 def test_partial_file_of_another_version_is_removed(abota, abota_bin, tmp_path, shim):
@@ -291,9 +283,7 @@ def test_partial_file_of_another_version_is_removed(abota, abota_bin, tmp_path, 
         d.server.stop()
     partial = ".#sysupdate-partial-appliance_2+3-0.efi"
     writes = [n for n, call, path, _, _ in calls if path.endswith(partial) and call == "pwrite"]
-    d = Device(tmp_path / "kill", None, 12 * MiB)
-    try:
-        killed_run(abota_bin, d.app, shim, writes[len(writes) // 2])
+    with cut_device(tmp_path / "kill", abota_bin, shim, writes[len(writes) // 2], None, 12 * MiB) as d:
         assert (d.app.esp / partial).exists()
         for p in d.app.server_dir.glob("appliance_2.*"):
             p.unlink()
@@ -301,5 +291,3 @@ def test_partial_file_of_another_version_is_removed(abota, abota_bin, tmp_path, 
         abota(*d.app.args("update"))
         assert "appliance_3+3-0.efi" in d.app.esp_files()
         assert not [n for n in d.app.esp_files() if n.startswith(".#")], d.app.esp_files()
-    finally:
-        d.server.stop()
