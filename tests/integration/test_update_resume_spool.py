@@ -35,12 +35,18 @@ def image(version, size):
     return bytes(out[:size])
 
 
+COMPRESSED = {}  # (name, fmt) -> the bytes compressed, made once per module
+
+
 def compress(path, fmt):
-    tool = COMPRESS[fmt]
-    out = str(path) + SUFFIX[fmt]
-    args = [*tool, str(path)] + (["-o", out] if fmt == "zstd" else [])
-    subprocess.run(args, check=True)
-    return out
+    """Replaces path by its content compressed with fmt."""
+    key = (path.name, fmt, path.stat().st_size)
+    if key not in COMPRESSED:
+        out = str(path) + SUFFIX[fmt]
+        subprocess.run([*COMPRESS[fmt], str(path)] + (["-o", out] if fmt == "zstd" else []), check=True)
+        COMPRESSED[key] = open(out, "rb").read()
+        subprocess.run(["rm", out], check=True)
+    path.write_bytes(COMPRESSED[key])
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +73,7 @@ class Device:
             dst = self.app.server_dir / name
             dst.write_bytes(data)
             if f:
-                src = compress(dst, f)
-                subprocess.run(["mv", src, str(dst)], check=True)
+                compress(dst, f)
         write_manifest(self.app.server_dir)
         self.resume = self.app.root / "var/lib/abota/resume"
         self.state = self.resume / "10-store.state"
