@@ -41,16 +41,13 @@ static void spool_off(struct acquire_spool *s, const char *why) {
         (void) unlink(s->path);
 }
 
-/* Whether the file system of path (or of its directory, fd < 0) has room for remaining more
- * bytes and the margin; else *why says what it has. */
-static bool has_room(int fd, const char *dir, uint64_t remaining, char *why, size_t size) {
-        struct statvfs st;
+/* Whether a file system (st) has room for remaining more bytes and the margin; else *why says
+ * what it has. */
+static bool has_room(const struct statvfs *st, uint64_t remaining, char *why, size_t size) {
         char a[16], b[16];
-        if (remaining == UINT64_MAX || (fd >= 0 ? fstatvfs(fd, &st) : statvfs(dir, &st)) < 0)
+        uint64_t free_bytes = (uint64_t) st->f_bavail * st->f_frsize;
+        if (remaining == UINT64_MAX || free_bytes >= remaining + SPOOL_MARGIN)
                 return true; /* unknown: a failed write switches the spool off */
-        uint64_t free_bytes = (uint64_t) st.f_bavail * st.f_frsize;
-        if (free_bytes >= remaining + SPOOL_MARGIN)
-                return true;
         snprintf(why, size, "%s free, the payload needs %s and a margin", format_bytes(a, free_bytes),
                  format_bytes(b, remaining));
         return false;
@@ -67,7 +64,8 @@ int acquire_spool_open(const char *path, uint64_t keep, uint64_t remaining, cons
         int r = s->path ? path_dirname(path, &dir) : -ENOMEM;
         if (r >= 0)
                 r = mkdir_all(dir, 0700);
-        if (r >= 0 && !has_room(-1, dir, remaining, why, sizeof(why))) {
+        struct statvfs st;
+        if (r >= 0 && statvfs(dir, &st) >= 0 && !has_room(&st, remaining, why, sizeof(why))) {
                 spool_off(s, why); /* before a byte of it is written */
                 *ret = s;
                 return 0;
@@ -87,8 +85,9 @@ int acquire_spool_open(const char *path, uint64_t keep, uint64_t remaining, cons
 }
 
 void acquire_spool_expect(struct acquire_spool *s, uint64_t remaining) {
+        struct statvfs st;
         char why[96];
-        if (!s->off && !has_room(s->fd, NULL, remaining, why, sizeof(why)))
+        if (!s->off && fstatvfs(s->fd, &st) >= 0 && !has_room(&st, remaining, why, sizeof(why)))
                 spool_off(s, why);
 }
 
