@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The process handling of the e2e harness (examples/appliance/vm.py, used by tests/e2e/run): no
-QEMU, swtpm, lighttpd or second e2e process outlives the process that started it, whether that one
+"""The e2e harness (tests/e2e/run, examples/appliance/vm.py) without VMs.
+
+Process handling: no QEMU, swtpm, lighttpd or second e2e process outlives the process that started it, whether that one
 ends normally, on an unexpected exception, on SIGTERM or is killed. The processes here stand in for
 them: run's parent (spawns the second process with SIGTERM as its parent-death signal, reaps it in
 a finally block) and the second process (spawns a long-running program, stops it in its finally
 block)."""
+import importlib.machinery
+import importlib.util
 import os
 import signal
 import subprocess
@@ -14,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-APPLIANCE = Path(__file__).resolve().parents[2] / "examples" / "appliance"
+ROOT = Path(__file__).resolve().parents[2]
+APPLIANCE = ROOT / "examples" / "appliance"
 
 # The second process: a "VM" (sleep) of its own, stopped in its finally block.
 SIDE = f"""import sys, time
@@ -103,3 +107,27 @@ def test_second_process_and_its_vms_end_with_the_parent(end):
         parent.wait()
         if qemu and not gone(qemu, 0):
             os.kill(qemu, signal.SIGKILL)
+
+
+def load_run():
+    """tests/e2e/run as a module (main() does not run)."""
+    loader = importlib.machinery.SourceFileLoader("e2e_run", str(ROOT / "tests" / "e2e" / "run"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("e2e_run", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_boot_cost_names_the_missing_plain_image(tmp_path, monkeypatch):
+    """build.sh's sfdisk path makes no disk-plain.raw: boot_cost fails saying so, before any boot."""
+    run = load_run()
+    factory = tmp_path / "disk.raw"
+    factory.write_bytes(b"")
+    monkeypatch.setattr(run, "BOOT_COST_ROWS", [("unprotected", tmp_path / "disk-plain.raw", False),
+                                                ("dm-verity", factory, False)])
+    s = object.__new__(run.Scenarios)
+    s.workdir, s.first_boots = tmp_path, {}
+    with pytest.raises(run.Failure) as e:
+        s.boot_cost()
+    assert str(e.value) == (f"unprotected: no {tmp_path / 'disk-plain.raw'} (examples/appliance/build.sh makes "
+                            "it only with IMAGE_BUILDER=repart, the default when abota has the repart verb)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk.raw"]
