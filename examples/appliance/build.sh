@@ -23,6 +23,7 @@
 #   payloads/appliance_4*           a tampered version 4 (v2 with IMAGE_VERSION=4): its UKI is signed
 #                                   with the foreign key, which the firmware's db does not hold
 #   keys/                           Secure Boot test keys (secureboot-keys.sh), made once per $OUT
+#   disk-plain.raw  version 1 without dm-verity (tests/e2e boot_cost); IMAGE_BUILDER=repart only
 #
 # Secure Boot: systemd-boot (both copies on the ESP) and every UKI are signed with sbsign (the db
 # key); the ESP carries PK/KEK/db.auth in /loader/keys/auto/, which systemd-boot enrolls when the
@@ -401,9 +402,10 @@ log "disk image ($builder): $disk ($(( $(stat -c %s "$disk") / 1024 / 1024 )) Mi
 # ---- the same version 1 without dm-verity, for the boot-time comparison (tests/e2e boot_cost) ----
 # disk-plain.raw: the ESP with a UKI whose command line names the store by label (root=PARTLABEL=),
 # slot A a plain partition holding the same erofs, slot B empty; signed as the factory image is.
+rm -f "$out/disk-plain.raw"
 if [ "$builder" = repart ]; then
         pw=$w/plain
-        rm -rf "$pw" "$out/disk-plain.raw"
+        rm -rf "$pw"
         mkdir -p "$pw/defs" "$pw/root/etc"
         cp -a "$w/image-root/esp" "$pw/root/esp"
         make_uki 1 "$pw/root/esp/EFI/Linux/appliance_1.efi" PARTLABEL=store_1
@@ -418,4 +420,6 @@ if [ "$builder" = repart ]; then
                 --seed="$seed" --dry-run=no --json=off "$out/disk-plain.raw" >/dev/null
         rm -rf "$pw"
         log "disk image without dm-verity (boot-time comparison): $out/disk-plain.raw"
+else
+        log "no disk image without dm-verity (disk-plain.raw, for tests/e2e boot_cost): IMAGE_BUILDER=repart makes it"
 fi

@@ -6,10 +6,12 @@ boot at a time with the serial console in a log file and a software TPM (swtpm) 
 
 Environment: OUT (the appliance build directory, default examples/appliance/out).
 """
+import ctypes
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -52,6 +54,47 @@ def run(*args, **kw):
     return subprocess.run([str(a) for a in args], check=True, capture_output=True, text=True, **kw).stdout
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def spawn(args, sig=signal.SIGKILL, **kw):
+    """subprocess.Popen(args, **kw) for a process that must not outlive this one (QEMU, swtpm,
+    lighttpd, the second e2e process): the kernel sends it sig when this process ends, however it
+    ends (prctl PR_SET_PDEATHSIG; spawn from the main thread: the signal follows the thread)."""
+    parent = os.getpid()
+
+    def die_with_parent():
+        _libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent ended before prctl
+            os._exit(127)
+    return subprocess.Popen([str(a) for a in args], preexec_fn=die_with_parent, **kw)
+
+
+def reap(proc, timeout=60):
+    """Ends proc if it still runs (SIGTERM, SIGKILL after timeout s) and waits for it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def exit_on_signals():
+    """SIGTERM, SIGINT and SIGHUP raise SystemExit in this process, so that its finally blocks stop
+    its VMs, servers and child processes; later ones are ignored while they do (each of their
+    waits is bounded)."""
+    def handler(sig, frame):
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        raise SystemExit(128 + sig)
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, handler)
+
+
 class Server:
     """lighttpd serving an update directory, with its own configuration in a temp dir."""
 
@@ -78,7 +121,7 @@ class Server:
             + (f"connection.kbytes-per-second = {kbytes_per_second}\n" if kbytes_per_second else "")
             + (f'server.modules += ("mod_accesslog")\naccesslog.filename = "{access_log}"\n'
                'accesslog.format = "%r %>s %{Range}i"\n' if access_log else ""))
-        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", str(conf)])
+        self.proc = spawn(["lighttpd", "-D", "-f", conf])
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
@@ -89,8 +132,7 @@ class Server:
 
     def stop(self):
         if self.proc:
-            self.proc.terminate()
-            self.proc.wait()
+            reap(self.proc)
             self.proc = None
 
     def publish(self, abota, version):
@@ -243,11 +285,14 @@ class Machine:
         self.monitor_path = self.workdir / f"{self.name}-monitor.sock"
         self.monitor_path.unlink(missing_ok=True)
         t0 = time.monotonic()
+        proc = spawn(self.qemu_args(log) + ["-serial", f"file:{log}"], stdin=subprocess.DEVNULL)
         try:
-            subprocess.run(self.qemu_args(log) + ["-serial", f"file:{log}"], stdin=subprocess.DEVNULL,
-                           timeout=timeout, check=True)
+            rc = proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise Failure(f"Secure Boot key enrollment did not reset within {timeout} s; console: {log}")
+        finally:
+            reap(proc)
+        check(rc == 0, f"QEMU exited {rc} in the Secure Boot key enrollment; console: {log}")
         text = log.read_bytes().decode("utf-8", "replace")
         check("Enrolling secure boot keys" in text,
               f"systemd-boot did not enroll the Secure Boot keys (firmware not in setup mode?); console: {log}")
@@ -279,7 +324,7 @@ class Machine:
         args += self._serial_args(log)
         swtpm = self._start_tpm(args) if self.tpm else None
         t0 = time.monotonic()
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        proc = spawn(args, stdin=subprocess.DEVNULL)
         self.console = None
         ready = None
         kill_at = None
@@ -366,7 +411,7 @@ class Machine:
         self.tpm.mkdir(parents=True, exist_ok=True)
         sock = self.workdir / f"{self.name}-swtpm.sock"
         sock.unlink(missing_ok=True)
-        proc = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={self.tpm}",
+        proc = spawn(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={self.tpm}",
                                  "--ctrl", f"type=unixio,path={sock}", "--terminate"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         for _ in range(200):

@@ -490,6 +490,7 @@ def firstboot_cuts(workdir, rec, server, offline, boots, second_boot=False, seed
             b = vm.boot(FIRSTBOOT_CHECK)
             version = b.version
             problems += firstboot_boot_problems(b, image, factory, workdir, "")
+            problems += firstboot_console_problems(b, had)
             if second_boot and not problems:
                 table = invariants.gpt(image)[0]
                 b = vm.boot(FIRSTBOOT_CHECK)
@@ -514,6 +515,20 @@ def firstboot_describe(result):
     return (f"first boot: {result.offline} cuts checked offline (factory table {t.get('old', 0)}, with data "
             f"{t.get('new', 0)}), {result.booted} booted (came up as "
             f"{', '.join(f'v{k}: {n}' for k, n in sorted(result.versions.items(), key=str))}); {len(result.bad)} bad")
+
+
+def firstboot_console_problems(b, had):
+    """The console must say what the boot after the cut did: create and encrypt the data partition
+    (not in the table), or only add the recovery key to the one an earlier boot encrypted."""
+    created = "firstboot: created partition(s) data" in b.log
+    encrypted = "firstboot: encrypted the data partition" in b.log
+    added = "firstboot: added a recovery key to the data partition" in b.log
+    if had and (created or encrypted or not added):
+        return [f"console: data was in the table, yet created={created} encrypted={encrypted} "
+                f"(recovery key added={added})"]
+    if not had and not (created and encrypted and not added):
+        return [f"console: data was not in the table, yet created={created} encrypted={encrypted} added={added}"]
+    return []
 
 
 def firstboot_boot_problems(b, image, factory, workdir, prefix):

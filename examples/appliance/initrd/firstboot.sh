@@ -16,6 +16,7 @@
 # partitions that are not in the table.
 FIRSTBOOT_TPM=/dev/tpmrm0
 FIRSTBOOT_KEY_TIMEOUT=120
+firstboot_created= # the labels of the partitions this boot's repart created
 
 # firstboot_disk PARTITION_DEVICE: the disk holding the partition (/dev/vda2 -> /dev/vda).
 firstboot_disk() {
@@ -37,6 +38,7 @@ firstboot_repart() {
         fi
         # one activity per partition abota repart knows about: create, resize or unchanged
         created=$(echo "$out" | grep -o '"label":"[^"]*"[^}]*"activity":"create"' | sed 's/"label":"\([^"]*\)".*/\1/' | tr '\n' ' ')
+        firstboot_created=$created
         if [ -n "$created" ]; then
                 echo "firstboot: created partition(s) ${created% } on $disk" >/dev/console
         else
@@ -67,7 +69,7 @@ firstboot_mount_data() {
 # firstboot_recovery_key VOLUME MARKER: a volume without MARKER (on the volume's file system) gets a
 # recovery key, shown once on the console, checked to open the volume, then MARKER is written: a
 # power cut before that (the first boot, or the key slot half written) adds a new key on the next
-# boot. The key itself is stored nowhere.
+# boot, and that boot says so (it did not encrypt the volume). The key itself is stored nowhere.
 firstboot_recovery_key() {
         [ -e "$2" ] && return 0
         if ! out=$(abota enroll --recovery-key --unlock-tpm2-device="$FIRSTBOOT_TPM" "$1" 2>/tmp/enroll.err); then
@@ -75,7 +77,10 @@ firstboot_recovery_key() {
                 return 0
         fi
         key=$(echo "$out" | grep -E '^ +[a-z]{8}(-[a-z]{8}){7}$' | tr -d ' ')
-        echo "firstboot: encrypted the data partition $1 with a key sealed to this device's TPM (PCR 7)" >/dev/console
+        case " $firstboot_created " in
+        *" data "*) echo "firstboot: encrypted the data partition $1 with a key sealed to this device's TPM (PCR 7)" >/dev/console ;;
+        *) echo "firstboot: added a recovery key to the data partition $1, encrypted by an earlier boot (cut before its recovery key was kept)" >/dev/console ;;
+        esac
         echo "firstboot: RECOVERY KEY (shown once, stored nowhere; write it down):" >/dev/console
         echo "    $key" >/dev/console
         if echo "$key" | abota unlock --test --recovery-key "$1" >/dev/null 2>/tmp/enroll.err; then
