@@ -89,14 +89,73 @@ static size_t block_size_at(const struct block_index *idx, size_t i) {
         return i + 1 < idx->n_blocks ? BLOCK_SIZE : (size_t) (idx->image_size - (uint64_t) i * BLOCK_SIZE);
 }
 
-/* Trains the dictionary on up to DICT_SAMPLES non-zero whole blocks of image, evenly spread, and
+/* Marks in *ret the non-zero whole blocks of image that may be samples: those older does not list
+ * when there are at least DICT_SIZE_MIN * 64 bytes of them, else all. *ret_n: how many. */
+static int pick_samples(const uint8_t *image, struct block_index *idx, const struct block_index *older,
+                        uint8_t **ret, size_t *ret_n, bool *ret_new) {
+        size_t size = 1, n = 0, n_new = 0;
+        uint8_t *pick = calloc(idx->n_blocks, 1);
+        while (older && size < 2 * older->n_blocks)
+                size <<= 1;
+        _cleanup_free_ uint64_t *set = older ? calloc(size, sizeof(uint64_t)) : NULL;
+        if (!pick || (older && !set)) {
+                free(pick);
+                return -ENOMEM;
+        }
+        /* open addressing over the first 8 bytes of the hashes (0 = empty: a hash of 0 is never "new") */
+        for (size_t i = 0; older && i < older->n_blocks; i++) {
+                uint64_t k;
+                memcpy(&k, older->hashes[i], sizeof(k));
+                size_t s = (size_t) k & (size - 1);
+                while (set[s] != 0 && set[s] != k)
+                        s = (s + 1) & (size - 1);
+                set[s] = k;
+        }
+        for (size_t i = 0; i < idx->n_blocks; i++) {
+                const uint8_t *p = image + (uint64_t) i * BLOCK_SIZE;
+                if (block_size_at(idx, i) != BLOCK_SIZE || block_is_zero(p, BLOCK_SIZE))
+                        continue;
+                pick[i] = 1;
+                n++;
+                if (!older)
+                        continue;
+                uint64_t k;
+                if (block_hash(p, BLOCK_SIZE, idx->hashes[i]) < 0) {
+                        free(pick);
+                        return -EIO;
+                }
+                memcpy(&k, idx->hashes[i], sizeof(k));
+                size_t s = (size_t) k & (size - 1);
+                while (set[s] != 0 && set[s] != k)
+                        s = (s + 1) & (size - 1);
+                if (set[s] != k) {
+                        pick[i] = 2;
+                        n_new++;
+                }
+        }
+        *ret_new = n_new * BLOCK_SIZE >= DICT_SIZE_MIN * 64;
+        if (*ret_new) {
+                for (size_t i = 0; i < idx->n_blocks; i++)
+                        pick[i] = pick[i] == 2;
+                n = n_new;
+        }
+        *ret = pick;
+        *ret_n = n;
+        return 0;
+}
+
+/* Trains the dictionary on up to DICT_SAMPLES blocks of image (pick_samples()), evenly spread, and
  * writes it compressed at the start of data: 0 and *ret (NULL when the image is too small or too
  * uniform for one), or -errno (logged). */
-static int write_dict(const uint8_t *image, struct block_index *idx, struct out *data, ZSTD_CDict **ret, int level) {
+static int write_dict(const uint8_t *image, struct block_index *idx, const struct block_index *older, struct out *data,
+                      ZSTD_CDict **ret, int level) {
         size_t n = 0, k = 0;
+        bool only_new = false;
+        _cleanup_free_ uint8_t *pick = NULL;
         *ret = NULL;
-        for (size_t i = 0; i < idx->n_blocks; i++)
-                n += block_size_at(idx, i) == BLOCK_SIZE && !block_is_zero(image + (uint64_t) i * BLOCK_SIZE, BLOCK_SIZE);
+        int r = pick_samples(image, idx, older, &pick, &n, &only_new);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot pick the samples of the dictionary: %s", data->path, strerror(-r));
         size_t want = n < DICT_SAMPLES ? n : DICT_SAMPLES, cap = want * BLOCK_SIZE / 64;
         if (cap > DICT_SIZE)
                 cap = DICT_SIZE;
@@ -111,7 +170,7 @@ static int write_dict(const uint8_t *image, struct block_index *idx, struct out 
         /* the j-th non-zero block is taken when j * want / n reaches the next sample */
         for (size_t i = 0, j = 0; i < idx->n_blocks && k < want; i++) {
                 const uint8_t *p = image + (uint64_t) i * BLOCK_SIZE;
-                if (block_size_at(idx, i) != BLOCK_SIZE || block_is_zero(p, BLOCK_SIZE))
+                if (!pick[i])
                         continue;
                 if ((uint64_t) j++ * want / n == k) {
                         memcpy(samples + k * BLOCK_SIZE, p, BLOCK_SIZE);
@@ -133,17 +192,20 @@ static int write_dict(const uint8_t *image, struct block_index *idx, struct out 
         unsigned len = 0;
         if (EVP_Digest(z, zn, idx->dict_sha256, &len, EVP_sha256(), NULL) != 1 || len != 32)
                 return log_error_errno(EIO, "%s: SHA-256 computation failed", data->path);
-        int r = out_write(data, z, zn);
+        r = out_write(data, z, zn);
         if (r < 0)
                 return r;
         idx->dict_size = (uint32_t) zn;
         idx->dict_raw_size = (uint32_t) d;
+        log_debug("%s: a dictionary of %zu bytes (%zu compressed), trained on %zu of %zu %s", data->path, d, zn, k, n,
+                  only_new ? "blocks the index of the version before does not list" : "non-zero blocks");
         *ret = ZSTD_createCDict(dict, d, level);
         return *ret ? 0 : -ENOMEM;
 }
 
 /* Compresses every block of image into data and fills idx. */
-static int write_blocks(const uint8_t *image, struct block_index *idx, int level, struct out *data) {
+static int write_blocks(const uint8_t *image, struct block_index *idx, const struct block_index *older, int level,
+                        struct out *data) {
         ZSTD_CCtx *c = ZSTD_createCCtx();
         ZSTD_CDict *dict = NULL;
         EVP_MD_CTX *sha = EVP_MD_CTX_new();
@@ -155,7 +217,7 @@ static int write_blocks(const uint8_t *image, struct block_index *idx, int level
                        ZSTD_isError(e = ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0))))
                 r = log_error_errno(EIO, "%s: cannot set up zstd: %s", data->path, ZSTD_getErrorName(e));
         if (r >= 0)
-                r = write_dict(image, idx, data, &dict, level);
+                r = write_dict(image, idx, older, data, &dict, level);
         if (r >= 0 && dict && ZSTD_isError(e = ZSTD_CCtx_refCDict(c, dict)))
                 r = log_error_errno(EIO, "%s: cannot set up zstd: %s", data->path, ZSTD_getErrorName(e));
         for (size_t i = 0; i < idx->n_blocks && r >= 0; i++) {
@@ -204,8 +266,26 @@ static int write_index(const struct block_index *idx, struct out *o) {
         return out_write(o, z, k);
 }
 
-int publish_blocks_write(const char *path, int level, int index_fd, const char *index_path, int data_fd,
-                         const char *data_path, uint8_t ret_index_sha256[32], uint8_t ret_data_sha256[32]) {
+int publish_blocks_older(int dir_fd, const char *name, struct block_index **ret) {
+        _cleanup_free_ char *iname = block_index_name(name), *data = NULL;
+        _cleanup_close_ int fd = iname ? openat(dir_fd, iname, O_RDONLY | O_CLOEXEC) : -1;
+        size_t n = 0;
+        *ret = NULL;
+        if (!iname)
+                return -ENOMEM;
+        if (fd < 0)
+                return 0;
+        int r = read_full_fd(fd, BLOCK_INDEX_MAX, &data, &n);
+        if (r >= 0)
+                r = block_index_load(data, n, ret);
+        if (r < 0)
+                log_debug("%s: not used for the dictionary: %s", iname, strerror(-r));
+        return r == -ENOMEM ? r : 0;
+}
+
+int publish_blocks_write(const char *path, int level, const struct block_index *older, int index_fd,
+                         const char *index_path, int data_fd, const char *data_path, uint8_t ret_index_sha256[32],
+                         uint8_t ret_data_sha256[32]) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
@@ -233,7 +313,7 @@ int publish_blocks_write(const char *path, int level, int index_fd, const char *
                         r = log_error_errno(r, "%s: too large for a block index", path);
         }
         if (r >= 0)
-                r = write_blocks(map, idx, level, &data);
+                r = write_blocks(map, idx, older, level, &data);
         if (r >= 0)
                 r = out_finish(&data, ret_data_sha256);
         if (r >= 0)

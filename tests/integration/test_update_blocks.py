@@ -215,6 +215,24 @@ def test_dictionary_fetched_once_and_tampered_dictionary_falls_back(abota, app, 
     assert "/appliance_2.store.raw" in gets(app)
 
 
+def test_dictionary_trained_on_blocks_new_since_version_before(abota, app, tmp_path, monkeypatch):
+    """The dictionary of v2 is trained on the blocks v1's index does not list (what a v1 device
+    fetches), when there are enough of them; v1, with no version before, on all its blocks."""
+    monkeypatch.setenv("SYSTEMD_LOG_LEVEL", "debug")
+    r = publish(abota, app, tmp_path, "1", app.v1)
+    assert "trained on" in r.stderr and "non-zero blocks" in r.stderr, r.stderr
+    v2 = edit(app.v1, 2, n=120)
+    r = publish(abota, app, tmp_path, "2", v2)
+    trained = [line for line in r.stderr.splitlines() if "trained on" in line]
+    assert len(trained) == 1 and "blocks the index of the version before does not list" in trained[0], r.stderr
+    n = int(trained[0].split("trained on ")[1].split()[0])
+    assert 64 <= n <= 240  # 120 edits of 256 bytes touch at most 240 blocks
+    monkeypatch.delenv("SYSTEMD_LOG_LEVEL")
+    r = abota(*app.args("update"))
+    assert "written by block reuse" in r.stderr
+    assert slot_bytes(app.disk, "store_2")[:len(v2)] == v2
+
+
 def test_index_of_old_format_version_falls_back(abota, app, tmp_path):
     """An index of format version 1 (no dictionary; its header is 40 bytes shorter) listed in
     SHA256SUMS: refused as such, not misread, and the full image is downloaded."""
