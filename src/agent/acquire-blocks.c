@@ -701,7 +701,7 @@ static int blocks_apply(const struct resource *target, const struct instance *sr
         if (r > 0)
                 log_info("%s: written by block reuse: %zu blocks from local slots, %s fetched (index %s, dictionary %s, %zu ranges in %zu requests)%s%s",
                          what, b.local, format_bytes(a, index_size + dict + received), format_bytes(c, index_size),
-                         format_bytes(e, dict), n_ranges, requests + (dict > 0),
+                         format_bytes(e, dict), n_ranges, requests,
                          full != UINT64_MAX ? ", full image " : "", full != UINT64_MAX ? format_bytes(d, full) : "");
 finish:
         ZSTD_freeDDict(b.dict);
