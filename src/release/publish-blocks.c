@@ -16,7 +16,8 @@
  * v3 not in v2) 8.11 / 20.53: what is used when the version before has an index. As raw bytes
  * they would be 24.66 MiB for v2. bench/delta, v1 -> v2 / v3 on the wire (index and HTTP
  * headers included): 10.29 / 23.86 MiB without a dictionary, 9.54 / 21.76 trained on the image,
- * 8.89 / 21.48 trained on the blocks new since the version before. */
+ * 8.89 / 21.48 trained on the blocks new since the version before (one request per range); with
+ * up to 100 ranges per request, 10.18 / 23.58 without a dictionary and 8.79 / 21.20 with it. */
 #include "publish-blocks.h"
 
 #include "base/log.h"
