@@ -3,9 +3,10 @@
  *
  *     index (fetched, checked against SHA256SUMS) -> zero blocks -> local slots -> Range requests
  *
- * (up to 100 ranges per request, the multipart/byteranges answer decoded as it streams in), then
- * the written slot is hashed against the image's SHA-256. Memory: the index and a table of
- * its hashes (about 30 bytes per 4 KiB block, 2.5 MiB for a 320 MiB image), one read buffer and
+ * (up to 100 ranges per request, the multipart/byteranges answer decoded as it streams in; first,
+ * in one range, the frames' dictionary), then the written slot is hashed against the image's
+ * SHA-256. Memory: the index and a table of its hashes (about 30 bytes per 4 KiB block, 2.5 MiB
+ * for a 320 MiB image), the dictionary (at most 1 MiB, 512 KiB as published), one read buffer and
  * one frame; the slots are read and written with pread/pwrite. */
 #include "acquire-blocks.h"
 
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define READ_BUFFER (1024U * 1024U)
@@ -81,6 +83,7 @@ struct blocks {
         uint8_t *planned;    /* first blocks of a hash: one block with it is being fetched */
         size_t left;         /* non-zero blocks not written yet */
         size_t local;        /* blocks taken from local slots */
+        ZSTD_DDict *dict;    /* of the frames, NULL = none */
 };
 
 static uint64_t hash_key(const uint8_t h[BLOCK_HASH_SIZE]) {
@@ -321,8 +324,7 @@ static int frame_done(struct fetch *f) {
         const struct block_index *idx = f->b->idx;
         size_t want = block_bytes(idx, f->cur);
         uint8_t h[BLOCK_HASH_SIZE];
-        size_t k = ZSTD_decompressDCtx(f->d, f->out, sizeof(f->out), f->frame, f->frame_got);
-        if (ZSTD_isError(k) || k != want || block_hash(f->out, want, h) < 0 ||
+        if (block_frame_decompress(f->d, f->b->dict, f->frame, f->frame_got, f->out, want) < 0 || block_hash(f->out, want, h) < 0 ||
             memcmp(h, idx->hashes[f->cur], BLOCK_HASH_SIZE) != 0)
                 return log_error_errno(EBADMSG, "%s: block %" PRIu32 " does not match the block index", f->url, f->cur);
         return write_chain(f->b, lookup(f->b, idx->hashes[f->cur]), f->out);
@@ -573,6 +575,58 @@ static int slot_matches(int fd, uint64_t offset, uint64_t size, const uint8_t wa
         return r < 0 ? r : memcmp(got, want, 32) == 0;
 }
 
+static size_t dict_write(char *data, size_t size, size_t nmemb, void *userdata) {
+        struct iovec *v = userdata;
+        size_t n = size * nmemb;
+        if (n > v->iov_len)
+                return 0; /* more than asked for (a 200 with the whole file): stop */
+        memcpy(v->iov_base, data, n);
+        v->iov_base = (uint8_t *) v->iov_base + n;
+        v->iov_len -= n;
+        return n;
+}
+
+/* Fetches the dictionary at the start of the data file (one Range request) and loads it into b:
+ * 0, or -errno (logged as a warning). */
+static int dict_fetch(struct blocks *b, const char *url) {
+        const struct block_index *idx = b->idx;
+        _cleanup_free_ uint8_t *buf = idx->dict_size > 0 ? malloc(idx->dict_size) : NULL;
+        struct iovec v = { buf, idx->dict_size };
+        char range[32], errbuf[CURL_ERROR_SIZE] = "";
+        long status = 0;
+        if (idx->dict_size == 0)
+                return 0;
+        CURL *curl = curl_easy_init();
+        int r = curl && buf ? acquire_curl_setup(curl, url, "http,https") : -ENOMEM;
+        if (r >= 0) {
+                struct acquire_fetch_options o;
+                acquire_fetch_options_default(&o);
+                snprintf(range, sizeof(range), "0-%" PRIu32, idx->dict_size - 1);
+                if (acquire_http_share())
+                        curl_easy_setopt(curl, CURLOPT_SHARE, acquire_http_share());
+                curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+                curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long) o.connect_timeout_sec);
+                curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) o.transfer_timeout_sec);
+                curl_easy_setopt(curl, CURLOPT_RANGE, range);
+                curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, dict_write);
+                curl_easy_setopt(curl, CURLOPT_WRITEDATA, &v);
+                CURLcode c = curl_easy_perform(curl);
+                curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+                if (status != 206 && status != 0)
+                        r = log_warning_errno(EPROTO, "%s: the server does not answer range requests (HTTP %ld)", url, status);
+                else if (c != CURLE_OK || v.iov_len != 0)
+                        r = log_warning_errno(EIO, "%s: range %s (the dictionary): %s", url, range,
+                                              c != CURLE_OK ? (*errbuf ? errbuf : curl_easy_strerror(c)) : "the answer ended early");
+        }
+        if (curl)
+                curl_easy_cleanup(curl);
+        if (r >= 0)
+                r = block_dict_load(idx, buf, idx->dict_size, &b->dict);
+        if (r == -EBADMSG)
+                r = log_warning_errno(r, "%s: the dictionary does not match the block index", url);
+        return r;
+}
+
 /* Fetches and checks the index: 0 and *ret, or -errno (logged as a warning). */
 static int index_fetch(const struct instance *src, const char *what, struct block_index **ret, size_t *ret_size) {
         _cleanup_free_ char *data = NULL;
@@ -589,6 +643,9 @@ static int index_fetch(const struct instance *src, const char *what, struct bloc
         if (memcmp(got, src->index_sha256, 32) != 0)
                 return log_warning_errno(EBADMSG, "%s: the block index %s does not match SHA256SUMS", what, src->index_url);
         r = block_index_load(data, n, ret);
+        if (r == -EPROTONOSUPPORT)
+                return log_warning_errno(r, "%s: the block index %s has another format version than this abota reads (%s)",
+                                         what, src->index_url, BLOCK_INDEX_MAGIC);
         if (r == -EBADMSG)
                 return log_warning_errno(r, "%s: the block index %s is not valid", what, src->index_url);
         *ret_size = n;
@@ -602,8 +659,8 @@ static int blocks_apply(const struct resource *target, const struct instance *sr
         _cleanup_free_ uint8_t *buf = malloc(READ_BUFFER);
         _cleanup_free_ struct range *ranges = NULL;
         size_t n_ranges = 0, requests = 0;
-        uint64_t fetch = 0, received = 0, full = UINT64_MAX;
-        char a[16], c[16], d[16];
+        uint64_t fetch = 0, received = 0, full = UINT64_MAX, dict = 0;
+        char a[16], c[16], d[16], e[16];
         bool forced = streq_ptr(getenv("ABOTA_PATH"), "blocks");
         int r = buf ? blocks_init(&b) : -ENOMEM;
         if (r >= 0 && idx->image_size > size)
@@ -616,12 +673,17 @@ static int blocks_apply(const struct resource *target, const struct instance *sr
                         r = scan_slot(&b, target->instances[i]->partition->start, target->instances[i]->partition->size, buf);
         if (r >= 0)
                 r = plan_ranges(&b, &ranges, &n_ranges, &fetch);
-        if (r >= 0 && !forced && acquire_probe(src->path, &full) >= 0 && full != UINT64_MAX && index_size + fetch >= full) {
+        /* the dictionary is fetched once, when there are frames to decode */
+        dict = n_ranges > 0 ? idx->dict_size : 0;
+        if (r >= 0 && !forced && acquire_probe(src->path, &full) >= 0 && full != UINT64_MAX &&
+            index_size + dict + fetch >= full) {
                 log_info("%s: block reuse would fetch %s, the full image is %s: downloading the full image", what,
-                         format_bytes(a, index_size + fetch), format_bytes(c, full));
+                         format_bytes(a, index_size + dict + fetch), format_bytes(c, full));
                 r = 0;
                 goto finish;
         }
+        if (r >= 0 && dict > 0)
+                r = dict_fetch(&b, src->blocks_url);
         if (r >= 0)
                 r = fetch_ranges(&b, src->blocks_url, ranges, n_ranges, &received, &requests);
         if (r >= 0 && b.left > 0)
@@ -637,10 +699,12 @@ static int blocks_apply(const struct resource *target, const struct instance *sr
         if (r > 0 && sync && fsync(fd) < 0)
                 r = log_warning_errno(errno, "%s: fsync failed: %s", what, strerror(errno));
         if (r > 0)
-                log_info("%s: written by block reuse: %zu blocks from local slots, %s fetched (index %s, %zu ranges in %zu requests)%s%s",
-                         what, b.local, format_bytes(a, index_size + received), format_bytes(c, index_size), n_ranges, requests,
+                log_info("%s: written by block reuse: %zu blocks from local slots, %s fetched (index %s, dictionary %s, %zu ranges in %zu requests)%s%s",
+                         what, b.local, format_bytes(a, index_size + dict + received), format_bytes(c, index_size),
+                         format_bytes(e, dict), n_ranges, requests,
                          full != UINT64_MAX ? ", full image " : "", full != UINT64_MAX ? format_bytes(d, full) : "");
 finish:
+        ZSTD_freeDDict(b.dict);
         blocks_done(&b);
         return r;
 }

@@ -8,7 +8,8 @@
  * written as zeros, and the rest is fetched from the block data file with HTTP Range requests
  * (frames close together merged into one range, up to 100 ranges per request, answered as
  * multipart/byteranges; a server that answers with the whole file or with fewer ranges is asked
- * for fewer per request, down to one), each block checked against its hash. The written slot
+ * for fewer per request, down to one; the dictionary of the frames first, in one range, checked
+ * against its SHA-256 in the index), each block checked against its hash. The written slot
  * must hash to the image's SHA-256 from the index; otherwise the slot stays `_empty` and the
  * caller downloads the full image. */
 
@@ -24,7 +25,7 @@ int acquire_blocks_attach(struct resource *r, const struct manifest *m);
 
 /* Writes src into the slot [offset, offset + size) of the disk fd by block reuse from the slots of
  * target. Returns 1 when the slot holds the image, 0 when there is no index, block reuse would
- * fetch no fewer bytes than the full image (unless $ABOTA_PATH=blocks), or it failed (logged): the
+ * fetch (index, dictionary and frames) no fewer bytes than the full image (unless $ABOTA_PATH=blocks), or it failed (logged): the
  * caller then downloads the full image. -ENOMEM only otherwise. */
 int acquire_blocks_try(const struct resource *target, const struct instance *src, int fd, uint64_t offset,
                        uint64_t size, bool sync, const char *what);

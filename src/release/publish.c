@@ -509,6 +509,26 @@ static int plan_patches(const struct publish_options *o, struct dir_files *l, st
         return 0;
 }
 
+/* The files of l that stay and have a version: names[] and versions[] alike (borrowed), *ret_n. */
+static int kept_versions(const struct dir_files *l, char ***ret_names, char ***ret_versions, size_t *ret_n) {
+        char **names = calloc(l->n + 1, sizeof(char *)), **versions = calloc(l->n + 1, sizeof(char *));
+        size_t n = 0;
+        if (!names || !versions) {
+                free(names);
+                free(versions);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < l->n; i++)
+                if (!l->files[i].removed && !l->files[i].replaced && l->files[i].version) {
+                        names[n] = l->files[i].name;
+                        versions[n++] = l->files[i].version;
+                }
+        *ret_names = names;
+        *ret_versions = versions;
+        *ret_n = n;
+        return 0;
+}
+
 /* --deltas: a patch from each of the newest older versions to every new payload (tmps[i] is its
  * compressed file, not renamed yet), listed under names no pattern matches. A patch is in place
  * before its target: no manifest names it yet, and the next publish drops it if its target or
@@ -516,15 +536,10 @@ static int plan_patches(const struct publish_options *o, struct dir_files *l, st
 static int publish_deltas(const struct publish_options *o, struct temp_files *t, const struct dir_files *l,
                           const char *version, char *const *tmps, struct manifest_entry *entries,
                           size_t *n_entries, struct publish_result *res) {
-        _cleanup_free_ char **names = calloc(l->n + 1, sizeof(char *)), **versions = calloc(l->n + 1, sizeof(char *));
+        _cleanup_free_ char **names = NULL, **versions = NULL;
         size_t n = 0;
-        if (!names || !versions)
+        if (kept_versions(l, &names, &versions, &n) < 0)
                 return -ENOMEM;
-        for (size_t i = 0; i < l->n; i++)
-                if (!l->files[i].removed && !l->files[i].replaced && l->files[i].version) {
-                        names[n] = l->files[i].name;
-                        versions[n++] = l->files[i].version;
-                }
         for (size_t i = 0; i < o->n_files && o->deltas > 0; i++) {
                 const char *name = path_basename(o->files[i]);
                 _cleanup_free_ ssize_t *bases = NULL;
@@ -580,13 +595,23 @@ static bool payload_wants_blocks(const struct publish_options *o, const char *na
  * then "@index@NAME" (publish-blocks.h) under temporary names, renamed into place (no manifest
  * names them yet; the next publish drops them if their payload never came), listed in entries.
  * A name made again is taken off res->removed. */
-static int publish_blocks(const struct publish_options *o, struct temp_files *t, struct manifest_entry *entries,
-                          size_t *n_entries, struct publish_result *res) {
+static int publish_blocks(const struct publish_options *o, struct temp_files *t, const struct dir_files *l,
+                          struct manifest_entry *entries, size_t *n_entries, struct publish_result *res) {
         int level = o->compression == COMPRESSION_ZSTD && o->level > 0 ? o->level : 19;
+        _cleanup_free_ char **names = NULL, **versions = NULL;
+        size_t n = 0;
+        if (kept_versions(l, &names, &versions, &n) < 0)
+                return -ENOMEM;
         for (size_t i = 0; i < o->n_files; i++) {
                 const char *name = path_basename(o->files[i]);
                 if (!payload_wants_blocks(o, name, res->version))
                         continue;
+                /* the index of the version before: its devices fetch the blocks it does not list */
+                _cleanup_free_ ssize_t *bases = NULL;
+                struct block_index *older = NULL;
+                int r = delta_pick_bases(o->patterns, o->n_patterns, 1, res->version, name, names, versions, n, &bases);
+                if (r < 0)
+                        return r;
                 _cleanup_free_ char *iname = block_index_name(name), *dname = block_data_name(name);
                 _cleanup_free_ char *itmp = NULL, *dtmp = NULL, *ipath = NULL, *dpath = NULL;
                 if (!iname || !dname)
@@ -601,9 +626,13 @@ static int publish_blocks(const struct publish_options *o, struct temp_files *t,
                 }
                 ipath = path_join(o->dir, itmp);
                 dpath = path_join(o->dir, dtmp);
-                int r = ipath && dpath ? publish_blocks_write(o->files[i], level, ifd, ipath, dfd, dpath,
-                                                              entries[*n_entries].sha256,
-                                                              entries[*n_entries + 1].sha256) : -ENOMEM;
+                r = ipath && dpath ? 0 : -ENOMEM;
+                if (r >= 0 && bases[0] >= 0)
+                        r = publish_blocks_older(t->dir_fd, names[bases[0]], &older);
+                if (r >= 0)
+                        r = publish_blocks_write(o->files[i], level, older, ifd, ipath, dfd, dpath,
+                                                 entries[*n_entries].sha256, entries[*n_entries + 1].sha256);
+                block_index_free(older);
                 close(ifd);
                 close(dfd);
                 if (r == -EOPNOTSUPP)
@@ -679,7 +708,7 @@ static int publish_files(const struct publish_options *o, int dir_fd, struct dir
         if (r >= 0)
                 r = publish_deltas(o, &t, l, res->version, tmps, entries, &n_entries, res);
         if (r >= 0)
-                r = publish_blocks(o, &t, entries, &n_entries, res);
+                r = publish_blocks(o, &t, l, entries, &n_entries, res);
         for (size_t i = 0; i < o->n_files && r >= 0; i++) {
                 r = rename_into_place(&t, o->dir, tmps[i], entries[first_new + i].name);
                 if (r >= 0)

@@ -111,6 +111,9 @@ int block_index_format(const struct block_index *idx, uint8_t **ret, size_t *ret
         put64(b + 16, idx->image_size);
         put64(b + 24, idx->data_size);
         memcpy(b + 32, idx->image_sha256, 32);
+        put32(b + 64, idx->dict_size);
+        put32(b + 68, idx->dict_raw_size);
+        memcpy(b + 72, idx->dict_sha256, 32);
         p = b + BLOCK_INDEX_HEADER_SIZE;
         memcpy(p, idx->hashes, idx->n_blocks * BLOCK_HASH_SIZE);
         p += idx->n_blocks * BLOCK_HASH_SIZE;
@@ -122,11 +125,16 @@ int block_index_format(const struct block_index *idx, uint8_t **ret, size_t *ret
 }
 
 int block_index_parse(const uint8_t *data, size_t n, struct block_index **ret) {
+        /* "ABOTABI" and the format version: another version is not misread as this one */
+        if (n >= 8 && memcmp(data, BLOCK_INDEX_MAGIC, 7) == 0 && data[7] != BLOCK_INDEX_MAGIC[7] &&
+            data[7] >= '1' && data[7] <= '9')
+                return -EPROTONOSUPPORT;
         if (n < BLOCK_INDEX_HEADER_SIZE || memcmp(data, BLOCK_INDEX_MAGIC, 8) != 0)
                 return -EBADMSG;
-        uint32_t bs = get32(data + 8), hs = get32(data + 12);
+        uint32_t bs = get32(data + 8), hs = get32(data + 12), dict_size = get32(data + 64), dict_raw = get32(data + 68);
         uint64_t image_size = get64(data + 16);
-        if (bs != BLOCK_SIZE || hs != BLOCK_HASH_SIZE || image_size == 0)
+        if (bs != BLOCK_SIZE || hs != BLOCK_HASH_SIZE || image_size == 0 || dict_raw > BLOCK_DICT_MAX ||
+            dict_size > ZSTD_compressBound(BLOCK_DICT_MAX) || (dict_size == 0) != (dict_raw == 0))
                 return -EBADMSG;
         uint64_t nb = (image_size + bs - 1) / bs;
         if (nb > (n - BLOCK_INDEX_HEADER_SIZE) / (BLOCK_HASH_SIZE + 4) ||
@@ -140,6 +148,9 @@ int block_index_parse(const uint8_t *data, size_t n, struct block_index **ret) {
         idx->image_size = image_size;
         idx->data_size = get64(data + 24);
         memcpy(idx->image_sha256, data + 32, 32);
+        idx->dict_size = dict_size;
+        idx->dict_raw_size = dict_raw;
+        memcpy(idx->dict_sha256, data + 72, 32);
         idx->n_blocks = (size_t) nb;
         if (index_alloc(idx) < 0) {
                 block_index_free(idx);
@@ -153,7 +164,7 @@ int block_index_parse(const uint8_t *data, size_t n, struct block_index **ret) {
         uint8_t zero_hash[BLOCK_HASH_SIZE];
         int r = block_hash(zero, bs, zero_hash);
         size_t max = ZSTD_compressBound(bs);
-        uint64_t off = 0;
+        uint64_t off = dict_size;
         for (size_t i = 0; i < idx->n_blocks && r >= 0; i++) {
                 uint64_t len = get32(p + 4 * i);
                 size_t bytes = i + 1 < idx->n_blocks ? bs : (size_t) (image_size - (uint64_t) i * bs);
@@ -180,6 +191,49 @@ int block_index_parse(const uint8_t *data, size_t n, struct block_index **ret) {
         }
         *ret = idx;
         return 0;
+}
+
+int block_frame_compress(ZSTD_CCtx *c, const void *src, size_t n, uint8_t *dst, size_t cap, size_t *ret_size) {
+        size_t k = ZSTD_compress2(c, dst, cap, src, n);
+        if (ZSTD_isError(k) || k <= BLOCK_FRAME_PREFIX_SIZE || memcmp(dst, BLOCK_FRAME_PREFIX, BLOCK_FRAME_PREFIX_SIZE) != 0)
+                return -EIO;
+        memmove(dst, dst + BLOCK_FRAME_PREFIX_SIZE, k - BLOCK_FRAME_PREFIX_SIZE);
+        *ret_size = k - BLOCK_FRAME_PREFIX_SIZE;
+        return 0;
+}
+
+int block_frame_decompress(ZSTD_DCtx *d, const ZSTD_DDict *dict, const uint8_t *frame, size_t n, uint8_t *out,
+                           size_t want) {
+        uint8_t z[BLOCK_FRAME_PREFIX_SIZE + ZSTD_COMPRESSBOUND(BLOCK_SIZE)];
+        if (n > sizeof(z) - BLOCK_FRAME_PREFIX_SIZE || want > BLOCK_SIZE)
+                return -EBADMSG;
+        memcpy(z, BLOCK_FRAME_PREFIX, BLOCK_FRAME_PREFIX_SIZE);
+        memcpy(z + BLOCK_FRAME_PREFIX_SIZE, frame, n);
+        /* out has room for want bytes only: a frame of more fails as too small a destination */
+        size_t k = ZSTD_decompress_usingDDict(d, out, want, z, BLOCK_FRAME_PREFIX_SIZE + n, dict);
+        return ZSTD_isError(k) || k != want ? -EBADMSG : 0;
+}
+
+int block_dict_load(const struct block_index *idx, const void *data, size_t n, ZSTD_DDict **ret) {
+        uint8_t h[32];
+        unsigned len = 0;
+        *ret = NULL;
+        if (idx->dict_size == 0)
+                return 0;
+        if (n != idx->dict_size)
+                return -EBADMSG;
+        if (EVP_Digest(data, n, h, &len, EVP_sha256(), NULL) != 1 || len != 32)
+                return -EIO;
+        if (memcmp(h, idx->dict_sha256, 32) != 0 || ZSTD_getFrameContentSize(data, n) != idx->dict_raw_size)
+                return -EBADMSG;
+        _cleanup_free_ uint8_t *raw = malloc(idx->dict_raw_size);
+        if (!raw)
+                return -ENOMEM;
+        size_t k = ZSTD_decompress(raw, idx->dict_raw_size, data, n);
+        if (ZSTD_isError(k) || k != idx->dict_raw_size)
+                return -EBADMSG;
+        *ret = ZSTD_createDDict(raw, k);
+        return *ret ? 0 : -ENOMEM;
 }
 
 int block_index_load(const void *file, size_t n, struct block_index **ret) {

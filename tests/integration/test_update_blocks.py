@@ -26,9 +26,19 @@ def publish(abota, app, tmp_path, version, store, *extra):
                  *stage(tmp_path, version, store))
 
 
-def ranges(app):
+def blocks_requests(app):
     return [line.split()[3] for line in app.log.read_text().splitlines()
             if line.startswith("GET ") and "%40blocks%40" in line.split()[1]]
+
+
+def ranges(app):
+    """The Range values of the requests for frames: all but the dictionary's (one range from byte 0,
+    where no frame starts when the blocks file has a dictionary, as every one published here)."""
+    return [r for r in blocks_requests(app) if not (r.startswith("bytes=0-") and "," not in r)]
+
+
+def dictionary_requests(app):
+    return [r for r in blocks_requests(app) if r.startswith("bytes=0-") and "," not in r]
 
 
 def body_bytes(app):
@@ -152,11 +162,9 @@ def test_bad_index_or_blocks_fall_back_to_full(abota, app, tmp_path, damage):
         index.write_bytes(bytes(data))
         why = "does not match SHA256SUMS"
     elif damage == "forged-image-hash":  # listed as it is (an unsigned server): the slot check catches it
-        raw = bytearray(subprocess.run(["zstd", "-d", "-c", str(index)], check=True, capture_output=True).stdout)
+        raw = unpacked_index(index, tmp_path)
         raw[40] ^= 1
-        (tmp_path / "index.raw").write_bytes(bytes(raw))  # from a file: zstd records the size
-        index.write_bytes(subprocess.run(["zstd", "-q", "-c", str(tmp_path / "index.raw")], check=True,
-                                         capture_output=True).stdout)
+        pack_index(raw, index, tmp_path)
         write_manifest(app.server_dir)
         why = "does not hash to the published image"
     else:
@@ -166,6 +174,93 @@ def test_bad_index_or_blocks_fall_back_to_full(abota, app, tmp_path, damage):
     r = abota(*app.args("update"))
     assert why in r.stderr, r.stderr
     assert "downloading the full image" in r.stderr
+    assert slot_bytes(app.disk, "store_2")[:len(v2)] == v2
+    assert "/appliance_2.store.raw" in gets(app)
+
+
+def unpacked_index(path, tmp_path):
+    return bytearray(subprocess.run(["zstd", "-d", "-c", str(path)], check=True, capture_output=True).stdout)
+
+
+def pack_index(raw, path, tmp_path):
+    (tmp_path / "index.raw").write_bytes(bytes(raw))  # from a file: zstd records the size
+    path.write_bytes(subprocess.run(["zstd", "-q", "-c", str(tmp_path / "index.raw")], check=True,
+                                    capture_output=True).stdout)
+
+
+def test_dictionary_fetched_once_and_tampered_dictionary_falls_back(abota, app, tmp_path):
+    """The frames are compressed with a dictionary at the start of the blocks file, fetched in one
+    range before the frames; one byte of it flipped on the server: refused by its SHA-256 in the
+    index, and the full image is downloaded."""
+    publish(abota, app, tmp_path, "1", app.v1)
+    v2 = edit(app.v1, 2)
+    publish(abota, app, tmp_path, "2", v2)
+    index = app.server_dir / "@index@appliance_2.store.raw"
+    blocks = app.server_dir / "@blocks@appliance_2.store.raw"
+    dict_size = int.from_bytes(unpacked_index(index, tmp_path)[64:68], "little")
+    assert 0 < dict_size < blocks.stat().st_size
+    seed = app.disk.read_bytes()
+    r = abota(*app.args("update"))
+    assert "written by block reuse" in r.stderr
+    assert slot_bytes(app.disk, "store_2")[:len(v2)] == v2
+    assert blocks_requests(app)[0] == f"bytes=0-{dict_size - 1}"
+    assert dictionary_requests(app) == [f"bytes=0-{dict_size - 1}"]
+    assert len(ranges(app)) > 0
+
+    app.disk.write_bytes(seed)
+    for p in app.esp.iterdir():
+        if p.name != "appliance_1.efi":
+            p.unlink()
+    app.log.write_text("")
+    data = bytearray(blocks.read_bytes())
+    data[dict_size // 2] ^= 0x10
+    blocks.write_bytes(bytes(data))
+    write_manifest(app.server_dir)  # listed as it is: the index's hash of the dictionary catches it
+    r = abota(*app.args("update"))
+    lines = [line for line in r.stderr.splitlines() if "the dictionary" in line]
+    assert len(lines) == 1 and "the dictionary does not match the block index" in lines[0], r.stderr
+    assert "%40blocks%40appliance_2.store.raw" in lines[0]
+    assert "block reuse failed, downloading the full image" in r.stderr
+    assert blocks_requests(app) == [f"bytes=0-{dict_size - 1}"]  # no frame fetched
+    assert slot_bytes(app.disk, "store_2")[:len(v2)] == v2
+    assert "/appliance_2.store.raw" in gets(app)
+
+
+def test_dictionary_trained_on_blocks_new_since_version_before(abota, app, tmp_path, monkeypatch):
+    """The dictionary of v2 is trained on the blocks v1's index does not list (what a v1 device
+    fetches), when there are enough of them; v1, with no version before, on all its blocks."""
+    monkeypatch.setenv("SYSTEMD_LOG_LEVEL", "debug")
+    r = publish(abota, app, tmp_path, "1", app.v1)
+    assert "trained on" in r.stderr and "non-zero blocks" in r.stderr, r.stderr
+    v2 = edit(app.v1, 2, n=120)
+    r = publish(abota, app, tmp_path, "2", v2)
+    trained = [line for line in r.stderr.splitlines() if "trained on" in line]
+    assert len(trained) == 1 and "blocks the index of the version before does not list" in trained[0], r.stderr
+    n = int(trained[0].split("trained on ")[1].split()[0])
+    assert 64 <= n <= 240  # 120 edits of 256 bytes touch at most 240 blocks
+    monkeypatch.delenv("SYSTEMD_LOG_LEVEL")
+    r = abota(*app.args("update"))
+    assert "written by block reuse" in r.stderr
+    assert slot_bytes(app.disk, "store_2")[:len(v2)] == v2
+
+
+def test_index_of_old_format_version_falls_back(abota, app, tmp_path):
+    """An index of format version 1 (no dictionary; its header is 40 bytes shorter) listed in
+    SHA256SUMS: refused as such, not misread, and the full image is downloaded."""
+    publish(abota, app, tmp_path, "1", app.v1)
+    v2 = edit(app.v1, 2)
+    publish(abota, app, tmp_path, "2", v2)
+    index = app.server_dir / "@index@appliance_2.store.raw"
+    raw = unpacked_index(index, tmp_path)
+    dict_size = int.from_bytes(raw[64:68], "little")
+    old = bytearray(b"ABOTABI1" + raw[8:64] + raw[104:])
+    old[24:32] = (int.from_bytes(raw[24:32], "little") - dict_size).to_bytes(8, "little")
+    pack_index(old, index, tmp_path)
+    write_manifest(app.server_dir)
+    r = abota(*app.args("update"))
+    assert "has another format version than this abota reads (ABOTABI2)" in r.stderr, r.stderr
+    assert "block reuse failed, downloading the full image" in r.stderr
+    assert blocks_requests(app) == []
     assert slot_bytes(app.disk, "store_2")[:len(v2)] == v2
     assert "/appliance_2.store.raw" in gets(app)
 
@@ -184,8 +279,8 @@ def test_bad_range_answers_fall_back_to_full(abota, app, tmp_path, mode, why):
     assert "block reuse failed, downloading the full image" in r.stderr
     assert slot_bytes(app.disk, "store_2")[:len(v2)] == v2
     assert "/appliance_2.store.raw" in gets(app)
-    # given up at the first answer; the whole file for several ranges is asked again range by range
-    assert len(ranges(app)) == (1 if mode == "--corrupt-ranges" else 2)
+    # given up at the first answer: the dictionary's, one range (wrong bytes, or the whole file)
+    assert len(blocks_requests(app)) == len(dictionary_requests(app)) == 1
 
 
 def test_blocks_fail_and_full_fails_slot_stays_empty(abota, app, tmp_path):

@@ -9,6 +9,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <string.h>
 #include <zstd.h>
 
@@ -51,7 +52,7 @@ static void test_roundtrip(void **state) {
         size_t n = 0;
         assert_int_equal(block_index_format(idx, &raw, &n), 0);
         assert_int_equal(n, BLOCK_INDEX_HEADER_SIZE + 3 * 12);
-        assert_memory_equal(raw, "ABOTABI1", 8);
+        assert_memory_equal(raw, "ABOTABI2", 8);
         assert_int_equal(block_index_parse(raw, n, &g), 0);
         assert_int_equal(g->image_size, 2 * BLOCK_SIZE + 100);
         assert_int_equal(g->n_blocks, 3);
@@ -104,6 +105,30 @@ static void test_rejects(void **state) {
         raw[0] = 'X';                                                        /* magic */
         assert_int_equal(block_index_parse(raw, n, &g), -EBADMSG);
         memcpy(raw, copy, n);
+        raw[7] = '1';                                                         /* format version 1 */
+        assert_int_equal(block_index_parse(raw, n, &g), -EPROTONOSUPPORT);
+        assert_int_equal(block_index_parse(raw, 64, &g), -EPROTONOSUPPORT);
+        raw[7] = '3';                                                         /* a later one */
+        assert_int_equal(block_index_parse(raw, n, &g), -EPROTONOSUPPORT);
+        memcpy(raw, copy, n);
+        put32(raw + 64, 10);                                                  /* dictionary: size without raw size */
+        assert_int_equal(block_index_parse(raw, n, &g), -EBADMSG);
+        put32(raw + 64, 0);
+        put32(raw + 68, 10);                                                  /* raw size without size */
+        assert_int_equal(block_index_parse(raw, n, &g), -EBADMSG);
+        memcpy(raw, copy, n);
+        put32(raw + 64, 10);                                                  /* larger than the maximum */
+        put32(raw + 68, BLOCK_DICT_MAX + 1);
+        raw[24] += 10;
+        assert_int_equal(block_index_parse(raw, n, &g), -EBADMSG);
+        put32(raw + 68, BLOCK_DICT_MAX);                                      /* the maximum */
+        assert_int_equal(block_index_parse(raw, n, &g), 0);
+        assert_int_equal(g->offsets[0], 10);
+        block_index_free(g);
+        g = NULL;
+        raw[24] -= 10;                                                        /* frames and dictionary do not add up */
+        assert_int_equal(block_index_parse(raw, n, &g), -EBADMSG);
+        memcpy(raw, copy, n);
         put32(raw + 8, 512);                                                  /* block size */
         assert_int_equal(block_index_parse(raw, n, &g), -EBADMSG);
         memcpy(raw, copy, n);
@@ -138,11 +163,71 @@ static void test_rejects(void **state) {
         assert_int_equal(block_index_new(UINT64_MAX / 2, &g), -EFBIG);
 }
 
+/* Frames as stored: without their 5-byte prefix, with or without a dictionary. */
+static void test_frames(void **state) {
+        (void) state;
+        uint8_t block[BLOCK_SIZE], out[BLOCK_SIZE], z[ZSTD_COMPRESSBOUND(BLOCK_SIZE)], dictz[ZSTD_COMPRESSBOUND(BLOCK_SIZE)];
+        static uint8_t dict[BLOCK_SIZE];
+        for (size_t i = 0; i < sizeof(block); i++) {
+                block[i] = (uint8_t) ((i * 7919) >> 5);
+                dict[i] = (uint8_t) ((i * 7919) >> 5);
+        }
+        ZSTD_CCtx *c = ZSTD_createCCtx();
+        ZSTD_DCtx *d = ZSTD_createDCtx();
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0)));
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0)));
+        size_t n = 0, plain = 0;
+        assert_int_equal(block_frame_compress(c, block, 100, z, sizeof(z), &n), 0);
+        assert_int_equal(block_frame_decompress(d, NULL, z, n, out, 100), 0);
+        assert_memory_equal(out, block, 100);
+        assert_int_equal(block_frame_decompress(d, NULL, z, n, out, 99), -EBADMSG);   /* more than the block */
+        assert_int_equal(block_frame_decompress(d, NULL, z, n, out, 101), -EBADMSG);  /* less */
+        assert_int_equal(block_frame_decompress(d, NULL, z, n - 1, out, 100), -EBADMSG); /* truncated */
+        assert_int_equal(block_frame_compress(c, block, sizeof(block), z, sizeof(z), &plain), 0);
+
+        /* with a dictionary of the same content: smaller, and it needs that dictionary */
+        struct block_index idx = { .dict_raw_size = sizeof(dict) };
+        idx.dict_size = (uint32_t) ZSTD_compress(dictz, sizeof(dictz), dict, sizeof(dict), 3);
+        assert_false(ZSTD_isError(idx.dict_size));
+        assert_int_equal(block_hash(dictz, 0, idx.dict_sha256), 0); /* wrong on purpose first */
+        ZSTD_DDict *dd = NULL;
+        assert_int_equal(block_dict_load(&idx, dictz, idx.dict_size, &dd), -EBADMSG);
+        assert_null(dd);
+        unsigned len = 0;
+        assert_int_equal(EVP_Digest(dictz, idx.dict_size, idx.dict_sha256, &len, EVP_sha256(), NULL), 1);
+        assert_int_equal(block_dict_load(&idx, dictz, idx.dict_size - 1, &dd), -EBADMSG);   /* short */
+        dictz[idx.dict_size / 2] ^= 1;                                                          /* a byte flipped */
+        assert_int_equal(block_dict_load(&idx, dictz, idx.dict_size, &dd), -EBADMSG);
+        dictz[idx.dict_size / 2] ^= 1;
+        idx.dict_raw_size--;                                                                    /* another size */
+        assert_int_equal(block_dict_load(&idx, dictz, idx.dict_size, &dd), -EBADMSG);
+        idx.dict_raw_size++;
+        assert_int_equal(block_dict_load(&idx, dictz, idx.dict_size, &dd), 0);
+        assert_non_null(dd);
+        ZSTD_CDict *cd = ZSTD_createCDict(dict, sizeof(dict), 3);
+        assert_false(ZSTD_isError(ZSTD_CCtx_refCDict(c, cd)));
+        assert_int_equal(block_frame_compress(c, block, sizeof(block), z, sizeof(z), &n), 0);
+        assert_true(n < plain / 4);
+        assert_int_equal(block_frame_decompress(d, dd, z, n, out, sizeof(out)), 0);
+        assert_memory_equal(out, block, sizeof(block));
+        assert_int_equal(block_frame_decompress(d, NULL, z, n, out, sizeof(out)), -EBADMSG);
+        ZSTD_freeDDict(dd);
+
+        idx = (struct block_index) {};                                                          /* no dictionary */
+        dd = (ZSTD_DDict *) 1;
+        assert_int_equal(block_dict_load(&idx, NULL, 0, &dd), 0);
+        assert_null(dd);
+        ZSTD_freeCDict(cd);
+        ZSTD_freeCCtx(c);
+        ZSTD_freeDCtx(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_roundtrip),
                 cmocka_unit_test(test_rejects),
+                cmocka_unit_test(test_frames),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
