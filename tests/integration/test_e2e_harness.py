@@ -26,8 +26,8 @@ sys.path.insert(0, {str(APPLIANCE)!r})
 import vm
 vm.exit_on_signals()
 qemu = vm.spawn(["sleep", "600"])
-print("vm", qemu.pid, flush=True)
-try:
+try:  # the test signals the parent once it reads this line: it is printed inside the try
+    print("vm", qemu.pid, flush=True)
     time.sleep(600)
 finally:
     vm.reap(qemu)
@@ -39,12 +39,14 @@ PARENT = f"""import signal, sys, time
 sys.path.insert(0, {str(APPLIANCE)!r})
 import vm
 vm.exit_on_signals()
-side = vm.spawn([sys.executable, "-c", {SIDE!r}], sig=signal.SIGTERM)
+side = None
 try:
+    side = vm.spawn([sys.executable, "-c", {SIDE!r}], sig=signal.SIGTERM)
     time.sleep(2 if sys.argv[1] == "raise" else 600)
     raise KeyError("unexpected")
 finally:
-    vm.reap(side)
+    if side:
+        vm.reap(side)
 """
 
 
