@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The demo: installs the Debian packages it needs, builds abota (build/), builds the appliance
 # (examples/appliance/build.sh), publishes version 2 with `abota publish` on a local lighttpd, and
-# boots the factory image (version 1) in QEMU: partition table, `abota list`, `abota update` and the
-# partition table after it, all run in the guest; then the reboot into version 2 with a screenshot
+# boots the factory image (version 1) in QEMU: partition table, `abota list`, `abota update` (killed
+# with kill -9 at the UKI's first resume checkpoint, then run again: it resumes) and the partition
+# table after it, all run in the guest; then the reboot into version 2 with a screenshot
 # of the systemd-boot menu saved as docs/boot-menu.png (examples/appliance/demo.py). The appliance
 # gets abota from the Debian package (dpkg-buildpackage -b -us -uc, tools/lib.sh build_deb).
 # Environment: ABOTA (default build/abota), OUT (default examples/appliance/out), ABOTA_DEB (a

@@ -3,9 +3,11 @@
 """The demo (run by ./demo.sh after it installed packages and built abota): builds the appliance,
 publishes version 2 on a local update server, then boots the factory image (version 1) in QEMU with
 a software TPM and shows, from the guest's serial console: the first boot creating the data
-partition encrypted with the TPM (and its recovery key, shown once), the partition table, `abota list`, the update,
-the partition table after it; then reboots into version 2, saving a screenshot of the systemd-boot
-menu (both versions listed) as docs/boot-menu.png.
+partition encrypted with the TPM (and its recovery key, shown once), the partition table, `abota
+list`, the update (block reuse for the store pair; the UKI's full download killed with SIGKILL at
+its first resume checkpoint, then resumed from its spool by a second `abota update`), the partition
+table after it; then reboots into version 2, saving a screenshot of the systemd-boot menu (both
+versions listed) as docs/boot-menu.png.
 
 Environment: ABOTA (default build/abota), OUT (appliance build directory, default
 examples/appliance/out), DEMO_T0 (start time, seconds since the epoch, for the elapsed time).
@@ -30,13 +32,36 @@ BOLD, RESET = ("\x1b[1m", "\x1b[0m") if TTY else ("", "")
 # Guest script pieces: DEMO-STEP lines become headings on the host.
 TABLE = "abota repart --definitions=/efi/demo/repart.d --dry-run=yes /dev/vda"
 POWEROFF = "sync; umount /efi; umount /var; poweroff -f"
+# The update, killed (SIGKILL) once the first resume state appears (the first checkpoint of a full
+# download: the UKI's; block reuse keeps none), then run again: it resumes from the spool. Timing
+# never fails the demo: an update that ended before the kill is said so, and not run again.
+CUT = r"""R=/var/lib/abota/resume
+abota update & pid=$!
+alive() { [ -d /proc/$pid ] && ! grep -q '^State:.*Z' /proc/$pid/status 2>/dev/null; }
+i=0
+while alive && ! ls $R/*.state >/dev/null 2>&1 && [ $i -lt 1800 ]; do sleep 0.1; i=$((i+1)); done
+st=$(ls $R/*.state 2>/dev/null | head -n1)
+[ -n "$st" ] && alive && kill -9 $pid
+wait $pid 2>/dev/null; rc=$?  # no "Killed" from the shell
+printf '\r\033[K'  # ends the progress line the kill left
+if [ $rc = 137 ] && [ -n "$st" ]; then
+        t=$(sed -n 's/^transfer=//p' "$st"); n=$(sed -n 's/^done=//p' "$st")
+        case $t in *kernel*) what="the UKI ($t)";; *) what=$t;; esac
+        case $(sed -n 's/^spool=//p' "$st") in yes) how="downloaded and spooled to ${st%.state}.part";; *) how=written;; esac
+        m=$((n * 10 / 1048576))
+        echo "cut: killed abota update (kill -9) after its first checkpoint: $((m / 10)).$((m % 10)) MiB of $what $how"
+        abota update; rc=$?
+else
+        echo "cut: abota update ended (exit $rc) before the kill; no resume to show"
+fi
+echo "DEMO-UPDATE=$rc"
+"""
 BOOT1 = f"""echo "DEMO-STEP 1. The partition table after first boot (in the guest: {TABLE})"
 {TABLE}
 echo "DEMO-STEP 2. Versions (in the guest: abota list)"
 abota list
-echo "DEMO-STEP 3. The update (in the guest: abota update)"
-abota update
-echo "DEMO-UPDATE=$?"
+echo "DEMO-STEP 3. The update, cut and resumed (in the guest: abota update; kill -9 at its first resume checkpoint; abota update)"
+{CUT}
 echo "DEMO-STEP 4. The partition table after the update (in the guest: {TABLE})"
 {TABLE}
 echo "DEMO-STEP Versions after the update (in the guest: abota list)"
