@@ -699,9 +699,9 @@ static int blocks_apply(const struct resource *target, const struct instance *sr
         if (r > 0 && sync && fsync(fd) < 0)
                 r = log_warning_errno(errno, "%s: fsync failed: %s", what, strerror(errno));
         if (r > 0)
-                log_info("%s: written by block reuse: %zu blocks from local slots, %s fetched (index %s, dictionary %s, %zu ranges in %zu requests)%s%s",
+                log_info("%s: written by block reuse: %zu blocks from local slots, %s fetched (index %s, dictionary %s, %zu range%s in %zu request%s)%s%s",
                          what, b.local, format_bytes(a, index_size + dict + received), format_bytes(c, index_size),
-                         format_bytes(e, dict), n_ranges, requests,
+                         format_bytes(e, dict), n_ranges, n_ranges == 1 ? "" : "s", requests, requests == 1 ? "" : "s",
                          full != UINT64_MAX ? ", full image " : "", full != UINT64_MAX ? format_bytes(d, full) : "");
 finish:
         ZSTD_freeDDict(b.dict);

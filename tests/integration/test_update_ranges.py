@@ -98,7 +98,7 @@ def test_many_ranges_take_several_requests(abota, app, tmp_path, monkeypatch):
     assert total > 200
     assert len(got) == math.ceil(total / 100)
     assert all(count(g) <= 100 and len(g) <= 4000 for g in got)
-    assert f"{total} ranges in {len(got)} requests" in r.stderr
+    assert f"{total} range{'s' * (total != 1)} in {len(got)} request{'s' * (len(got) != 1)}" in r.stderr
 
 
 @pytest.mark.parametrize("mode,why", [
